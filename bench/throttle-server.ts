@@ -1,0 +1,51 @@
+// Starts the test server for a benchmark run and prints its file URL on stdout (one line).
+//   node --import tsx bench/throttle-server.ts --size BYTES --rate BYTES_PER_SEC \
+//     [--slow-every N --slow-factor F] [--max-connections N] [--seed S]
+// Runs until SIGTERM/SIGINT. Content up to 512 MiB is held in memory; bigger content is
+// generated slice by slice on demand (same bytes as makeContent(size, seed)), so any size works,
+// at some CPU cost in the server.
+
+import { parseArgs } from 'node:util';
+import { makeContent, virtualContent } from '../test/helpers/content.js';
+import { startServer } from '../test/helpers/server.js';
+
+const IN_MEMORY_LIMIT = 512 * 1024 * 1024;
+
+const { values } = parseArgs({
+  options: {
+    size: { type: 'string' },
+    rate: { type: 'string', default: '0' },
+    'slow-every': { type: 'string', default: '0' },
+    'slow-factor': { type: 'string', default: '30' },
+    'max-connections': { type: 'string', default: '0' },
+    seed: { type: 'string', default: '1' },
+  },
+});
+
+function int(name: string, value: string | undefined): number {
+  const n = Number(value);
+  if (value === undefined || !Number.isSafeInteger(n) || n < 0) {
+    process.stderr.write(`throttle-server: --${name} must be a non-negative integer\n`);
+    process.exit(2);
+  }
+  return n;
+}
+
+const size = int('size', values.size);
+const seed = int('seed', values.seed);
+const big = size > IN_MEMORY_LIMIT;
+const server = await startServer({
+  content: big ? Buffer.alloc(0) : makeContent(size, seed),
+  source: big ? virtualContent(size, seed) : null,
+  ratePerConnection: int('rate', values.rate),
+  slowEvery: int('slow-every', values['slow-every']),
+  slowFactor: int('slow-factor', values['slow-factor']),
+  maxConnections: int('max-connections', values['max-connections']),
+});
+process.stdout.write(`${server.fileUrl}\n`);
+
+for (const signal of ['SIGTERM', 'SIGINT'] as const) {
+  process.once(signal, () => {
+    server.close().then(() => process.exit(0));
+  });
+}

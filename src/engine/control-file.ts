@@ -1,0 +1,79 @@
+// The resume state beside the `.part`: what was asked, what answered, and the byte ranges
+// confirmed on disk. Written atomically (temp file + rename) so a crash leaves the old or the
+// new state, never half of one.
+
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import type { ResourceInfo } from './resource.js';
+import { type ByteRange, mergeRanges } from './segment-plan.js';
+
+export interface ControlState {
+  version: 1;
+  url: string;
+  finalUrl: string;
+  size: number | null;
+  acceptRanges: boolean;
+  etag: string | null;
+  lastModified: string | null;
+  /** Half-open [start, end) ranges whose bytes are in the .part. */
+  ranges: [number, number][];
+  updatedAt: string;
+}
+
+export function controlState(info: ResourceInfo, ranges: Iterable<ByteRange>): ControlState {
+  return {
+    version: 1,
+    url: info.url,
+    finalUrl: info.finalUrl,
+    size: info.size ?? null,
+    acceptRanges: info.acceptRanges,
+    etag: info.etag ?? null,
+    lastModified: info.lastModified ?? null,
+    ranges: mergeRanges(ranges).map(([s, e]) => [s, e]),
+    updatedAt: new Date().toISOString(),
+  };
+}
+
+/** The saved state, or undefined when there is none or it is unreadable. */
+export async function loadControl(path: string): Promise<ControlState | undefined> {
+  let text: string;
+  try {
+    text = await readFile(path, 'utf8');
+  } catch {
+    return undefined;
+  }
+  try {
+    const data = JSON.parse(text) as Partial<ControlState>;
+    if (data.version !== 1 || !Array.isArray(data.ranges) || typeof data.url !== 'string') return undefined;
+    const ranges = data.ranges.filter(
+      (r): r is [number, number] =>
+        Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1]) && r[1] > r[0] && r[0] >= 0,
+    );
+    return { ...(data as ControlState), ranges };
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * Whether saved state describes the same version of the resource as a fresh probe, so its
+ * ranges may be kept. Any difference in size or validators means the bytes are stale.
+ */
+export function sameResource(saved: ControlState, info: ResourceInfo): boolean {
+  if (!info.acceptRanges || !saved.acceptRanges) return false;
+  if (saved.size !== (info.size ?? null)) return false;
+  if ((saved.etag ?? undefined) !== info.etag) return false;
+  if ((saved.lastModified ?? undefined) !== info.lastModified) return false;
+  // Without any validator a same-size different file cannot be told apart: do not trust it.
+  return info.etag !== undefined || info.lastModified !== undefined;
+}
+
+export async function saveControl(path: string, state: ControlState): Promise<void> {
+  const tmp = `${path}.tmp`;
+  await writeFile(tmp, `${JSON.stringify(state)}\n`);
+  await rename(tmp, path);
+}
+
+export async function removeControl(path: string): Promise<void> {
+  await rm(path, { force: true });
+  await rm(`${path}.tmp`, { force: true });
+}

@@ -1,0 +1,699 @@
+// One download from probe to rename: resume state, the segmented workers with work stealing,
+// the per-download tick (speed, stall watchdog, ramp, checkpoints, progress), the fallback to a
+// single stream, and restarts when the resource changes under us.
+
+import { createHash } from 'node:crypto';
+import { stat } from 'node:fs/promises';
+import { basename, dirname, join, resolve } from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
+import type { Dispatcher } from 'undici';
+import {
+  AbortError,
+  FileExistsError,
+  HttpStatusError,
+  NetworkError,
+  QgetError,
+  RangeMismatchError,
+  ResourceChangedError,
+  SizeMismatchError,
+  TimeoutError,
+} from '../errors.js';
+import {
+  createAgent,
+  errorCode,
+  type OpenedResponse,
+  openRequest,
+  parseHttpUrl,
+  statusError,
+  toQgetError,
+} from '../net/client.js';
+import { retryDelay } from '../net/retry-delay.js';
+import type { TokenBucket } from '../rate/token-bucket.js';
+import { type ChecksumSpec, verifyChecksum } from './checksum.js';
+import { ConnectionGovernor } from './connection-governor.js';
+import { controlState, loadControl, removeControl, sameResource, saveControl } from './control-file.js';
+import { moveIntoPlace, pathExists } from './finalize.js';
+import { localIoError, PartFile } from './part-file.js';
+import { type FetchContext, RangeFetch } from './range-fetch.js';
+import {
+  checkValidators,
+  describeResource,
+  parseContentRange,
+  parseUnsatisfiedRange,
+  type ResourceInfo,
+} from './resource.js';
+import {
+  type ByteRange,
+  chooseSteal,
+  mergeRanges,
+  missingRanges,
+  type Segment,
+  splitRanges,
+} from './segment-plan.js';
+
+export type EnginePhase = 'connect' | 'download' | 'verify' | 'done';
+
+export interface EngineObserver {
+  /** The probe answered; `path` is where the file will be. */
+  resource?(info: ResourceInfo, path: string): void;
+  /** About ten times a second while transferring, and once at the end. */
+  progress?(received: number, total: number | undefined): void;
+  connections?(open: number): void;
+  verify?(bytes: number, total: number): void;
+  phase?(phase: EnginePhase): void;
+}
+
+export interface EngineOptions {
+  url: string;
+  /** Output file; when absent the name comes from the server, placed in `dir`. */
+  output?: string | undefined;
+  dir?: string | undefined;
+  override: boolean;
+  maxConnections: number;
+  /** Longest time (s) spent measuring the server's connection limit; 0 = off. */
+  connectionTestSec: number;
+  chunkBytes: number;
+  maxPartBytes: number;
+  minSplitBytes: number;
+  tmpDir?: string | undefined;
+  headers: Record<string, string>;
+  checksum?: ChecksumSpec | undefined;
+  timeoutMs: number;
+  /** Consecutive failures of one range (without progress) before the download fails. */
+  retries: number;
+  fsync: boolean;
+  signal?: AbortSignal | undefined;
+  dispatcher?: Dispatcher | undefined;
+  limiters?: readonly TokenBucket[];
+  limiterOwner?: object;
+  observer?: EngineObserver;
+  debug?: ((message: string) => void) | undefined;
+}
+
+export interface DownloadResult {
+  path: string;
+  url: string;
+  finalUrl: string;
+  size: number;
+  elapsedMs: number;
+  /** Most connections transferring at once. */
+  connections: number;
+  /** Bytes that were already on disk from an earlier run. */
+  resumedBytes: number;
+  /** The per-client connection limit measured, if the server showed one. */
+  connectionLimit: number | undefined;
+}
+
+const TICK_MS = 100;
+const CHECKPOINT_MS = 1000;
+const MAX_RESTARTS = 3;
+const MIN_STEAL = 256 * 1024;
+/** Consecutive 200s to ranged requests after which ranges are considered gone. */
+const IGNORED_RANGE_LIMIT = 3;
+
+/** retry: the range failed, back off; wait: this connection was refused, back off; stop: leave. */
+type FailureAction = 'retry' | 'wait' | 'stop';
+
+export class DownloadJob {
+  readonly #o: EngineOptions;
+  readonly #observer: EngineObserver;
+  readonly #debug: (message: string) => void;
+  /** Aborted by the caller's signal. */
+  readonly #abort = new AbortController();
+  /** Aborted when the current round of connections must stop (failure, fallback, abort). */
+  #round = new AbortController();
+  #mode: 'segmented' | 'single' = 'segmented';
+  #dispatcher!: Dispatcher;
+  #info!: ResourceInfo;
+  #part!: PartFile;
+  #partPath = '';
+  #controlPath = '';
+  #segments: Segment[] = [];
+  #baseDone: ByteRange[] = [];
+  readonly #fetches = new Set<RangeFetch>();
+  #governor!: ConnectionGovernor;
+  #live = 0;
+  #allDone: () => void = () => {};
+  #fatal: QgetError | undefined;
+  #stopping = false;
+  #fallback = false;
+  #ignoredInARow = 0;
+  #received = 0;
+  #resumed = 0;
+  #maxTransferring = 0;
+  #lastConnections = -1;
+  #lastSave = 0;
+  #saving: Promise<void> | undefined;
+  #nextSegmentId = 0;
+
+  constructor(options: EngineOptions) {
+    this.#o = options;
+    this.#observer = options.observer ?? {};
+    this.#debug = options.debug ?? (() => {});
+  }
+
+  /** Bytes accepted so far (including bytes resumed from disk). */
+  get received(): number {
+    return this.#received;
+  }
+
+  async run(): Promise<DownloadResult> {
+    const started = performance.now();
+    parseHttpUrl(this.#o.url);
+    const signal = this.#o.signal;
+    if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
+    const onAbort = (): void => this.#stop(new AbortError(undefined, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    const output = this.#o.output === undefined ? undefined : resolve(this.#o.output);
+    if (output !== undefined && !this.#o.override && (await pathExists(output))) {
+      throw new FileExistsError(output);
+    }
+    const ownAgent = this.#o.dispatcher === undefined;
+    this.#dispatcher =
+      this.#o.dispatcher ?? createAgent({ connections: this.#o.maxConnections, timeoutMs: this.#o.timeoutMs });
+    try {
+      for (let restarts = 0; ; restarts++) {
+        try {
+          const { path, size } = await this.#attempt(output, restarts > 0);
+          return {
+            path,
+            size,
+            url: this.#o.url,
+            finalUrl: this.#info.finalUrl,
+            elapsedMs: performance.now() - started,
+            connections: Math.max(1, this.#maxTransferring),
+            resumedBytes: this.#resumed,
+            connectionLimit: this.#governor?.limit,
+          };
+        } catch (err) {
+          if (!(err instanceof ResourceChangedError) || this.#abort.signal.aborted) throw err;
+          if (restarts >= MAX_RESTARTS) {
+            throw new ResourceChangedError(
+              `the resource kept changing on the server (${restarts + 1} times); giving up`,
+              { cause: err },
+            );
+          }
+          this.#debug(`${err.message}: discarding what was downloaded and starting over`);
+          await removeControl(this.#controlPath);
+          this.#resetState();
+        }
+      }
+    } finally {
+      signal?.removeEventListener('abort', onAbort);
+      if (ownAgent) await this.#dispatcher.destroy().catch(() => {});
+    }
+  }
+
+  #resetState(): void {
+    this.#round = new AbortController();
+    this.#segments = [];
+    this.#baseDone = [];
+    this.#fatal = undefined;
+    this.#stopping = false;
+    this.#fallback = false;
+    this.#ignoredInARow = 0;
+    this.#received = 0;
+    this.#resumed = 0;
+  }
+
+  async #attempt(output: string | undefined, fresh: boolean): Promise<{ path: string; size: number }> {
+    this.#observer.phase?.('connect');
+    const probe = await this.#probe();
+    const info = probe.info;
+    this.#info = info;
+    const path = output ?? resolve(this.#o.dir ?? '.', info.filename);
+    try {
+      await this.#preparePaths(path);
+    } catch (err) {
+      probe.response?.body.destroy();
+      throw err;
+    }
+    this.#observer.resource?.(info, path);
+    try {
+      this.#part = await PartFile.open(this.#partPath);
+    } catch (err) {
+      probe.response?.body.destroy();
+      throw err;
+    }
+    const ticker = setInterval(() => this.#tick(), TICK_MS);
+    try {
+      const saved = fresh ? undefined : await loadControl(this.#controlPath);
+      let done: ByteRange[] = [];
+      if (saved && sameResource(saved, info)) {
+        const onDisk = await this.#part.size();
+        done = mergeRanges(saved.ranges.map(([s, e]): ByteRange => [s, Math.min(e, onDisk)]));
+        this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
+      } else {
+        if (saved) this.#debug('saved state is for another version of the resource: starting over');
+        await this.#part.truncate(0);
+      }
+      this.#observer.phase?.('download');
+      if (info.size === 0) {
+        probe.response?.body.destroy();
+      } else if (!info.acceptRanges) {
+        await this.#singleStream(probe.response);
+      } else {
+        await this.#segmented(probe.response, done);
+        if (this.#fallback) {
+          this.#debug('the server stopped honouring ranges: one stream from byte 0');
+          this.#stopping = false;
+          this.#fallback = false;
+          this.#round = new AbortController();
+          await this.#singleStream(undefined);
+        }
+      }
+      clearInterval(ticker);
+      await this.#saving;
+      const size = await this.#finish(path);
+      this.#observer.phase?.('done');
+      return { path, size };
+    } catch (err) {
+      clearInterval(ticker);
+      const error = toQgetError(err, info.finalUrl, this.#abort.signal);
+      this.#stop(error);
+      await this.#saving;
+      if (info.acceptRanges && !(error instanceof ResourceChangedError)) await this.#checkpoint();
+      throw error;
+    } finally {
+      await this.#part.close();
+    }
+  }
+
+  async #preparePaths(path: string): Promise<void> {
+    if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
+    const dir = dirname(path);
+    try {
+      if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+    } catch (err) {
+      throw localIoError(err, 'write into', dir);
+    }
+    if (this.#o.tmpDir) {
+      const tag = createHash('sha256').update(path).digest('hex').slice(0, 8);
+      this.#partPath = join(resolve(this.#o.tmpDir), `${basename(path)}.${tag}.part`);
+    } else {
+      this.#partPath = `${path}.part`;
+    }
+    this.#controlPath = this.#partPath.replace(/\.part$/, '.qget');
+  }
+
+  /** The first request: `Range: bytes=0-`, following redirects, retried while transient. */
+  async #probe(): Promise<{ response: OpenedResponse | undefined; info: ResourceInfo }> {
+    const signal = this.#abort.signal;
+    for (let attempt = 1; ; attempt++) {
+      try {
+        const res = await openRequest(this.#o.url, {
+          dispatcher: this.#dispatcher,
+          headers: { ...this.#o.headers, range: 'bytes=0-' },
+          signal,
+          followRedirects: true,
+        });
+        if (res.statusCode === 416 && parseUnsatisfiedRange(res.headers['content-range']) === 0) {
+          res.body.destroy();
+          const info = describeResource(this.#o.url, { ...res, statusCode: 200 });
+          return { response: undefined, info: { ...info, size: 0 } };
+        }
+        if (res.statusCode !== 200 && res.statusCode !== 206) {
+          res.body.destroy();
+          throw statusError(res);
+        }
+        try {
+          return { response: res, info: describeResource(this.#o.url, res) };
+        } catch (err) {
+          res.body.destroy();
+          throw err;
+        }
+      } catch (err) {
+        const error = toQgetError(err, this.#o.url, signal);
+        if (!error.transient || attempt > this.#o.retries || signal.aborted) throw error;
+        this.#debug(`probe failed (${error.message}); retry ${attempt}/${this.#o.retries}`);
+        await this.#sleep(this.#retryDelay(attempt, error), signal);
+      }
+    }
+  }
+
+  async #segmented(probe: OpenedResponse | undefined, done: ByteRange[]): Promise<void> {
+    const size = this.#info.size!;
+    this.#baseDone = done;
+    this.#resumed = sumRanges(done);
+    this.#received = this.#resumed;
+    const missing = missingRanges(size, done);
+    this.#segments = splitRanges(missing, this.#o.maxConnections, this.#o.minSplitBytes, this.#o.maxPartBytes).map(
+      ([s, e]) => this.#newSegment(s, e),
+    );
+    this.#governor = new ConnectionGovernor({
+      maxConnections: this.#o.maxConnections,
+      testMs: this.#o.connectionTestSec * 1000,
+    });
+    this.#mode = 'segmented';
+    const first = this.#segments[0];
+    const finished = new Promise<void>((r) => {
+      this.#allDone = r;
+    });
+    // Open connections in waves (4, 8, 16 …) rather than all in the same millisecond.
+    const ramp = setInterval(() => {
+      this.#fill();
+      if (this.#stopping || this.#live >= this.#governor.max) clearInterval(ramp);
+    }, 20);
+    if (probe && first && first.start === 0) {
+      this.#spawn({ segment: first, opened: { response: probe, servedEnd: size } });
+    } else {
+      probe?.body.destroy();
+    }
+    this.#fill();
+    if (this.#live === 0) this.#allDone();
+    await finished;
+    clearInterval(ramp);
+    if (this.#fatal) throw this.#fatal;
+    if (this.#fallback) return;
+    const incomplete = this.#segments.find((s) => s.flushed < s.end);
+    if (incomplete) {
+      throw new NetworkError(`bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`);
+    }
+  }
+
+  #newSegment(start: number, end: number): Segment {
+    return {
+      id: this.#nextSegmentId++,
+      start,
+      end,
+      pos: start,
+      flushed: start,
+      active: false,
+      speed: undefined,
+      failures: 0,
+    };
+  }
+
+  #fetchContext(): FetchContext {
+    return {
+      info: this.#info,
+      part: this.#part,
+      dispatcher: this.#dispatcher,
+      headers: this.#o.headers,
+      chunkBytes: this.#o.chunkBytes,
+      limiters: this.#o.limiters ?? [],
+      limiterOwner: this.#o.limiterOwner ?? this,
+      now: () => performance.now(),
+      onBytes: (n) => {
+        this.#received += n;
+      },
+    };
+  }
+
+  /** Open connections up to the governor's target while there is work to hand out. */
+  #fill(): void {
+    if (this.#stopping || this.#fatal || this.#mode !== 'segmented') return;
+    const target = this.#governor.target(performance.now());
+    while (this.#live < target && this.#hasWork()) this.#spawn();
+  }
+
+  #hasWork(): boolean {
+    if (this.#segments.some((s) => !s.active && s.pos < s.end)) return true;
+    return chooseSteal(this.#segments, { minSteal: MIN_STEAL, thiefSpeed: undefined }) !== null;
+  }
+
+  #spawn(initial?: { segment: Segment; opened: { response: OpenedResponse; servedEnd: number } }): void {
+    this.#live++;
+    this.#worker(initial)
+      .catch((err) => this.#stop(toQgetError(err, this.#info.finalUrl)))
+      .finally(() => {
+        this.#live--;
+        if (this.#live > 0) return;
+        if (!this.#stopping && !this.#fatal && this.#hasWork()) this.#spawn();
+        else this.#allDone();
+      });
+  }
+
+  /** Hand out the next range: a free segment, else the tail of the slowest one (work stealing). */
+  #takeWork(thiefSpeed: number | undefined): Segment | undefined {
+    const free = this.#segments.find((s) => !s.active && s.pos < s.end);
+    if (free) return free;
+    const steal = chooseSteal(this.#segments, { minSteal: MIN_STEAL, thiefSpeed });
+    if (!steal) return undefined;
+    const seg = this.#newSegment(steal.splitAt, steal.segment.end);
+    steal.segment.end = steal.splitAt;
+    this.#segments.push(seg);
+    return seg;
+  }
+
+  async #worker(initial?: {
+    segment: Segment;
+    opened: { response: OpenedResponse; servedEnd: number };
+  }): Promise<void> {
+    let speed: number | undefined;
+    let refusals = 0;
+    let next = initial;
+    while (!this.#stopping && !this.#fatal) {
+      const seg = next?.segment ?? this.#takeWork(speed);
+      if (!seg) return;
+      seg.active = true;
+      seg.speed = undefined;
+      const fetch = new RangeFetch(this.#fetchContext(), seg);
+      const meter = { fetch, at: performance.now(), bytes: 0 };
+      this.#meters.set(fetch, meter);
+      this.#fetches.add(fetch);
+      const before = seg.pos;
+      let action: FailureAction | 'done' = 'done';
+      let error: QgetError | undefined;
+      try {
+        await fetch.run(next?.opened);
+        seg.failures = 0;
+        this.#ignoredInARow = 0;
+        refusals = 0;
+      } catch (err) {
+        if (seg.pos > before) seg.failures = 0;
+        if (fetch.started) refusals = 0;
+        error = toQgetError(err, this.#info.finalUrl);
+        action = this.#onFetchError(error, seg, fetch, before);
+        if (action === 'wait') refusals++;
+      } finally {
+        seg.active = false;
+        speed = seg.speed ?? speed;
+        this.#fetches.delete(fetch);
+        this.#meters.delete(fetch);
+      }
+      next = undefined;
+      if (action === 'stop') return;
+      if (action === 'retry' || action === 'wait') {
+        const attempt = action === 'retry' ? seg.failures : refusals;
+        const waited = await this.#sleep(this.#retryDelay(attempt, error), this.#round.signal).then(
+          () => true,
+          () => false,
+        );
+        if (!waited) return;
+      }
+    }
+  }
+
+  readonly #meters = new Map<RangeFetch, { fetch: RangeFetch; at: number; bytes: number }>();
+
+  #onFetchError(error: QgetError, seg: Segment, fetch: RangeFetch, before: number): FailureAction {
+    if (this.#stopping || this.#fatal || error instanceof AbortError) return 'stop';
+    if (error instanceof RangeMismatchError && error.ignoredRange) {
+      this.#ignoredInARow++;
+      if (this.#ignoredInARow >= IGNORED_RANGE_LIMIT) {
+        this.#fallback = true;
+        this.#stop(undefined);
+        return 'stop';
+      }
+    }
+    if (!error.transient) {
+      this.#stop(error);
+      return 'stop';
+    }
+    if (isRefusal(error) && seg.pos === before && !fetch.started) {
+      const others = [...this.#fetches].filter((f) => f !== fetch && f.transferring).length;
+      if (others > 0) {
+        // The connection is refused, not the range: it says nothing about the range's health.
+        if (this.#governor.onRefusal(performance.now(), others)) {
+          this.#debug(`connection refused (${error.message}); settling at ${this.#governor.limit} connections`);
+          return 'stop';
+        }
+        return 'wait';
+      }
+    }
+    seg.failures++;
+    this.#debug(`range ${seg.pos}-${seg.end - 1}: ${error.message} (failure ${seg.failures}/${this.#o.retries})`);
+    if (seg.failures > this.#o.retries) {
+      this.#stop(error);
+      return 'stop';
+    }
+    return 'retry';
+  }
+
+  /** Stop every connection; `error` (if any) becomes the download's failure. */
+  #stop(error: QgetError | undefined): void {
+    if (error && !this.#fatal) this.#fatal = error;
+    if (error instanceof AbortError && !this.#abort.signal.aborted) this.#abort.abort(error);
+    this.#stopping = true;
+    const reason = error ?? new AbortError('stopped');
+    if (!this.#round.signal.aborted) this.#round.abort(reason);
+    for (const fetch of this.#fetches) fetch.abort(reason);
+  }
+
+  /** One stream of the whole body, written from byte 0; restarted from 0 after a failure. */
+  async #singleStream(probe: OpenedResponse | undefined): Promise<void> {
+    const info = this.#info;
+    this.#mode = 'single';
+    const seg = this.#newSegment(0, info.size ?? Number.POSITIVE_INFINITY);
+    this.#segments = [seg];
+    this.#baseDone = [];
+    this.#received = 0;
+    this.#resumed = 0;
+    let response = probe;
+    for (let failures = 0; ; ) {
+      const fetch = new RangeFetch(this.#fetchContext(), seg);
+      this.#fetches.add(fetch);
+      this.#meters.set(fetch, { fetch, at: performance.now(), bytes: 0 });
+      seg.active = true;
+      try {
+        const res = response ?? (await this.#openWhole());
+        response = undefined;
+        this.#received -= seg.pos - seg.start;
+        seg.pos = 0;
+        seg.flushed = 0;
+        await fetch.run({ response: res, servedEnd: info.size ?? Number.POSITIVE_INFINITY });
+        break;
+      } catch (err) {
+        const error = toQgetError(err, info.finalUrl, this.#abort.signal);
+        if (!error.transient || this.#abort.signal.aborted) throw error;
+        failures = seg.pos > 0 ? 1 : failures + 1;
+        if (failures > this.#o.retries) throw error;
+        this.#debug(`stream failed (${error.message}); starting it again from byte 0`);
+        await this.#sleep(this.#retryDelay(failures, error), this.#abort.signal);
+      } finally {
+        seg.active = false;
+        this.#fetches.delete(fetch);
+        this.#meters.delete(fetch);
+      }
+    }
+    if (info.size === undefined) {
+      await this.#part.truncate(seg.pos);
+      this.#info = { ...info, size: seg.pos };
+    }
+  }
+
+  /** A plain GET of the whole resource, checked against the probe. */
+  async #openWhole(): Promise<OpenedResponse> {
+    const res = await openRequest(this.#info.finalUrl, {
+      dispatcher: this.#dispatcher,
+      headers: this.#o.headers,
+      signal: this.#abort.signal,
+    });
+    try {
+      const fromZero =
+        res.statusCode === 206 && parseContentRange(res.headers['content-range'])?.start === 0;
+      if (res.statusCode !== 200 && !fromZero) throw statusError(res);
+      checkValidators(this.#info, res.headers);
+      const len = res.headers['content-length'];
+      if (this.#info.size !== undefined && res.statusCode === 200 && len !== undefined && Number(len) !== this.#info.size) {
+        throw new ResourceChangedError(`the resource changed on the server (size ${this.#info.size} became ${len})`);
+      }
+    } catch (err) {
+      res.body.destroy();
+      throw err;
+    }
+    return res;
+  }
+
+  /** Length check, optional fsync and checksum, then the move onto the output path. */
+  async #finish(path: string): Promise<number> {
+    this.#observer.progress?.(this.#received, this.#info.size);
+    this.#observer.phase?.('verify');
+    if (this.#o.fsync) await this.#part.sync();
+    const size = this.#info.size ?? 0;
+    const onDisk = await this.#part.size();
+    if (onDisk !== size) {
+      throw new SizeMismatchError(`the downloaded file has ${onDisk} bytes, expected ${size}`);
+    }
+    await this.#part.close();
+    if (this.#o.checksum) {
+      await verifyChecksum(this.#partPath, this.#o.checksum, {
+        chunkBytes: this.#o.chunkBytes,
+        onProgress: (bytes) => this.#observer.verify?.(bytes, size),
+        signal: this.#abort.signal,
+      });
+    }
+    this.#observer.verify?.(size, size);
+    await moveIntoPlace(this.#partPath, path, this.#o.override);
+    await removeControl(this.#controlPath);
+    return size;
+  }
+
+  /** Runs every TICK_MS while downloading: speeds, stall watchdog, ramp, checkpoint, progress. */
+  #tick(): void {
+    const now = performance.now();
+    let transferring = 0;
+    for (const meter of this.#meters.values()) {
+      const { fetch } = meter;
+      if (fetch.transferring) transferring++;
+      const elapsed = now - meter.at;
+      if (elapsed >= 500) {
+        const rate = ((fetch.received - meter.bytes) * 1000) / elapsed;
+        const seg = fetch.segment;
+        seg.speed = seg.speed === undefined ? rate : 0.5 * seg.speed + 0.5 * rate;
+        meter.at = now;
+        meter.bytes = fetch.received;
+      }
+      if (!fetch.waiting && now - fetch.lastDataAt > this.#o.timeoutMs) {
+        fetch.abort(new TimeoutError(`no data received for ${Math.round(this.#o.timeoutMs / 1000)} s`));
+      }
+    }
+    this.#maxTransferring = Math.max(this.#maxTransferring, transferring);
+    if (transferring !== this.#lastConnections) {
+      this.#lastConnections = transferring;
+      this.#observer.connections?.(transferring);
+    }
+    if (this.#governor && this.#info.acceptRanges) {
+      this.#governor.onTransfer(transferring);
+      this.#fill();
+    }
+    this.#observer.progress?.(this.#received, this.#info?.size);
+    if (now - this.#lastSave >= CHECKPOINT_MS && this.#info?.acceptRanges && !this.#saving) {
+      this.#lastSave = now;
+      void this.#checkpoint();
+    }
+  }
+
+  /** Save the ranges confirmed on disk; never claims a byte that is not in the .part. */
+  #checkpoint(): Promise<void> {
+    const ranges: ByteRange[] = [...this.#baseDone];
+    for (const s of this.#segments) if (s.flushed > s.start) ranges.push([s.start, s.flushed]);
+    const state = controlState(this.#info, ranges);
+    this.#saving = saveControl(this.#controlPath, state)
+      .catch((err) => this.#debug(`could not save ${this.#controlPath}: ${err}`))
+      .finally(() => {
+        this.#saving = undefined;
+      });
+    return this.#saving;
+  }
+
+  #retryDelay(attempt: number, error: QgetError | undefined): number {
+    const retryAfterSeconds = error instanceof HttpStatusError ? error.retryAfter : undefined;
+    return retryDelay({ attempt, retryAfterSeconds });
+  }
+
+  async #sleep(ms: number, signal: AbortSignal): Promise<void> {
+    try {
+      await sleep(ms, undefined, { signal });
+    } catch {
+      throw this.#fatal ?? new AbortError();
+    }
+  }
+}
+
+function sumRanges(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((n, [s, e]) => n + (e - s), 0);
+}
+
+const REFUSAL_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'EPIPE']);
+
+/** The shapes a server's per-client connection cap takes. */
+function isRefusal(error: QgetError): boolean {
+  if (error instanceof HttpStatusError) return error.statusCode === 503 || error.statusCode === 429;
+  if (error instanceof NetworkError) {
+    const code = errorCode(error.cause);
+    return code !== undefined && REFUSAL_CODES.has(code);
+  }
+  return false;
+}

@@ -1,0 +1,111 @@
+// The `.part` file: positional writes of whole batches, and the mapping of local I/O failures
+// (ENOSPC, EACCES, EROFS, a missing folder) onto one clear LocalIoError.
+
+import { type FileHandle, open } from 'node:fs/promises';
+import { LocalIoError } from '../errors.js';
+import { errorCode } from '../net/client.js';
+
+const REASONS: Record<string, string> = {
+  ENOSPC: 'no space left on the device',
+  EDQUOT: 'the disk quota is exhausted',
+  EACCES: 'permission denied',
+  EPERM: 'operation not permitted',
+  EROFS: 'the file system is read-only',
+  ENOENT: 'the folder does not exist',
+  ENOTDIR: 'a part of the path is not a folder',
+  EISDIR: 'the path is a folder',
+  EFBIG: 'the file is too large for the file system',
+  EIO: 'an I/O error occurred',
+};
+
+/** One sentence for a failed local operation on `path`. */
+export function localIoError(err: unknown, action: string, path: string): LocalIoError {
+  if (err instanceof LocalIoError) return err;
+  const code = errorCode(err);
+  const reason = (code && REASONS[code]) ?? (err instanceof Error ? err.message : String(err));
+  return new LocalIoError(`cannot ${action} ${path}: ${reason}${code ? ` (${code})` : ''}`, {
+    cause: err,
+  });
+}
+
+export class PartFile {
+  readonly path: string;
+  readonly #fh: FileHandle;
+
+  private constructor(path: string, fh: FileHandle) {
+    this.path = path;
+    this.#fh = fh;
+  }
+
+  /** Open (creating it if needed) without truncating, so earlier bytes can be resumed. */
+  static async open(path: string): Promise<PartFile> {
+    try {
+      return new PartFile(path, await open(path, 'r+'));
+    } catch (err) {
+      if (errorCode(err) !== 'ENOENT') throw localIoError(err, 'open', path);
+    }
+    try {
+      return new PartFile(path, await open(path, 'wx+'));
+    } catch (err) {
+      throw localIoError(err, 'create', path);
+    }
+  }
+
+  async size(): Promise<number> {
+    try {
+      return (await this.#fh.stat()).size;
+    } catch (err) {
+      throw localIoError(err, 'read', this.path);
+    }
+  }
+
+  /** Write `buffers` back to back starting at `position`, finishing partial writes. */
+  async write(buffers: Buffer[], position: number): Promise<void> {
+    try {
+      let pending = buffers;
+      let pos = position;
+      while (pending.length > 0) {
+        const { bytesWritten } =
+          pending.length === 1
+            ? await this.#fh.write(pending[0]!, 0, pending[0]!.length, pos)
+            : await this.#fh.writev(pending, pos);
+        pos += bytesWritten;
+        pending = dropBytes(pending, bytesWritten);
+      }
+    } catch (err) {
+      throw localIoError(err, 'write to', this.path);
+    }
+  }
+
+  async truncate(size = 0): Promise<void> {
+    try {
+      await this.#fh.truncate(size);
+    } catch (err) {
+      throw localIoError(err, 'truncate', this.path);
+    }
+  }
+
+  async sync(): Promise<void> {
+    try {
+      await this.#fh.datasync();
+    } catch (err) {
+      throw localIoError(err, 'flush', this.path);
+    }
+  }
+
+  async close(): Promise<void> {
+    await this.#fh.close().catch(() => {});
+  }
+}
+
+function dropBytes(buffers: Buffer[], count: number): Buffer[] {
+  let left = count;
+  let i = 0;
+  while (i < buffers.length && left >= buffers[i]!.length) {
+    left -= buffers[i]!.length;
+    i++;
+  }
+  const rest = buffers.slice(i);
+  if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
+  return rest;
+}

@@ -1,0 +1,164 @@
+// One attempt at one segment over one connection: ask for [pos, end), validate the answer
+// before writing a byte, then read, rate-limit and write in batches at their offsets, stopping
+// early when another connection has stolen the segment's tail.
+
+import type { Dispatcher } from 'undici';
+import { NetworkError } from '../errors.js';
+import { openRequest, type OpenedResponse, statusError, toQgetError } from '../net/client.js';
+import type { TokenBucket } from '../rate/token-bucket.js';
+import type { PartFile } from './part-file.js';
+import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
+import type { Segment } from './segment-plan.js';
+
+export interface FetchContext {
+  info: ResourceInfo;
+  part: PartFile;
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  /** Bytes gathered before one positional write. */
+  chunkBytes: number;
+  limiters: readonly TokenBucket[];
+  limiterOwner: object;
+  now: () => number;
+  /** Called for every accepted byte count (the progress counter). */
+  onBytes: (bytes: number) => void;
+}
+
+export class RangeFetch {
+  readonly segment: Segment;
+  /** Time of the last byte received or of the last rate-limit wait, for the stall watchdog. */
+  lastDataAt: number;
+  /** Waiting on a rate limiter, not on the server. */
+  waiting = false;
+  /** A valid response arrived and bytes are flowing. */
+  transferring = false;
+  /** A valid response arrived at some point of this attempt. */
+  started = false;
+  /** Bytes received by this attempt (the speed meter reads deltas of it). */
+  received = 0;
+  readonly #ctx: FetchContext;
+  readonly #controller = new AbortController();
+
+  constructor(ctx: FetchContext, segment: Segment) {
+    this.#ctx = ctx;
+    this.segment = segment;
+    this.lastDataAt = ctx.now();
+  }
+
+  abort(reason: Error): void {
+    this.#controller.abort(reason);
+  }
+
+  /**
+   * Fetch the segment from `segment.pos`. `opened` is an already validated response whose body
+   * starts at `segment.pos` (the probe's), used instead of a new request.
+   */
+  async run(opened?: { response: OpenedResponse; servedEnd: number }): Promise<void> {
+    const { info, part, chunkBytes, limiters, limiterOwner, now, onBytes } = this.#ctx;
+    const seg = this.segment;
+    const signal = this.#controller.signal;
+    let response: OpenedResponse;
+    let servedEnd: number;
+    if (opened) {
+      ({ response, servedEnd } = opened);
+    } else {
+      response = await this.#request(seg.pos, seg.end);
+      try {
+        if (response.statusCode !== 206 && response.statusCode !== 200) throw statusError(response);
+        servedEnd = checkRangeResponse(info, response, seg.pos, seg.end);
+      } catch (err) {
+        response.body.destroy();
+        throw err;
+      }
+    }
+    this.transferring = true;
+    this.started = true;
+    this.lastDataAt = now();
+
+    let batch: Buffer[] = [];
+    let batchBytes = 0;
+    let batchPos = seg.pos;
+    const flush = async (): Promise<void> => {
+      if (batchBytes === 0) return;
+      const buffers = batch;
+      const at = batchPos;
+      batch = [];
+      batchPos += batchBytes;
+      batchBytes = 0;
+      await part.write(buffers, at);
+      seg.flushed = batchPos;
+    };
+
+    try {
+      const body = response.body;
+      const onAbort = (): void => {
+        body.destroy(signal.reason as Error);
+      };
+      signal.addEventListener('abort', onAbort, { once: true });
+      try {
+        for await (const chunk of body as AsyncIterable<Buffer>) {
+          this.lastDataAt = now();
+          let buf = clip(chunk, seg.pos, Math.min(seg.end, servedEnd));
+          if (buf.length > 0 && limiters.length > 0) {
+            for (const limiter of limiters) {
+              const wait = limiter.take(buf.length, limiterOwner, signal);
+              if (wait) {
+                this.waiting = true;
+                await wait;
+                this.waiting = false;
+                this.lastDataAt = now();
+              }
+            }
+            // The tail may have been stolen while waiting.
+            buf = clip(buf, seg.pos, Math.min(seg.end, servedEnd));
+          }
+          if (buf.length > 0) {
+            seg.pos += buf.length;
+            this.received += buf.length;
+            onBytes(buf.length);
+            batch.push(buf);
+            batchBytes += buf.length;
+            if (batchBytes >= chunkBytes) await flush();
+          }
+          if (seg.pos >= Math.min(seg.end, servedEnd)) break;
+        }
+      } finally {
+        signal.removeEventListener('abort', onAbort);
+      }
+      const expectedEnd = Math.min(seg.end, servedEnd);
+      if (Number.isFinite(expectedEnd) && seg.pos < expectedEnd) {
+        throw new NetworkError(
+          `the connection closed early at byte ${seg.pos} of ${expectedEnd}`,
+        );
+      }
+    } catch (err) {
+      // Bytes already accepted are valid: write them so the retry continues after them.
+      await flush();
+      throw toQgetError(err, info.finalUrl, signal);
+    } finally {
+      this.transferring = false;
+      if (!response.body.destroyed && seg.pos < servedEnd) response.body.destroy();
+    }
+    await flush();
+  }
+
+  async #request(start: number, end: number): Promise<OpenedResponse> {
+    const { info, dispatcher, headers } = this.#ctx;
+    const ifRange = ifRangeValue(info);
+    return openRequest(info.finalUrl, {
+      dispatcher,
+      signal: this.#controller.signal,
+      headers: {
+        ...headers,
+        range: `bytes=${start}-${end - 1}`,
+        ...(ifRange ? { 'if-range': ifRange } : {}),
+      },
+    });
+  }
+}
+
+/** The part of `chunk` (which starts at byte `pos`) that lies below `end`. */
+function clip(chunk: Buffer, pos: number, end: number): Buffer {
+  if (pos >= end) return chunk.subarray(0, 0);
+  return pos + chunk.length > end ? chunk.subarray(0, end - pos) : chunk;
+}

@@ -1,0 +1,156 @@
+// What the probe learns about a resource (size, range support, validators, name) and the pure
+// checks every later response must pass before a byte of it is written.
+
+import { RangeMismatchError, ResourceChangedError } from '../errors.js';
+import { filenameFromResponse } from './filename.js';
+
+export interface ResourceInfo {
+  /** The URL the user asked for. */
+  url: string;
+  /** The URL that answered after redirects; ranged requests go there. */
+  finalUrl: string;
+  /** Total size in bytes, undefined when the server did not tell. */
+  size: number | undefined;
+  /** The server answered the probe's Range with a 206 and a known total. */
+  acceptRanges: boolean;
+  etag: string | undefined;
+  lastModified: string | undefined;
+  /** Safe file name from Content-Disposition or the final URL. */
+  filename: string;
+}
+
+export interface ContentRange {
+  start: number;
+  /** Inclusive, as on the wire. */
+  end: number;
+  total: number | undefined;
+}
+
+/** `bytes a-b/total`, `bytes a-b/*`; undefined for anything else (including `bytes * /n`). */
+export function parseContentRange(value: string | undefined): ContentRange | undefined {
+  if (!value) return undefined;
+  const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value);
+  if (!m) return undefined;
+  const start = Number(m[1]);
+  const end = Number(m[2]);
+  const total = m[3] === '*' ? undefined : Number(m[3]);
+  if (end < start || (total !== undefined && end >= total)) return undefined;
+  return { start, end, total };
+}
+
+/** The total from an unsatisfied-range answer: `bytes * /total`. */
+export function parseUnsatisfiedRange(value: string | undefined): number | undefined {
+  const m = value ? /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(value) : null;
+  return m ? Number(m[1]) : undefined;
+}
+
+type Headers = Record<string, string | undefined>;
+
+function contentLength(headers: Headers): number | undefined {
+  const raw = headers['content-length'];
+  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
+  // A length of an encoded body says nothing about the resource.
+  const encoding = headers['content-encoding'];
+  if (encoding && encoding.toLowerCase() !== 'identity') return undefined;
+  return Number(raw);
+}
+
+/** Describe the resource from the probe's answer (a 200 or a 206 to `Range: bytes=0-`). */
+export function describeResource(
+  url: string,
+  res: { statusCode: number; headers: Headers; url: string },
+): ResourceInfo {
+  const { headers } = res;
+  let size: number | undefined;
+  let acceptRanges = false;
+  if (res.statusCode === 206) {
+    const range = parseContentRange(headers['content-range']);
+    if (!range || range.start !== 0) {
+      throw new RangeMismatchError(
+        `the server answered bytes=0- with Content-Range "${headers['content-range'] ?? ''}"`,
+        false,
+        { transient: false },
+      );
+    }
+    size = range.total;
+    acceptRanges = size !== undefined;
+  } else {
+    size = contentLength(headers);
+  }
+  return {
+    url,
+    finalUrl: res.url,
+    size,
+    acceptRanges,
+    etag: headers.etag,
+    lastModified: headers['last-modified'],
+    filename: filenameFromResponse({ contentDisposition: headers['content-disposition'], url: res.url }),
+  };
+}
+
+export function isStrongEtag(etag: string | undefined): etag is string {
+  return etag !== undefined && !etag.startsWith('W/') && etag.startsWith('"');
+}
+
+/** `If-Range` for a ranged request: a strong ETag, else Last-Modified, else nothing. */
+export function ifRangeValue(info: Pick<ResourceInfo, 'etag' | 'lastModified'>): string | undefined {
+  if (isStrongEtag(info.etag)) return info.etag;
+  return info.lastModified;
+}
+
+/** Throws ResourceChangedError when a response's validators differ from the probe's. */
+export function checkValidators(info: Pick<ResourceInfo, 'etag' | 'lastModified'>, headers: Headers): void {
+  const etag = headers.etag;
+  if (info.etag !== undefined && etag !== undefined && etag !== info.etag) {
+    throw new ResourceChangedError(`the resource changed on the server (ETag ${info.etag} became ${etag})`);
+  }
+  const lm = headers['last-modified'];
+  if (info.lastModified !== undefined && lm !== undefined && lm !== info.lastModified) {
+    throw new ResourceChangedError(
+      `the resource changed on the server (Last-Modified ${info.lastModified} became ${lm})`,
+    );
+  }
+}
+
+/**
+ * Check the answer to `Range: bytes=start-(end-1)` before any byte of it is written: a 206
+ * starting at `start`, the same total, the same validators. A 200 is a RangeMismatchError with
+ * `ignoredRange` (or a ResourceChangedError when its validators differ). Servers may serve less
+ * than asked (RFC 9110 §14.1.2); the returned exclusive end says how much this answer carries.
+ */
+export function checkRangeResponse(
+  info: ResourceInfo,
+  res: { statusCode: number; headers: Headers },
+  start: number,
+  end: number,
+): number {
+  checkValidators(info, res.headers);
+  if (res.statusCode === 200) {
+    const len = contentLength(res.headers);
+    if (info.size !== undefined && len !== undefined && len !== info.size) {
+      throw new ResourceChangedError(`the resource changed on the server (size ${info.size} became ${len})`);
+    }
+    throw new RangeMismatchError(`the server ignored the range ${start}-${end - 1} (answered 200)`, true);
+  }
+  const range = parseContentRange(res.headers['content-range']);
+  if (range?.total !== undefined && info.size !== undefined && range.total !== info.size) {
+    throw new ResourceChangedError(
+      `the resource changed on the server (size ${info.size} became ${range.total})`,
+    );
+  }
+  if (!range || range.start !== start || range.end > end - 1 || range.total === undefined) {
+    throw new RangeMismatchError(
+      `asked for bytes ${start}-${end - 1} but got Content-Range "${res.headers['content-range'] ?? ''}"`,
+      false,
+    );
+  }
+  const served = range.end + 1;
+  const len = contentLength(res.headers);
+  if (len !== undefined && len !== served - start) {
+    throw new RangeMismatchError(
+      `Content-Range ${start}-${range.end} does not match Content-Length ${len}`,
+      false,
+    );
+  }
+  return served;
+}

@@ -1,0 +1,158 @@
+// The split/steal decisions over byte ranges, as pure functions over plain segment records.
+// A segment owns [start, end); `pos` is the next byte to receive and `flushed` the end of what
+// is confirmed on disk. Stealing only ever moves a segment's `end` down, never below `pos`.
+
+/** A half-open byte range [start, end). */
+export type ByteRange = readonly [start: number, end: number];
+
+export interface Segment {
+  readonly id: number;
+  readonly start: number;
+  end: number;
+  /** Next byte to receive: [start, pos) has been accepted for writing. */
+  pos: number;
+  /** [start, flushed) is confirmed written to the .part. */
+  flushed: number;
+  /** A connection is currently assigned to this segment. */
+  active: boolean;
+  /** Measured receive speed in bytes/s of the connection working on it, once known. */
+  speed: number | undefined;
+  /** Consecutive failed attempts without progress. */
+  failures: number;
+}
+
+export function remaining(segment: Segment): number {
+  return Math.max(0, segment.end - segment.pos);
+}
+
+/** Merge overlapping or touching ranges; drops empty ones. */
+export function mergeRanges(ranges: Iterable<ByteRange>): ByteRange[] {
+  const sorted = [...ranges].filter(([s, e]) => e > s).sort((a, b) => a[0] - b[0]);
+  const out: [number, number][] = [];
+  for (const [s, e] of sorted) {
+    const last = out[out.length - 1];
+    if (last && s <= last[1]) last[1] = Math.max(last[1], e);
+    else out.push([s, e]);
+  }
+  return out;
+}
+
+/** The parts of [0, size) not covered by `done`. */
+export function missingRanges(size: number, done: Iterable<ByteRange>): ByteRange[] {
+  const out: ByteRange[] = [];
+  let cursor = 0;
+  for (const [s, e] of mergeRanges(done)) {
+    const start = Math.max(0, Math.min(s, size));
+    const end = Math.max(0, Math.min(e, size));
+    if (start > cursor) out.push([cursor, start]);
+    cursor = Math.max(cursor, end);
+  }
+  if (cursor < size) out.push([cursor, size]);
+  return out;
+}
+
+/**
+ * Cut the missing ranges into at most about `pieces` ranges (more only when `maxPart` forces
+ * it), none below `minSplit` unless the range itself is smaller. Largest ranges are cut first
+ * so the connections start with similar amounts of work.
+ */
+export function splitRanges(
+  missing: readonly ByteRange[],
+  pieces: number,
+  minSplit: number,
+  maxPart = 0,
+): ByteRange[] {
+  const out: [number, number][] = missing.filter(([s, e]) => e > s).map(([s, e]) => [s, e]);
+  const target = Math.max(1, Math.floor(pieces));
+  for (;;) {
+    let largest = -1;
+    for (let i = 0; i < out.length; i++) {
+      const cur = out[i]!;
+      const best = largest === -1 ? undefined : out[largest]!;
+      if (best === undefined || cur[1] - cur[0] > best[1] - best[0]) largest = i;
+    }
+    if (largest === -1) break;
+    const [s, e] = out[largest]!;
+    const tooBig = maxPart > 0 && e - s > maxPart;
+    if (!tooBig && (out.length >= target || e - s < 2 * minSplit)) break;
+    const mid = s + Math.ceil((e - s) / 2);
+    out.splice(largest, 1, [s, mid], [mid, e]);
+  }
+  return out.sort((a, b) => a[0] - b[0]);
+}
+
+export interface StealOptions {
+  /** Smallest range worth a new request between connections of similar speed. */
+  minSteal: number;
+  /** The stealing connection's own measured speed (bytes/s), when known. */
+  thiefSpeed: number | undefined;
+  /**
+   * A victim whose estimated time left exceeds this (seconds) may be split below `minSteal`:
+   * a crawling connection near the end must not decide the finish time.
+   */
+  crawlSeconds?: number;
+}
+
+export interface StealDecision {
+  segment: Segment;
+  /** The victim keeps [pos, splitAt); the thief takes [splitAt, end). */
+  splitAt: number;
+}
+
+const ALIGN = 4096;
+
+/**
+ * Pick the active segment that will take longest to finish and the point to split it at so
+ * both connections finish together: the victim keeps a share proportional to its speed.
+ * With unknown or equal speeds that is the upper half of the largest remaining range.
+ */
+export function chooseSteal(segments: Iterable<Segment>, options: StealOptions): StealDecision | null {
+  const { minSteal, thiefSpeed } = options;
+  const crawlSeconds = options.crawlSeconds ?? 1;
+  const known: number[] = [];
+  const candidates: Segment[] = [];
+  for (const seg of segments) {
+    if (!seg.active || remaining(seg) <= 0) continue;
+    candidates.push(seg);
+    if (seg.speed !== undefined && seg.speed > 0) known.push(seg.speed);
+  }
+  if (candidates.length === 0) return null;
+  const typical = median(known);
+  const thief = thiefSpeed !== undefined && thiefSpeed > 0 ? thiefSpeed : typical;
+
+  let best: StealDecision | null = null;
+  let bestTime = -1;
+  for (const seg of candidates) {
+    const left = remaining(seg);
+    const victimSpeed = seg.speed ?? typical;
+    let keepShare = 0.5;
+    if (victimSpeed !== undefined && thief !== undefined) {
+      keepShare = victimSpeed <= 0 ? 0 : victimSpeed / (victimSpeed + thief);
+    }
+    let splitAt = seg.pos + Math.ceil(left * keepShare);
+    // Keep writes page-aligned where it costs nothing.
+    if (splitAt % ALIGN !== 0 && splitAt + (ALIGN - (splitAt % ALIGN)) < seg.end) {
+      splitAt += ALIGN - (splitAt % ALIGN);
+    }
+    const stolen = seg.end - splitAt;
+    // Without any measured speed only the size rule applies.
+    const timeLeft =
+      victimSpeed === undefined ? 0 : victimSpeed <= 0 ? Number.POSITIVE_INFINITY : left / victimSpeed;
+    const worthIt = stolen >= minSteal || (timeLeft > crawlSeconds && stolen >= ALIGN);
+    if (!worthIt) continue;
+    // Unknown speeds compare by bytes left; known ones by time left.
+    const score = victimSpeed === undefined ? left : timeLeft;
+    if (score > bestTime) {
+      bestTime = score;
+      best = { segment: seg, splitAt };
+    }
+  }
+  return best;
+}
+
+function median(values: number[]): number | undefined {
+  if (values.length === 0) return undefined;
+  const sorted = [...values].sort((a, b) => a - b);
+  const mid = sorted.length >> 1;
+  return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}

@@ -1,0 +1,24 @@
+// The public API of the package: only re-exports.
+
+export { qget, type QgetOptions, type QgetResult } from './qget.js';
+export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './progress.js';
+export {
+  AbortError,
+  ChecksumError,
+  FileExistsError,
+  HttpStatusError,
+  InvalidOptionError,
+  InvalidUrlError,
+  isQgetError,
+  LocalIoError,
+  NetworkError,
+  QgetError,
+  type QgetErrorCode,
+  RangeMismatchError,
+  ResourceChangedError,
+  SizeMismatchError,
+  TimeoutError,
+  TooManyRedirectsError,
+} from './errors.js';
+export type { ResourceInfo } from './engine/resource.js';
+export { parseSize, humanReadable } from './units.js';

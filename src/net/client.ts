@@ -1,0 +1,190 @@
+// The HTTP layer: a keep-alive undici Agent, one request with optional redirect following,
+// and the mapping of undici / socket failures onto qget's error classes.
+
+import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import {
+  AbortError,
+  HttpStatusError,
+  InvalidUrlError,
+  NetworkError,
+  QgetError,
+  TimeoutError,
+  TooManyRedirectsError,
+} from '../errors.js';
+import { parseRetryAfter } from './retry-delay.js';
+
+export const MAX_REDIRECTS = 10;
+
+export interface AgentOptions {
+  /** Sockets per origin. */
+  connections: number;
+  /** Connect and response-headers timeout, ms. */
+  timeoutMs: number;
+}
+
+/** A keep-alive pool; body stalls are watched by the engine itself (rate limiting pauses reads). */
+export function createAgent(options: AgentOptions): Agent {
+  return new Agent({
+    connections: Math.max(1, options.connections),
+    pipelining: 1,
+    keepAliveTimeout: 10_000,
+    headersTimeout: options.timeoutMs,
+    bodyTimeout: 0,
+    connect: { timeout: options.timeoutMs },
+  });
+}
+
+export interface OpenOptions {
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  signal?: AbortSignal | undefined;
+  followRedirects?: boolean;
+  method?: 'GET' | 'HEAD';
+}
+
+export interface OpenedResponse {
+  statusCode: number;
+  /** Lower-case names, first value only. */
+  headers: Record<string, string | undefined>;
+  body: Dispatcher.ResponseData['body'];
+  /** The URL that answered, after redirects. */
+  url: string;
+}
+
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+/** Parse and check a user-supplied URL. */
+export function parseHttpUrl(url: string): URL {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch (cause) {
+    throw new InvalidUrlError(url, { cause });
+  }
+  if (parsed.protocol !== 'http:' && parsed.protocol !== 'https:') throw new InvalidUrlError(url);
+  return parsed;
+}
+
+/** Send one request; follows up to MAX_REDIRECTS redirects (relative Location too) if asked. */
+export async function openRequest(url: string, options: OpenOptions): Promise<OpenedResponse> {
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    let res: Dispatcher.ResponseData;
+    try {
+      res = await request(current, {
+        method: options.method ?? 'GET',
+        headers: options.headers,
+        dispatcher: options.dispatcher,
+        signal: options.signal ?? null,
+      });
+    } catch (err) {
+      throw toQgetError(err, current, options.signal);
+    }
+    const headers = flattenHeaders(res.headers);
+    if (options.followRedirects && REDIRECTS.has(res.statusCode) && headers.location) {
+      res.body.destroy();
+      if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(url);
+      try {
+        current = new URL(headers.location, current).href;
+      } catch (cause) {
+        throw new NetworkError(`bad redirect Location "${headers.location}" from ${current}`, {
+          cause,
+          transient: false,
+        });
+      }
+      parseHttpUrl(current);
+      continue;
+    }
+    return { statusCode: res.statusCode, headers, body: res.body, url: current };
+  }
+}
+
+/** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */
+export function statusError(res: OpenedResponse): HttpStatusError {
+  return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
+}
+
+function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+  const out: Record<string, string | undefined> = {};
+  for (const [name, value] of Object.entries(raw)) {
+    out[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
+  }
+  return out;
+}
+
+const TRANSIENT_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'ECONNABORTED',
+  'EPIPE',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'ENETDOWN',
+  'EAI_AGAIN',
+  'UND_ERR_SOCKET',
+  'UND_ERR_CLOSED',
+  'UND_ERR_DESTROYED',
+  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
+  'UND_ERR_INFO',
+  'HPE_INVALID_CHUNK_SIZE',
+]);
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+]);
+
+/** The first string `code` along an error's cause chain (undici wraps socket errors). */
+export function errorCode(err: unknown): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string') return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}
+
+function isTlsCode(code: string): boolean {
+  return (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.startsWith('CERT_') ||
+    code.includes('CERT') ||
+    code.startsWith('UNABLE_TO_') ||
+    code === 'HOSTNAME_MISMATCH'
+  );
+}
+
+/** Map anything thrown while sending a request or reading a body to a QgetError. */
+export function toQgetError(err: unknown, url: string, signal?: AbortSignal | undefined): QgetError {
+  if (err instanceof QgetError) return err;
+  if (signal?.aborted) {
+    const reason = signal.reason;
+    return reason instanceof QgetError ? reason : new AbortError(undefined, { cause: reason });
+  }
+  if (err instanceof undiciErrors.RequestAbortedError) return new AbortError(undefined, { cause: err });
+  const code = errorCode(err);
+  const detail = err instanceof Error ? err.message : String(err);
+  if (code && TIMEOUT_CODES.has(code)) {
+    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, { cause: err });
+  }
+  if (code && isTlsCode(code)) {
+    return new NetworkError(`TLS error talking to ${new URL(url).host}: ${detail}`, {
+      cause: err,
+      transient: false,
+    });
+  }
+  if (code === 'ENOTFOUND') {
+    return new NetworkError(`cannot resolve host ${new URL(url).hostname}`, { cause: err, transient: false });
+  }
+  // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
+  const transient = code === undefined || TRANSIENT_CODES.has(code) || !code.startsWith('ERR_');
+  return new NetworkError(`connection to ${new URL(url).host} failed: ${code ?? detail}`, {
+    cause: err,
+    transient,
+  });
+}

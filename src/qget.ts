@@ -1,0 +1,123 @@
+// The one-call API of the Python qget, in TypeScript: validated options in, a Promise of the
+// result out. Everything else lives in the engine.
+
+import type { Dispatcher } from 'undici';
+import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/download-job.js';
+import { parseChecksum } from './engine/checksum.js';
+import { InvalidOptionError } from './errors.js';
+import type { ProgressState } from './progress.js';
+import { TokenBucket } from './rate/token-bucket.js';
+
+export interface QgetOptions {
+  /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
+  filepath?: string | undefined;
+  /** Folder for a server-named output file. */
+  dir?: string | undefined;
+  /** Replace an existing output file. Default false: an existing file is an error. */
+  override?: boolean | undefined;
+  /** Receives download and finalize progress. */
+  progress?: ProgressState | undefined;
+  /** Most simultaneous connections. Default 16. */
+  maxConnections?: number | undefined;
+  /** Longest time (s) spent measuring the server's connection limit while downloading; 0 = off. Default 5. */
+  connectionTestSec?: number | undefined;
+  /** Bytes gathered per connection before one write; bounds memory at connections × chunkBytes. Default 1 MiB. */
+  chunkBytes?: number | undefined;
+  /** Largest range asked for in one request, in MiB; 0 = no limit (default). */
+  maxPartMb?: number | undefined;
+  /** Folder for the `.part` file and its state. Default: beside the output. */
+  tmpDir?: string | undefined;
+  /** Log decisions (retries, steals, limits) to stderr, or to the given function. */
+  debug?: boolean | ((message: string) => void) | undefined;
+  signal?: AbortSignal | undefined;
+  /** Extra request headers. */
+  headers?: Record<string, string> | undefined;
+  /** `sha256=<hex>` (also sha1, sha512, md5): verified before the file is put in place. */
+  checksum?: string | undefined;
+  /** Seconds without a byte before a connection is dropped and its range continued elsewhere. Default 10. */
+  timeout?: number | undefined;
+  /** Consecutive failures of one range before the download fails. Default 5. */
+  retries?: number | undefined;
+  /** Bytes per second for this download; 0 = unlimited. */
+  rateLimit?: number | undefined;
+  /** fdatasync the file before the rename. Default true. */
+  fsync?: boolean | undefined;
+  /** An undici dispatcher to share connections between downloads. */
+  dispatcher?: Dispatcher | undefined;
+}
+
+export interface QgetResult extends DownloadResult {}
+
+const MIN_SPLIT = 1024 * 1024;
+
+function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
+  if (value === undefined) return fallback;
+  if (!Number.isInteger(value) || value < min) {
+    throw new InvalidOptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${value}`);
+  }
+  return value;
+}
+
+function nonNegative(name: string, value: number | undefined, fallback: number): number {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
+    throw new InvalidOptionError(`Expected \`${name}\` to be a number from 0 and up, got ${value}`);
+  }
+  return value;
+}
+
+/** Turn public options into the engine's, with defaults and precise errors. */
+export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
+  const debug =
+    typeof options.debug === 'function'
+      ? options.debug
+      : options.debug
+        ? (message: string) => console.error(`qget: ${message}`)
+        : undefined;
+  const timeout = nonNegative('timeout', options.timeout, 10);
+  const rateLimit = nonNegative('rateLimit', options.rateLimit, 0);
+  const progress = options.progress;
+  return {
+    url,
+    output: options.filepath,
+    dir: options.dir,
+    override: options.override ?? false,
+    maxConnections: positiveInt('maxConnections', options.maxConnections, 16),
+    connectionTestSec: nonNegative('connectionTestSec', options.connectionTestSec, 5),
+    chunkBytes: positiveInt('chunkBytes', options.chunkBytes, 1024 * 1024, 1024),
+    maxPartBytes: Math.round(nonNegative('maxPartMb', options.maxPartMb, 0) * 1024 * 1024),
+    minSplitBytes: MIN_SPLIT,
+    tmpDir: options.tmpDir,
+    headers: { 'accept-encoding': 'identity', ...lowerCaseKeys(options.headers ?? {}) },
+    checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
+    timeoutMs: timeout > 0 ? timeout * 1000 : 2 ** 31 - 1,
+    retries: positiveInt('retries', options.retries, 5, 0),
+    fsync: options.fsync ?? true,
+    signal: options.signal,
+    dispatcher: options.dispatcher,
+    limiters: rateLimit > 0 ? [new TokenBucket(rateLimit)] : [],
+    debug,
+    observer: progress
+      ? {
+          progress: (bytes, total) => progress.updateDownload(bytes, total),
+          connections: (n) => {
+            progress.connections = n;
+          },
+          verify: (bytes, total) => progress.updateRewrite(bytes, total),
+        }
+      : {},
+  };
+}
+
+function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
+  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
+}
+
+/**
+ * Download `url` over many connections into `options.filepath` (or a server-given name).
+ * Resolves once the file is complete, verified and in place; an aborted or failed download
+ * leaves a `.part` and its state for the next call to continue.
+ */
+export async function qget(url: string, options: QgetOptions = {}): Promise<QgetResult> {
+  return new DownloadJob(engineOptions(url, options)).run();
+}

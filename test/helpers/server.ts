@@ -1,0 +1,440 @@
+// Deterministic local HTTP server for tests and benchmarks. Everything it does wrong (503s,
+// connection caps, cut or stalled bodies, ignored ranges, content changing mid-download) it does
+// itself, on purpose, according to `config` — which tests may change while it runs.
+
+import {
+  createServer,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+  type ServerResponse,
+} from 'node:http';
+import type { AddressInfo, Socket } from 'node:net';
+import { type BodyPlan, type Pacer, writeBody } from './body.js';
+import { type ContentSource, makeContent, virtualContent } from './content.js';
+
+export interface ServerConfig {
+  /** What is served. Assigning it directly changes the bytes but NOT the validators (a silent
+   * change); use `setContent` for a change the client can notice. */
+  content: Buffer;
+  /** When set, served instead of `content` (for files too big to hold in memory). */
+  source: ContentSource | null;
+  /** Current ETag header value, null = none. Default '"v1-<size>"'; setContent bumps it. */
+  etag: string | null;
+  /** Current Last-Modified header value, null = none. Default a fixed date; setContent bumps it. */
+  lastModified: string | null;
+  /** Honour Range (206, Accept-Ranges: bytes); false → always 200 full body, no Accept-Ranges. */
+  ranges: boolean;
+  /** false → no Content-Length, chunked transfer encoding. */
+  sendLength: boolean;
+  /** Content-Disposition on the content path (`/named/*` falls back to a default). */
+  contentDisposition: string | null;
+  /** Bytes/s cap per TCP connection, 0 = unthrottled. */
+  ratePerConnection: number;
+  /** Every Nth accepted connection runs at ratePerConnection / slowFactor (0 = off). */
+  slowEvery: number;
+  slowFactor: number;
+  /** Cap on concurrently open TCP connections per client address, 0 = unlimited. */
+  maxConnections: number;
+  /** How a request on a connection over the cap is refused. */
+  capMode: '503' | 'reset';
+  /** The next K requests (any path) get 503 + Retry-After. */
+  fail503First: number;
+  retryAfterSeconds: number;
+  /** Content bodies longer than this are cut (socket destroyed) after this many bytes, 0 = off… */
+  cutAfterBytes: number;
+  /** …for this many responses. */
+  cutTimes: number;
+  /** Content bodies longer than this stop (socket kept open) after this many bytes, 0 = off… */
+  stallAfterBytes: number;
+  /** …for this many responses. */
+  stallTimes: number;
+  /** Every K-th ranged content request is answered 200 with the full body, 0 = off. */
+  ignoreRangeEvery: number;
+  /** After N requests the content is replaced by other bytes of the same size, and the
+   * validators change (once), 0 = off. */
+  changeAfterRequests: number;
+}
+
+export interface RequestRecord {
+  id: number;
+  method: string;
+  path: string;
+  range: string | undefined;
+  ifRange: string | undefined;
+  headers: IncomingHttpHeaders;
+  /** Status sent; 0 when the connection was reset without an answer. */
+  status: number;
+  bytesSent: number;
+  socketId: number;
+  /** Date.now() when the request arrived / when its response finished or was destroyed. */
+  start: number;
+  end?: number;
+}
+
+export interface ServerStats {
+  connectionsAccepted: number;
+  maxOpenConnections: number;
+  openConnections: number;
+  bytesSent: number;
+  /** Requests refused because their connection was over maxConnections. */
+  refused: number;
+}
+
+export interface TestServer {
+  url: string;
+  fileUrl: string;
+  config: ServerConfig;
+  requests: RequestRecord[];
+  stats: ServerStats;
+  setContent(buf: Buffer): void;
+  reset(): void;
+  close(): Promise<void>;
+}
+
+const BASE_DATE = Date.UTC(2024, 0, 1);
+const httpDate = (version: number): string =>
+  new Date(BASE_DATE + (version - 1) * 3_600_000).toUTCString();
+const makeEtag = (version: number, size: number): string => `"v${version}-${size}"`;
+
+interface Conn {
+  id: number;
+  client: string;
+  admitted: boolean;
+  pacer: Pacer;
+}
+
+export async function startServer(overrides: Partial<ServerConfig> = {}): Promise<TestServer> {
+  let version = 1;
+  const content = overrides.content ?? makeContent(1024 * 1024);
+  const config: ServerConfig = {
+    content,
+    source: null,
+    etag: makeEtag(version, overrides.source?.size ?? content.length),
+    lastModified: httpDate(version),
+    ranges: true,
+    sendLength: true,
+    contentDisposition: null,
+    ratePerConnection: 0,
+    slowEvery: 0,
+    slowFactor: 30,
+    maxConnections: 0,
+    capMode: '503',
+    fail503First: 0,
+    retryAfterSeconds: 1,
+    cutAfterBytes: 0,
+    cutTimes: 1,
+    stallAfterBytes: 0,
+    stallTimes: 1,
+    ignoreRangeEvery: 0,
+    changeAfterRequests: 0,
+    ...overrides,
+  };
+  const requests: RequestRecord[] = [];
+  const stats: ServerStats = {
+    connectionsAccepted: 0,
+    maxOpenConnections: 0,
+    openConnections: 0,
+    bytesSent: 0,
+    refused: 0,
+  };
+  const faults = { requests: 0, failed503: 0, cuts: 0, stalls: 0, ranged: 0, changed: false };
+  const sockets = new Set<Socket>();
+  const conns = new WeakMap<Socket, Conn>();
+  const admitted = new Map<string, number>(); // client address → admitted open connections
+  let nextSocketId = 1;
+  let nextRequestId = 1;
+
+  const size = (): number => config.source?.size ?? config.content.length;
+  const read = (start: number, end: number): Buffer =>
+    config.source ? config.source.read(start, end) : config.content.subarray(start, end);
+
+  function setContent(buf: Buffer): void {
+    config.content = buf;
+    config.source = null;
+    bumpVersion();
+  }
+  function bumpVersion(): void {
+    version++;
+    if (config.etag !== null) config.etag = makeEtag(version, size());
+    if (config.lastModified !== null) config.lastModified = httpDate(version);
+  }
+
+  function tryAdmit(conn: Conn): boolean {
+    const open = admitted.get(conn.client) ?? 0;
+    if (!conn.admitted && (config.maxConnections <= 0 || open < config.maxConnections)) {
+      conn.admitted = true;
+      admitted.set(conn.client, open + 1);
+    }
+    return conn.admitted;
+  }
+
+  const server = createServer({ keepAliveTimeout: 5000 });
+  server.on('connection', (socket: Socket) => {
+    sockets.add(socket);
+    stats.connectionsAccepted++;
+    stats.openConnections++;
+    stats.maxOpenConnections = Math.max(stats.maxOpenConnections, stats.openConnections);
+    const slow = config.slowEvery > 0 && stats.connectionsAccepted % config.slowEvery === 0;
+    const conn: Conn = {
+      id: nextSocketId++,
+      client: socket.remoteAddress ?? '',
+      admitted: false,
+      pacer: {
+        next: 0,
+        rate: () =>
+          slow
+            ? config.ratePerConnection / Math.max(1, config.slowFactor)
+            : config.ratePerConnection,
+      },
+    };
+    conns.set(socket, conn);
+    tryAdmit(conn);
+    socket.on('close', () => {
+      sockets.delete(socket);
+      stats.openConnections--;
+      if (conn.admitted) admitted.set(conn.client, (admitted.get(conn.client) ?? 1) - 1);
+    });
+  });
+
+  server.on('request', (req: IncomingMessage, res: ServerResponse) => {
+    const conn = conns.get(req.socket)!;
+    const record: RequestRecord = {
+      id: nextRequestId++,
+      method: req.method ?? 'GET',
+      path: req.url ?? '/',
+      range: req.headers.range,
+      ifRange: req.headers['if-range']?.toString(),
+      headers: req.headers,
+      status: 0,
+      bytesSent: 0,
+      socketId: conn.id,
+      start: Date.now(),
+    };
+    requests.push(record);
+    res.on('close', () => {
+      record.end ??= Date.now();
+    });
+    res.on('error', () => {});
+    handle(req, res, conn, record).catch(() => req.socket.destroy());
+  });
+
+  function sendText(
+    res: ServerResponse,
+    record: RequestRecord,
+    status: number,
+    text: string,
+    headers: Record<string, string> = {},
+  ): void {
+    record.status = status;
+    res.writeHead(status, {
+      'Content-Type': 'text/plain',
+      'Content-Length': String(Buffer.byteLength(text)),
+      ...headers,
+    });
+    res.end(text);
+  }
+
+  async function handle(
+    req: IncomingMessage,
+    res: ServerResponse,
+    conn: Conn,
+    record: RequestRecord,
+  ): Promise<void> {
+    if (!tryAdmit(conn)) {
+      stats.refused++;
+      if (config.capMode === 'reset') {
+        req.socket.resetAndDestroy();
+        return;
+      }
+      sendText(res, record, 503, 'too many connections\n', {
+        'Retry-After': '1',
+        Connection: 'close',
+      });
+      return;
+    }
+    faults.requests++;
+    if (faults.failed503 < config.fail503First) {
+      faults.failed503++;
+      sendText(res, record, 503, 'service unavailable\n', {
+        'Retry-After': String(config.retryAfterSeconds),
+      });
+      return;
+    }
+    if (
+      config.changeAfterRequests > 0 &&
+      !faults.changed &&
+      faults.requests > config.changeAfterRequests
+    ) {
+      faults.changed = true;
+      const seed = 0x5eed + version;
+      if (config.source) config.source = virtualContent(size(), seed);
+      else config.content = makeContent(size(), seed);
+      bumpVersion();
+    }
+
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const path = url.pathname;
+    const redirect = /^\/redirect\/(\d+)\/(.*)$/.exec(path);
+    if (redirect) {
+      const n = Number(redirect[1]);
+      const target = `${n > 0 ? `/redirect/${n - 1}/` : '/'}${redirect[2]}${url.search}`;
+      // Odd N: a relative (path-absolute) Location; even N (and 0): an absolute URL.
+      const location = n % 2 === 1 ? target : `${base}${target}`;
+      sendText(res, record, 302, `see ${location}\n`, { Location: location });
+      return;
+    }
+    const status = /^\/status\/(\d{3})$/.exec(path);
+    if (status) {
+      const code = Number(status[1]);
+      const extra: Record<string, string> =
+        code === 503 || code === 429 ? { 'Retry-After': String(config.retryAfterSeconds) } : {};
+      sendText(res, record, code, `status ${code}\n`, extra);
+      return;
+    }
+    if (req.method !== 'GET' && req.method !== 'HEAD') {
+      sendText(res, record, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    const disposition = path.startsWith('/named/')
+      ? (config.contentDisposition ?? 'attachment; filename="named.bin"')
+      : config.contentDisposition;
+    await serveContent(req, res, conn, record, disposition);
+  }
+
+  async function serveContent(
+    req: IncomingMessage,
+    res: ServerResponse,
+    conn: Conn,
+    record: RequestRecord,
+    disposition: string | null,
+  ): Promise<void> {
+    const total = size();
+    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+    if (config.etag !== null) headers.ETag = config.etag;
+    if (config.lastModified !== null) headers['Last-Modified'] = config.lastModified;
+    if (config.ranges) headers['Accept-Ranges'] = 'bytes';
+    if (disposition !== null) headers['Content-Disposition'] = disposition;
+
+    let status = 200;
+    let start = 0;
+    let end = total;
+    const rangeHeader = req.headers.range;
+    if (config.ranges && rangeHeader !== undefined) {
+      faults.ranged++;
+      const ignore = config.ignoreRangeEvery > 0 && faults.ranged % config.ignoreRangeEvery === 0;
+      const range = parseRange(rangeHeader, total);
+      if (!ignore && range !== null && ifRangeMatches(record.ifRange)) {
+        if (range === 'unsatisfiable') {
+          sendText(res, record, 416, 'range not satisfiable\n', {
+            ...headers,
+            'Content-Range': `bytes */${total}`,
+          });
+          return;
+        }
+        status = 206;
+        ({ start, end } = range);
+        headers['Content-Range'] = `bytes ${start}-${end - 1}/${total}`;
+      }
+    }
+    if (config.sendLength) headers['Content-Length'] = String(end - start);
+    record.status = status;
+    res.writeHead(status, headers);
+    if (req.method === 'HEAD' || end === start) {
+      res.end();
+      return;
+    }
+
+    const length = end - start;
+    const plan: BodyPlan = {
+      read,
+      start,
+      end,
+      fault: null,
+      faultAt: 0,
+      onBytes: (n) => {
+        record.bytesSent += n;
+        stats.bytesSent += n;
+      },
+    };
+    const cut = config.cutAfterBytes > 0 && faults.cuts < config.cutTimes;
+    const stall = config.stallAfterBytes > 0 && faults.stalls < config.stallTimes;
+    if (
+      cut &&
+      length > config.cutAfterBytes &&
+      !(stall && config.stallAfterBytes < config.cutAfterBytes)
+    ) {
+      faults.cuts++;
+      plan.fault = 'cut';
+      plan.faultAt = config.cutAfterBytes;
+    } else if (stall && length > config.stallAfterBytes) {
+      faults.stalls++;
+      plan.fault = 'stall';
+      plan.faultAt = config.stallAfterBytes;
+    }
+    await writeBody(res, conn.pacer, plan);
+  }
+
+  /** RFC 9110 §13.1.5: a strong ETag compare, or an exact Last-Modified date. */
+  function ifRangeMatches(ifRange: string | undefined): boolean {
+    if (ifRange === undefined) return true;
+    if (ifRange.startsWith('"')) return config.etag !== null && ifRange === config.etag;
+    if (ifRange.startsWith('W/')) return false;
+    if (config.lastModified === null) return false;
+    const date = Date.parse(ifRange);
+    return !Number.isNaN(date) && date === Date.parse(config.lastModified);
+  }
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => resolve());
+  });
+  const { port } = server.address() as AddressInfo;
+  const base = `http://127.0.0.1:${port}`;
+
+  return {
+    url: base,
+    fileUrl: `${base}/file.bin`,
+    config,
+    requests,
+    stats,
+    setContent,
+    reset(): void {
+      requests.length = 0;
+      Object.assign(stats, {
+        connectionsAccepted: 0,
+        maxOpenConnections: stats.openConnections,
+        bytesSent: 0,
+        refused: 0,
+      });
+      Object.assign(faults, { requests: 0, failed503: 0, cuts: 0, stalls: 0, ranged: 0 });
+      faults.changed = false;
+    },
+    close(): Promise<void> {
+      return new Promise((resolve) => {
+        server.close(() => resolve());
+        for (const socket of sockets) socket.destroy();
+      });
+    },
+  };
+}
+
+/** A single `bytes=a-b`, `bytes=a-` or `bytes=-n` range against `total` bytes: [start, end)
+ * clamped to the size, 'unsatisfiable' (→ 416), or null for anything else, which is then
+ * ignored (200 full body), as RFC 9110 allows. */
+export function parseRange(
+  header: string,
+  total: number,
+): { start: number; end: number } | 'unsatisfiable' | null {
+  const m = /^bytes=(\d*)-(\d*)$/.exec(header.trim());
+  if (!m || (m[1] === '' && m[2] === '')) return null;
+  if (m[1] === '') {
+    const suffix = Number(m[2]);
+    return suffix === 0 || total === 0
+      ? 'unsatisfiable'
+      : { start: Math.max(0, total - suffix), end: total };
+  }
+  const start = Number(m[1]);
+  const last = m[2] === '' ? Number.POSITIVE_INFINITY : Number(m[2]);
+  if (last < start) return null;
+  return start >= total ? 'unsatisfiable' : { start, end: Math.min(total, last + 1) };
+}
