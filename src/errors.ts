@@ -58,7 +58,12 @@ export class HttpStatusError extends QgetError {
   /** Seconds from a `Retry-After` header, when the server sent one. */
   readonly retryAfter: number | undefined;
 
-  constructor(statusCode: number, url: string, retryAfter?: number, options: QgetErrorOptions = {}) {
+  constructor(
+    statusCode: number,
+    url: string,
+    retryAfter?: number,
+    options: QgetErrorOptions = {},
+  ) {
     super('ERR_HTTP_STATUS', `the server answered ${statusCode} for ${url}`, {
       transient: TRANSIENT_STATUSES.has(statusCode),
       ...options,
@@ -119,7 +124,11 @@ export class SizeMismatchError extends QgetError {
 
 export class ChecksumError extends QgetError {
   constructor(algorithm: string, expected: string, actual: string, options: QgetErrorOptions = {}) {
-    super('ERR_CHECKSUM', `${algorithm} checksum mismatch: expected ${expected}, got ${actual}`, options);
+    super(
+      'ERR_CHECKSUM',
+      `${algorithm} checksum mismatch: expected ${expected}, got ${actual}`,
+      options,
+    );
     this.name = 'ChecksumError';
   }
 }

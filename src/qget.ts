@@ -53,7 +53,9 @@ const MIN_SPLIT = 1024 * 1024;
 function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
   if (value === undefined) return fallback;
   if (!Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(`Expected \`${name}\` to be an integer from ${min} and up, got ${value}`);
+    throw new InvalidOptionError(
+      `Expected \`${name}\` to be an integer from ${min} and up, got ${value}`,
+    );
   }
   return value;
 }

@@ -43,10 +43,15 @@ export async function loadControl(path: string): Promise<ControlState | undefine
   }
   try {
     const data = JSON.parse(text) as Partial<ControlState>;
-    if (data.version !== 1 || !Array.isArray(data.ranges) || typeof data.url !== 'string') return undefined;
+    if (data.version !== 1 || !Array.isArray(data.ranges) || typeof data.url !== 'string')
+      return undefined;
     const ranges = data.ranges.filter(
       (r): r is [number, number] =>
-        Array.isArray(r) && Number.isSafeInteger(r[0]) && Number.isSafeInteger(r[1]) && r[1] > r[0] && r[0] >= 0,
+        Array.isArray(r) &&
+        Number.isSafeInteger(r[0]) &&
+        Number.isSafeInteger(r[1]) &&
+        r[1] > r[0] &&
+        r[0] >= 0,
     );
     return { ...(data as ControlState), ranges };
   } catch {

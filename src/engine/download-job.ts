@@ -12,7 +12,7 @@ import {
   FileExistsError,
   HttpStatusError,
   NetworkError,
-  QgetError,
+  type QgetError,
   RangeMismatchError,
   ResourceChangedError,
   SizeMismatchError,
@@ -31,7 +31,13 @@ import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import { type ChecksumSpec, verifyChecksum } from './checksum.js';
 import { ConnectionGovernor } from './connection-governor.js';
-import { controlState, loadControl, removeControl, sameResource, saveControl } from './control-file.js';
+import {
+  controlState,
+  loadControl,
+  removeControl,
+  sameResource,
+  saveControl,
+} from './control-file.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
 import { localIoError, PartFile } from './part-file.js';
 import { type FetchContext, RangeFetch } from './range-fetch.js';
@@ -170,7 +176,8 @@ export class DownloadJob {
     }
     const ownAgent = this.#o.dispatcher === undefined;
     this.#dispatcher =
-      this.#o.dispatcher ?? createAgent({ connections: this.#o.maxConnections, timeoutMs: this.#o.timeoutMs });
+      this.#o.dispatcher ??
+      createAgent({ connections: this.#o.maxConnections, timeoutMs: this.#o.timeoutMs });
     try {
       for (let restarts = 0; ; restarts++) {
         try {
@@ -216,7 +223,10 @@ export class DownloadJob {
     this.#resumed = 0;
   }
 
-  async #attempt(output: string | undefined, fresh: boolean): Promise<{ path: string; size: number }> {
+  async #attempt(
+    output: string | undefined,
+    fresh: boolean,
+  ): Promise<{ path: string; size: number }> {
     this.#observer.phase?.('connect');
     const probe = await this.#probe();
     const info = probe.info;
@@ -283,7 +293,8 @@ export class DownloadJob {
     if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
     const dir = dirname(path);
     try {
-      if (!(await stat(dir)).isDirectory()) throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+      if (!(await stat(dir)).isDirectory())
+        throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
     } catch (err) {
       throw localIoError(err, 'write into', dir);
     }
@@ -337,9 +348,12 @@ export class DownloadJob {
     this.#resumed = sumRanges(done);
     this.#received = this.#resumed;
     const missing = missingRanges(size, done);
-    this.#segments = splitRanges(missing, this.#o.maxConnections, this.#o.minSplitBytes, this.#o.maxPartBytes).map(
-      ([s, e]) => this.#newSegment(s, e),
-    );
+    this.#segments = splitRanges(
+      missing,
+      this.#o.maxConnections,
+      this.#o.minSplitBytes,
+      this.#o.maxPartBytes,
+    ).map(([s, e]) => this.#newSegment(s, e));
     this.#governor = new ConnectionGovernor({
       maxConnections: this.#o.maxConnections,
       testMs: this.#o.connectionTestSec * 1000,
@@ -367,7 +381,9 @@ export class DownloadJob {
     if (this.#fallback) return;
     const incomplete = this.#segments.find((s) => s.flushed < s.end);
     if (incomplete) {
-      throw new NetworkError(`bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`);
+      throw new NetworkError(
+        `bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`,
+      );
     }
   }
 
@@ -412,7 +428,10 @@ export class DownloadJob {
     return chooseSteal(this.#segments, { minSteal: MIN_STEAL, thiefSpeed: undefined }) !== null;
   }
 
-  #spawn(initial?: { segment: Segment; opened: { response: OpenedResponse; servedEnd: number } }): void {
+  #spawn(initial?: {
+    segment: Segment;
+    opened: { response: OpenedResponse; servedEnd: number };
+  }): void {
     this.#live++;
     this.#worker(initial)
       .catch((err) => this.#stop(toQgetError(err, this.#info.finalUrl)))
@@ -506,14 +525,18 @@ export class DownloadJob {
       if (others > 0) {
         // The connection is refused, not the range: it says nothing about the range's health.
         if (this.#governor.onRefusal(performance.now(), others)) {
-          this.#debug(`connection refused (${error.message}); settling at ${this.#governor.limit} connections`);
+          this.#debug(
+            `connection refused (${error.message}); settling at ${this.#governor.limit} connections`,
+          );
           return 'stop';
         }
         return 'wait';
       }
     }
     seg.failures++;
-    this.#debug(`range ${seg.pos}-${seg.end - 1}: ${error.message} (failure ${seg.failures}/${this.#o.retries})`);
+    this.#debug(
+      `range ${seg.pos}-${seg.end - 1}: ${error.message} (failure ${seg.failures}/${this.#o.retries})`,
+    );
     if (seg.failures > this.#o.retries) {
       this.#stop(error);
       return 'stop';
@@ -586,8 +609,15 @@ export class DownloadJob {
       if (res.statusCode !== 200 && !fromZero) throw statusError(res);
       checkValidators(this.#info, res.headers);
       const len = res.headers['content-length'];
-      if (this.#info.size !== undefined && res.statusCode === 200 && len !== undefined && Number(len) !== this.#info.size) {
-        throw new ResourceChangedError(`the resource changed on the server (size ${this.#info.size} became ${len})`);
+      if (
+        this.#info.size !== undefined &&
+        res.statusCode === 200 &&
+        len !== undefined &&
+        Number(len) !== this.#info.size
+      ) {
+        throw new ResourceChangedError(
+          `the resource changed on the server (size ${this.#info.size} became ${len})`,
+        );
       }
     } catch (err) {
       res.body.destroy();
@@ -636,7 +666,9 @@ export class DownloadJob {
         meter.bytes = fetch.received;
       }
       if (!fetch.waiting && now - fetch.lastDataAt > this.#o.timeoutMs) {
-        fetch.abort(new TimeoutError(`no data received for ${Math.round(this.#o.timeoutMs / 1000)} s`));
+        fetch.abort(
+          new TimeoutError(`no data received for ${Math.round(this.#o.timeoutMs / 1000)} s`),
+        );
       }
     }
     this.#maxTransferring = Math.max(this.#maxTransferring, transferring);

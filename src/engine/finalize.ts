@@ -1,7 +1,6 @@
 // The last step: move a complete, verified `.part` onto the output path without ever
 // clobbering an existing file unless asked to, across devices when `tmpDir` is elsewhere.
 
-
 import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
 import { FileExistsError } from '../errors.js';
 import { errorCode } from '../net/client.js';
@@ -21,7 +20,11 @@ export async function pathExists(path: string): Promise<boolean> {
  * Put `part` at `output`. With `override` an existing file is replaced atomically; without it
  * a hard link claims the name only if it is free (no check-then-rename race).
  */
-export async function moveIntoPlace(part: string, output: string, override: boolean): Promise<void> {
+export async function moveIntoPlace(
+  part: string,
+  output: string,
+  override: boolean,
+): Promise<void> {
   if (override) {
     try {
       await rename(part, output);
@@ -67,4 +70,3 @@ async function copyAcross(part: string, output: string, override: boolean): Prom
   }
   await rm(part, { force: true });
 }
-

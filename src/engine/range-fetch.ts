@@ -127,9 +127,7 @@ export class RangeFetch {
       }
       const expectedEnd = Math.min(seg.end, servedEnd);
       if (Number.isFinite(expectedEnd) && seg.pos < expectedEnd) {
-        throw new NetworkError(
-          `the connection closed early at byte ${seg.pos} of ${expectedEnd}`,
-        );
+        throw new NetworkError(`the connection closed early at byte ${seg.pos} of ${expectedEnd}`);
       }
     } catch (err) {
       // Bytes already accepted are valid: write them so the retry continues after them.

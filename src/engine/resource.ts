@@ -65,7 +65,7 @@ export function describeResource(
   let acceptRanges = false;
   if (res.statusCode === 206) {
     const range = parseContentRange(headers['content-range']);
-    if (!range || range.start !== 0) {
+    if (range?.start !== 0) {
       throw new RangeMismatchError(
         `the server answered bytes=0- with Content-Range "${headers['content-range'] ?? ''}"`,
         false,
@@ -84,7 +84,10 @@ export function describeResource(
     acceptRanges,
     etag: headers.etag,
     lastModified: headers['last-modified'],
-    filename: filenameFromResponse({ contentDisposition: headers['content-disposition'], url: res.url }),
+    filename: filenameFromResponse({
+      contentDisposition: headers['content-disposition'],
+      url: res.url,
+    }),
   };
 }
 
@@ -93,16 +96,23 @@ export function isStrongEtag(etag: string | undefined): etag is string {
 }
 
 /** `If-Range` for a ranged request: a strong ETag, else Last-Modified, else nothing. */
-export function ifRangeValue(info: Pick<ResourceInfo, 'etag' | 'lastModified'>): string | undefined {
+export function ifRangeValue(
+  info: Pick<ResourceInfo, 'etag' | 'lastModified'>,
+): string | undefined {
   if (isStrongEtag(info.etag)) return info.etag;
   return info.lastModified;
 }
 
 /** Throws ResourceChangedError when a response's validators differ from the probe's. */
-export function checkValidators(info: Pick<ResourceInfo, 'etag' | 'lastModified'>, headers: Headers): void {
+export function checkValidators(
+  info: Pick<ResourceInfo, 'etag' | 'lastModified'>,
+  headers: Headers,
+): void {
   const etag = headers.etag;
   if (info.etag !== undefined && etag !== undefined && etag !== info.etag) {
-    throw new ResourceChangedError(`the resource changed on the server (ETag ${info.etag} became ${etag})`);
+    throw new ResourceChangedError(
+      `the resource changed on the server (ETag ${info.etag} became ${etag})`,
+    );
   }
   const lm = headers['last-modified'];
   if (info.lastModified !== undefined && lm !== undefined && lm !== info.lastModified) {
@@ -128,9 +138,14 @@ export function checkRangeResponse(
   if (res.statusCode === 200) {
     const len = contentLength(res.headers);
     if (info.size !== undefined && len !== undefined && len !== info.size) {
-      throw new ResourceChangedError(`the resource changed on the server (size ${info.size} became ${len})`);
+      throw new ResourceChangedError(
+        `the resource changed on the server (size ${info.size} became ${len})`,
+      );
     }
-    throw new RangeMismatchError(`the server ignored the range ${start}-${end - 1} (answered 200)`, true);
+    throw new RangeMismatchError(
+      `the server ignored the range ${start}-${end - 1} (answered 200)`,
+      true,
+    );
   }
   const range = parseContentRange(res.headers['content-range']);
   if (range?.total !== undefined && info.size !== undefined && range.total !== info.size) {

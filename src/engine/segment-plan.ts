@@ -106,7 +106,10 @@ const ALIGN = 4096;
  * both connections finish together: the victim keeps a share proportional to its speed.
  * With unknown or equal speeds that is the upper half of the largest remaining range.
  */
-export function chooseSteal(segments: Iterable<Segment>, options: StealOptions): StealDecision | null {
+export function chooseSteal(
+  segments: Iterable<Segment>,
+  options: StealOptions,
+): StealDecision | null {
   const { minSteal, thiefSpeed } = options;
   const crawlSeconds = options.crawlSeconds ?? 1;
   const known: number[] = [];
@@ -137,7 +140,11 @@ export function chooseSteal(segments: Iterable<Segment>, options: StealOptions):
     const stolen = seg.end - splitAt;
     // Without any measured speed only the size rule applies.
     const timeLeft =
-      victimSpeed === undefined ? 0 : victimSpeed <= 0 ? Number.POSITIVE_INFINITY : left / victimSpeed;
+      victimSpeed === undefined
+        ? 0
+        : victimSpeed <= 0
+          ? Number.POSITIVE_INFINITY
+          : left / victimSpeed;
     const worthIt = stolen >= minSteal || (timeLeft > crawlSeconds && stolen >= ALIGN);
     if (!worthIt) continue;
     // Unknown speeds compare by bytes left; known ones by time left.

@@ -104,7 +104,9 @@ export function statusError(res: OpenedResponse): HttpStatusError {
   return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
 }
 
-function flattenHeaders(raw: Record<string, string | string[] | undefined>): Record<string, string | undefined> {
+function flattenHeaders(
+  raw: Record<string, string | string[] | undefined>,
+): Record<string, string | undefined> {
   const out: Record<string, string | undefined> = {};
   for (const [name, value] of Object.entries(raw)) {
     out[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
@@ -160,17 +162,24 @@ function isTlsCode(code: string): boolean {
 }
 
 /** Map anything thrown while sending a request or reading a body to a QgetError. */
-export function toQgetError(err: unknown, url: string, signal?: AbortSignal | undefined): QgetError {
+export function toQgetError(
+  err: unknown,
+  url: string,
+  signal?: AbortSignal | undefined,
+): QgetError {
   if (err instanceof QgetError) return err;
   if (signal?.aborted) {
     const reason = signal.reason;
     return reason instanceof QgetError ? reason : new AbortError(undefined, { cause: reason });
   }
-  if (err instanceof undiciErrors.RequestAbortedError) return new AbortError(undefined, { cause: err });
+  if (err instanceof undiciErrors.RequestAbortedError)
+    return new AbortError(undefined, { cause: err });
   const code = errorCode(err);
   const detail = err instanceof Error ? err.message : String(err);
   if (code && TIMEOUT_CODES.has(code)) {
-    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, { cause: err });
+    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
+      cause: err,
+    });
   }
   if (code && isTlsCode(code)) {
     return new NetworkError(`TLS error talking to ${new URL(url).host}: ${detail}`, {
@@ -179,7 +188,10 @@ export function toQgetError(err: unknown, url: string, signal?: AbortSignal | un
     });
   }
   if (code === 'ENOTFOUND') {
-    return new NetworkError(`cannot resolve host ${new URL(url).hostname}`, { cause: err, transient: false });
+    return new NetworkError(`cannot resolve host ${new URL(url).hostname}`, {
+      cause: err,
+      transient: false,
+    });
   }
   // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
   const transient = code === undefined || TRANSIENT_CODES.has(code) || !code.startsWith('ERR_');
