@@ -21,4 +21,5 @@ export {
   TooManyRedirectsError,
 } from './errors.js';
 export type { ResourceInfo } from './engine/resource.js';
-export { parseSize, humanReadable } from './units.js';
+export { formatBytes, formatDuration, humanReadable, parseSize } from './units.js';
+export { parseChecksum, type ChecksumSpec, type ChecksumAlgorithm } from './engine/checksum.js';

@@ -101,6 +101,9 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     debug,
     observer: progress
       ? {
+          resource: (_info, path) => {
+            progress.path = path;
+          },
           progress: (bytes, total) => progress.updateDownload(bytes, total),
           connections: (n) => {
             progress.connections = n;

@@ -1,0 +1,182 @@
+// The `qget` command: parse the command line, run the download through the public API, show
+// progress, and turn the outcome into one sentence and a documented exit code.
+
+import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { QgetOptions } from '../index.js';
+// units.js is part of the public API; imported directly so parsing does not load undici.
+import { parseSize } from '../units.js';
+import { VERSION } from '../version.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+
+export interface CliOptions {
+  output?: string;
+  dir?: string;
+  force: boolean;
+  connections: number;
+  test: number;
+  bytes?: number;
+  part?: number;
+  tmp?: string;
+  debug: boolean;
+  header: string[];
+  checksum?: string;
+  timeout: number;
+  retries: number;
+  retryWait: number;
+  rateLimit?: number;
+  quiet: boolean;
+  fsync: boolean;
+}
+
+function intArg(min: number) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (!/^\s*-?\d+\s*$/.test(value) || n < min) {
+      throw new InvalidArgumentError(`Expected a whole number from ${min} and up.`);
+    }
+    return n;
+  };
+}
+
+function secondsArg(allowNegative = false) {
+  return (value: string): number => {
+    const n = Number(value);
+    if (value.trim() === '' || !Number.isFinite(n) || (!allowNegative && n < 0)) {
+      throw new InvalidArgumentError('Expected a number of seconds.');
+    }
+    return n;
+  };
+}
+
+/** Sizes and rates such as 500K, 2M, 1.5G (a rate may end in /s). */
+function sizeArg(value: string): number {
+  try {
+    return parseSize(value.replace(/\/s$/i, ''));
+  } catch (err) {
+    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
+  }
+}
+
+function collect(value: string, previous: string[]): string[] {
+  return [...previous, value];
+}
+
+export function buildProgram(): Command {
+  return new Command()
+    .name('qget')
+    .description(
+      'Download a resource over many simultaneous HTTP Range connections, resumably, and never leave a wrong file.',
+    )
+    .argument('<url>', 'URL of the resource')
+    .option('-o, --output <path>', 'output path (default: the name the server gives)')
+    .option('-f, --force', 'overwrite an existing output file', false)
+    .option('-c, --connections <n>', 'most simultaneous connections', intArg(1), 16)
+    .option(
+      '--test <seconds>',
+      'longest time spent measuring the server connection limit while downloading; 0 turns it off',
+      secondsArg(),
+      5,
+    )
+    .option('--bytes <size>', 'bytes gathered per connection before one write (e.g. 1M)', sizeArg)
+    .option('--part <mb>', 'largest range asked for in one request, in MiB (0 = no limit)', secondsArg())
+    .option('--tmp <dir>', 'folder for the .part file and its resume state')
+    .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
+    .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
+    .option('--timeout <seconds>', 'drop a connection silent for this long; also the connect timeout', secondsArg(), 10)
+    .option('--retries <n>', 'consecutive failures of one range before giving up', intArg(0), 5)
+    .option(
+      '--retry-wait <seconds>',
+      'after a failure that may pass, restart the whole download after this wait (-1 = never)',
+      secondsArg(true),
+      -1,
+    )
+    .option('-r, --rate-limit <rate>', 'bytes per second, e.g. 2M (0 = unlimited)', sizeArg)
+    .option('--no-fsync', 'do not flush the file to disk before renaming it')
+    .option('-q, --quiet', 'print only errors', false)
+    .option('--debug', 'explain retries, steals and limits on stderr', false)
+    .addOption(new Option('-d, --dir <dir>', 'folder for the downloaded file'))
+    .version(VERSION, '-V, --version', 'print the version')
+    .helpOption('-h, --help', 'show this help')
+    .addHelpText(
+      'after',
+      `
+Exit codes:
+  0 success, the file is complete and verified   5 checksum mismatch
+  2 bad usage (option, URL)                       6 output file exists (use --force)
+  3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
+  4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
+  130 interrupted (run the same command again to resume)`,
+    );
+}
+
+function parseHeaders(lines: string[]): Record<string, string> {
+  const headers: Record<string, string> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim() : '';
+    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
+      throw new InvalidArgumentError(`"${line}" is not a header; write "Name: value".`);
+    }
+    headers[name.toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  return headers;
+}
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/** Run the command; resolves the exit code (never throws for a user's mistake). */
+export async function main(argv: string[], io: Io = process): Promise<number> {
+  const program = buildProgram();
+  program.exitOverride();
+  program.configureOutput({
+    writeOut: (s) => io.stdout.write(s),
+    writeErr: (s) => io.stderr.write(s),
+    outputError: (s, write) => write(`qget: ${s.replace(/^error: /, '')}`),
+  });
+  let url: string;
+  let opts: CliOptions;
+  let headers: Record<string, string>;
+  try {
+    program.parse(argv, { from: 'user' });
+    url = program.args[0]!;
+    opts = program.opts<CliOptions>();
+    headers = parseHeaders(opts.header);
+  } catch (err) {
+    if (err instanceof CommanderError) {
+      const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return helpOrVersion.includes(err.code) ? EXIT.ok : EXIT.usage;
+    }
+    if (err instanceof InvalidArgumentError) {
+      io.stderr.write(`qget: ${err.message}\n`);
+      return EXIT.usage;
+    }
+    throw err;
+  }
+  // The library (and undici) load only once there is work to do: `--version` stays fast.
+  const { runSingle } = await import('./run-single.js');
+  return runSingle(url, toLibraryOptions(opts, headers), opts, io);
+}
+
+export function toLibraryOptions(opts: CliOptions, headers: Record<string, string>): QgetOptions {
+  return {
+    filepath: opts.output,
+    dir: opts.dir,
+    override: opts.force,
+    maxConnections: opts.connections,
+    connectionTestSec: opts.test,
+    chunkBytes: opts.bytes,
+    maxPartMb: opts.part,
+    tmpDir: opts.tmp,
+    headers,
+    checksum: opts.checksum,
+    timeout: opts.timeout,
+    retries: opts.retries,
+    rateLimit: opts.rateLimit,
+    fsync: opts.fsync,
+  };
+}
+
+export { exitCodeFor };

@@ -1,0 +1,87 @@
+// One URL from the command line: qget() with a progress view, Ctrl-C that saves state and
+// exits 130, optional whole-download restarts (--retry-wait), and the closing summary.
+
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  formatBytes,
+  isQgetError,
+  ProgressState,
+  type QgetOptions,
+  type QgetResult,
+  qget,
+} from '../index.js';
+import type { CliOptions, Io } from './main.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import { ProgressView } from './progress-view.js';
+
+/** Abort on SIGINT/SIGTERM; a second signal exits at once. Returns a disposer. */
+export function abortOnSignals(controller: AbortController, onFirst: () => void): () => void {
+  const handler = (signal: NodeJS.Signals): void => {
+    if (controller.signal.aborted) process.exit(signal === 'SIGINT' ? EXIT.interrupted : 143);
+    onFirst();
+    controller.abort(new Error(`received ${signal}`));
+  };
+  process.on('SIGINT', handler);
+  process.on('SIGTERM', handler);
+  return () => {
+    process.off('SIGINT', handler);
+    process.off('SIGTERM', handler);
+  };
+}
+
+export function describeError(err: unknown, debug: boolean): string {
+  if (debug && err instanceof Error && err.stack) {
+    const cause = err.cause instanceof Error ? `\ncaused by: ${err.cause.stack ?? err.cause.message}` : '';
+    return `${err.stack}${cause}`;
+  }
+  return err instanceof Error ? err.message : String(err);
+}
+
+export async function runSingle(url: string, options: QgetOptions, cli: CliOptions, io: Io): Promise<number> {
+  const view = new ProgressView({ stream: io.stderr, quiet: cli.quiet, tty: io.stderr.isTTY === true });
+  const progress = new ProgressState({ onDownloadProgress: (p) => view.update(p) });
+  const controller = new AbortController();
+  const dispose = abortOnSignals(controller, () => view.finish());
+  const debug = cli.debug
+    ? (message: string) => {
+        view.finish();
+        io.stderr.write(`qget: ${message}\n`);
+      }
+    : undefined;
+  try {
+    for (;;) {
+      try {
+        const result = await qget(url, { ...options, progress, signal: controller.signal, debug });
+        view.finish();
+        if (!cli.quiet) io.stderr.write(`${summary(result)}\n`);
+        return EXIT.ok;
+      } catch (err) {
+        view.finish();
+        const retry = cli.retryWait >= 0 && isQgetError(err) && err.transient && !controller.signal.aborted;
+        if (!retry) throw err;
+        io.stderr.write(`qget: ${describeError(err, cli.debug)}; restarting in ${cli.retryWait} s\n`);
+        await sleep(cli.retryWait * 1000, undefined, { signal: controller.signal }).catch(() => {});
+        if (controller.signal.aborted) throw err;
+      }
+    }
+  } catch (err) {
+    view.finish();
+    const code = isQgetError(err) ? exitCodeFor(err.code) : EXIT.internal;
+    if (code === EXIT.interrupted) {
+      io.stderr.write('qget: interrupted; the partial download is kept: run the same command again to resume.\n');
+    } else {
+      io.stderr.write(`qget: error: ${describeError(err, cli.debug || code === EXIT.internal)}\n`);
+    }
+    return code;
+  } finally {
+    dispose();
+  }
+}
+
+function summary(result: QgetResult): string {
+  const seconds = result.elapsedMs / 1000;
+  const rate = seconds > 0 ? (result.size - result.resumedBytes) / seconds : 0;
+  const resumed = result.resumedBytes > 0 ? `, ${formatBytes(result.resumedBytes)} resumed` : '';
+  const plural = result.connections === 1 ? '' : 's';
+  return `saved ${result.path} (${formatBytes(result.size)} in ${seconds.toFixed(1)} s, ${formatBytes(rate)}/s, ${result.connections} connection${plural}${resumed})`;
+}
