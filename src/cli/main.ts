@@ -78,11 +78,20 @@ export function buildProgram(): Command {
       5,
     )
     .option('--bytes <size>', 'bytes gathered per connection before one write (e.g. 1M)', sizeArg)
-    .option('--part <mb>', 'largest range asked for in one request, in MiB (0 = no limit)', secondsArg())
+    .option(
+      '--part <mb>',
+      'largest range asked for in one request, in MiB (0 = no limit)',
+      secondsArg(),
+    )
     .option('--tmp <dir>', 'folder for the .part file and its resume state')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
     .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
-    .option('--timeout <seconds>', 'drop a connection silent for this long; also the connect timeout', secondsArg(), 10)
+    .option(
+      '--timeout <seconds>',
+      'drop a connection silent for this long; also the connect timeout',
+      secondsArg(),
+      10,
+    )
     .option('--retries <n>', 'consecutive failures of one range before giving up', intArg(0), 5)
     .option(
       '--retry-wait <seconds>',

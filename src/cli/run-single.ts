@@ -31,14 +31,24 @@ export function abortOnSignals(controller: AbortController, onFirst: () => void)
 
 export function describeError(err: unknown, debug: boolean): string {
   if (debug && err instanceof Error && err.stack) {
-    const cause = err.cause instanceof Error ? `\ncaused by: ${err.cause.stack ?? err.cause.message}` : '';
+    const cause =
+      err.cause instanceof Error ? `\ncaused by: ${err.cause.stack ?? err.cause.message}` : '';
     return `${err.stack}${cause}`;
   }
   return err instanceof Error ? err.message : String(err);
 }
 
-export async function runSingle(url: string, options: QgetOptions, cli: CliOptions, io: Io): Promise<number> {
-  const view = new ProgressView({ stream: io.stderr, quiet: cli.quiet, tty: io.stderr.isTTY === true });
+export async function runSingle(
+  url: string,
+  options: QgetOptions,
+  cli: CliOptions,
+  io: Io,
+): Promise<number> {
+  const view = new ProgressView({
+    stream: io.stderr,
+    quiet: cli.quiet,
+    tty: io.stderr.isTTY === true,
+  });
   const progress = new ProgressState({ onDownloadProgress: (p) => view.update(p) });
   const controller = new AbortController();
   const dispose = abortOnSignals(controller, () => view.finish());
@@ -57,9 +67,12 @@ export async function runSingle(url: string, options: QgetOptions, cli: CliOptio
         return EXIT.ok;
       } catch (err) {
         view.finish();
-        const retry = cli.retryWait >= 0 && isQgetError(err) && err.transient && !controller.signal.aborted;
+        const retry =
+          cli.retryWait >= 0 && isQgetError(err) && err.transient && !controller.signal.aborted;
         if (!retry) throw err;
-        io.stderr.write(`qget: ${describeError(err, cli.debug)}; restarting in ${cli.retryWait} s\n`);
+        io.stderr.write(
+          `qget: ${describeError(err, cli.debug)}; restarting in ${cli.retryWait} s\n`,
+        );
         await sleep(cli.retryWait * 1000, undefined, { signal: controller.signal }).catch(() => {});
         if (controller.signal.aborted) throw err;
       }
@@ -68,7 +81,9 @@ export async function runSingle(url: string, options: QgetOptions, cli: CliOptio
     view.finish();
     const code = isQgetError(err) ? exitCodeFor(err.code) : EXIT.internal;
     if (code === EXIT.interrupted) {
-      io.stderr.write('qget: interrupted; the partial download is kept: run the same command again to resume.\n');
+      io.stderr.write(
+        'qget: interrupted; the partial download is kept: run the same command again to resume.\n',
+      );
     } else {
       io.stderr.write(`qget: error: ${describeError(err, cli.debug || code === EXIT.internal)}\n`);
     }

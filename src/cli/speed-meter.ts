@@ -13,7 +13,8 @@ export class SpeedMeter {
     const last = this.#samples[this.#samples.length - 1];
     if (last && bytes < last.bytes) this.#samples.length = 0; // restarted from 0
     this.#samples.push({ at, bytes });
-    while (this.#samples.length > 2 && at - this.#samples[0]!.at > this.#windowMs) this.#samples.shift();
+    while (this.#samples.length > 2 && at - this.#samples[0]!.at > this.#windowMs)
+      this.#samples.shift();
   }
 
   /** Bytes per second over the window; 0 until two samples exist. */

@@ -78,15 +78,26 @@ export class RangeFetch {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let batchPos = seg.pos;
-    const flush = async (): Promise<void> => {
+    // One write in flight while the next batch is received: disk and network overlap, and
+    // memory stays at two batches per connection.
+    let writing: Promise<void> | undefined;
+    const flush = async (wait: boolean): Promise<void> => {
+      if (writing) await writing;
+      writing = undefined;
       if (batchBytes === 0) return;
       const buffers = batch;
       const at = batchPos;
+      const end = at + batchBytes;
       batch = [];
-      batchPos += batchBytes;
+      batchPos = end;
       batchBytes = 0;
-      await part.write(buffers, at);
-      seg.flushed = batchPos;
+      const write = part.write(buffers, at).then(() => {
+        seg.flushed = end;
+      });
+      if (wait) return write;
+      writing = write;
+      // Observed by the next flush; this only keeps it from counting as unhandled meanwhile.
+      write.catch(() => {});
     };
 
     try {
@@ -118,7 +129,7 @@ export class RangeFetch {
             onBytes(buf.length);
             batch.push(buf);
             batchBytes += buf.length;
-            if (batchBytes >= chunkBytes) await flush();
+            if (batchBytes >= chunkBytes) await flush(false);
           }
           if (seg.pos >= Math.min(seg.end, servedEnd)) break;
         }
@@ -131,13 +142,13 @@ export class RangeFetch {
       }
     } catch (err) {
       // Bytes already accepted are valid: write them so the retry continues after them.
-      await flush();
+      await flush(true);
       throw toQgetError(err, info.finalUrl, signal);
     } finally {
       this.transferring = false;
       if (!response.body.destroyed && seg.pos < servedEnd) response.body.destroy();
     }
-    await flush();
+    await flush(true);
   }
 
   async #request(start: number, end: number): Promise<OpenedResponse> {
