@@ -154,13 +154,14 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     opts = program.opts<CliOptions>();
     headers = parseHeaders(opts.header);
   } catch (err) {
-    if (err instanceof CommanderError) {
-      const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
-      return helpOrVersion.includes(err.code) ? EXIT.ok : EXIT.usage;
-    }
+    // Thrown by our own checks after parsing (commander has not printed it).
     if (err instanceof InvalidArgumentError) {
       io.stderr.write(`qget: ${err.message}\n`);
       return EXIT.usage;
+    }
+    if (err instanceof CommanderError) {
+      const helpOrVersion = ['commander.helpDisplayed', 'commander.version', 'commander.help'];
+      return helpOrVersion.includes(err.code) ? EXIT.ok : EXIT.usage;
     }
     throw err;
   }

@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import {
   createAgent,
+  discardBody,
   errorCode,
   type OpenedResponse,
   openRequest,
@@ -32,18 +33,21 @@ import type { TokenBucket } from '../rate/token-bucket.js';
 import { type ChecksumSpec, verifyChecksum } from './checksum.js';
 import { ConnectionGovernor } from './connection-governor.js';
 import {
+  type ControlState,
   controlState,
   loadControl,
   removeControl,
   sameResource,
   saveControl,
 } from './control-file.js';
+import { filenameFromResponse } from './filename.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
 import { localIoError, PartFile } from './part-file.js';
 import { type FetchContext, RangeFetch } from './range-fetch.js';
 import {
   checkValidators,
   describeResource,
+  ifRangeValue,
   parseContentRange,
   parseUnsatisfiedRange,
   type ResourceInfo,
@@ -228,30 +232,31 @@ export class DownloadJob {
     fresh: boolean,
   ): Promise<{ path: string; size: number }> {
     this.#observer.phase?.('connect');
-    const probe = await this.#probe();
+    let resume = fresh ? undefined : await this.#findResumeState(output);
+    let probe = await this.#probe(resume);
+    if (resume && !probe.response) {
+      this.#debug('the saved state no longer matches the server: starting over');
+      resume = undefined;
+      fresh = true;
+      probe = await this.#probe(undefined);
+    }
     const info = probe.info;
     this.#info = info;
-    const path = output ?? resolve(this.#o.dir ?? '.', info.filename);
+    const path = output ?? resume?.path ?? resolve(this.#o.dir ?? '.', info.filename);
     try {
       await this.#preparePaths(path);
-    } catch (err) {
-      probe.response?.body.destroy();
-      throw err;
-    }
-    this.#observer.resource?.(info, path);
-    try {
+      this.#observer.resource?.(info, path);
       this.#part = await PartFile.open(this.#partPath);
     } catch (err) {
-      probe.response?.body.destroy();
+      discardBody(probe.response?.body);
       throw err;
     }
     const ticker = setInterval(() => this.#tick(), TICK_MS);
     try {
-      const saved = fresh ? undefined : await loadControl(this.#controlPath);
       let done: ByteRange[] = [];
+      const saved = resume?.saved ?? (fresh ? undefined : await loadControl(this.#controlPath));
       if (saved && sameResource(saved, info)) {
-        const onDisk = await this.#part.size();
-        done = mergeRanges(saved.ranges.map(([s, e]): ByteRange => [s, Math.min(e, onDisk)]));
+        done = clipRanges(saved.ranges, await this.#part.size());
         this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
       } else {
         if (saved) this.#debug('saved state is for another version of the resource: starting over');
@@ -259,11 +264,11 @@ export class DownloadJob {
       }
       this.#observer.phase?.('download');
       if (info.size === 0) {
-        probe.response?.body.destroy();
+        discardBody(probe.response?.body);
       } else if (!info.acceptRanges) {
         await this.#singleStream(probe.response);
       } else {
-        await this.#segmented(probe.response, done);
+        await this.#segmented(probe.response, probe.start, probe.servedEnd ?? 0, done);
         if (this.#fallback) {
           this.#debug('the server stopped honouring ranges: one stream from byte 0');
           this.#stopping = false;
@@ -289,6 +294,31 @@ export class DownloadJob {
     }
   }
 
+  /**
+   * Saved state for this download, found before any request so the probe can ask for the first
+   * missing byte (with If-Range) instead of byte 0. Without an output path, the name the URL
+   * gives is tried; a state saved under a server-given name is found after the probe instead.
+   */
+  async #findResumeState(
+    output: string | undefined,
+  ): Promise<{ path: string; saved: ControlState; start: number; end: number } | undefined> {
+    const path = output ?? resolve(this.#o.dir ?? '.', filenameFromResponse({ url: this.#o.url }));
+    const { partPath, controlPath } = this.#pathsFor(path);
+    const saved = await loadControl(controlPath);
+    if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
+    if (output === undefined && saved.url !== this.#o.url) return undefined;
+    const onDisk = await stat(partPath).then(
+      (s) => s.size,
+      () => -1,
+    );
+    if (onDisk < 0) return undefined;
+    const missing = missingRanges(saved.size, clipRanges(saved.ranges, onDisk));
+    // Ask for exactly the first missing range (nothing missing: one byte is enough to learn
+    // whether the resource is still the same).
+    const [start, end] = missing[0] ?? [saved.size - 1, saved.size];
+    return { path, saved, start, end };
+  }
+
   async #preparePaths(path: string): Promise<void> {
     if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
     const dir = dirname(path);
@@ -298,39 +328,76 @@ export class DownloadJob {
     } catch (err) {
       throw localIoError(err, 'write into', dir);
     }
-    if (this.#o.tmpDir) {
-      const tag = createHash('sha256').update(path).digest('hex').slice(0, 8);
-      this.#partPath = join(resolve(this.#o.tmpDir), `${basename(path)}.${tag}.part`);
-    } else {
-      this.#partPath = `${path}.part`;
-    }
-    this.#controlPath = this.#partPath.replace(/\.part$/, '.qget');
+    ({ partPath: this.#partPath, controlPath: this.#controlPath } = this.#pathsFor(path));
   }
 
-  /** The first request: `Range: bytes=0-`, following redirects, retried while transient. */
-  async #probe(): Promise<{ response: OpenedResponse | undefined; info: ResourceInfo }> {
+  /** `<output>.part` and `<output>.qget`, or under tmpDir with a tag of the output path. */
+  #pathsFor(path: string): { partPath: string; controlPath: string } {
+    let partPath = `${path}.part`;
+    if (this.#o.tmpDir) {
+      const tag = createHash('sha256').update(path).digest('hex').slice(0, 8);
+      partPath = join(resolve(this.#o.tmpDir), `${basename(path)}.${tag}.part`);
+    }
+    return { partPath, controlPath: partPath.replace(/\.part$/, '.qget') };
+  }
+
+  /**
+   * The first request: `Range: bytes=0-` (or `bytes=<start>-` with If-Range when resuming),
+   * following redirects, retried while transient. When resuming, an answer that does not
+   * continue the saved state (200, 416, other size or validators) yields no response.
+   */
+  async #probe(resume: { start: number; end: number; saved: ControlState } | undefined): Promise<{
+    response: OpenedResponse | undefined;
+    info: ResourceInfo;
+    start: number;
+    /** Exclusive end of the bytes the response carries. */
+    servedEnd?: number;
+  }> {
     const signal = this.#abort.signal;
+    const start = resume?.start ?? 0;
+    const range = resume ? `bytes=${start}-${resume.end - 1}` : 'bytes=0-';
+    const headers: Record<string, string> = { ...this.#o.headers, range };
+    const ifRange = resume && ifRangeValue(savedValidators(resume.saved));
+    if (ifRange) headers['if-range'] = ifRange;
     for (let attempt = 1; ; attempt++) {
       try {
         const res = await openRequest(this.#o.url, {
           dispatcher: this.#dispatcher,
-          headers: { ...this.#o.headers, range: 'bytes=0-' },
+          headers,
           signal,
           followRedirects: true,
         });
-        if (res.statusCode === 416 && parseUnsatisfiedRange(res.headers['content-range']) === 0) {
-          res.body.destroy();
+        if (
+          !resume &&
+          res.statusCode === 416 &&
+          parseUnsatisfiedRange(res.headers['content-range']) === 0
+        ) {
+          discardBody(res.body);
           const info = describeResource(this.#o.url, { ...res, statusCode: 200 });
-          return { response: undefined, info: { ...info, size: 0 } };
+          return { response: undefined, info: { ...info, size: 0 }, start };
+        }
+        if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
+          discardBody(res.body);
+          return {
+            response: undefined,
+            info: describeResource(this.#o.url, { ...res, statusCode: 200 }),
+            start,
+          };
         }
         if (res.statusCode !== 200 && res.statusCode !== 206) {
-          res.body.destroy();
+          discardBody(res.body);
           throw statusError(res);
         }
         try {
-          return { response: res, info: describeResource(this.#o.url, res) };
+          const info = describeResource(this.#o.url, res, start);
+          if (resume && !sameResource(resume.saved, info)) {
+            discardBody(res.body);
+            return { response: undefined, info, start };
+          }
+          return { response: res, info, start, servedEnd: servedEnd(res, info) };
         } catch (err) {
-          res.body.destroy();
+          discardBody(res.body);
+          if (resume && err instanceof RangeMismatchError) return this.#probe(undefined);
           throw err;
         }
       } catch (err) {
@@ -342,7 +409,12 @@ export class DownloadJob {
     }
   }
 
-  async #segmented(probe: OpenedResponse | undefined, done: ByteRange[]): Promise<void> {
+  async #segmented(
+    probe: OpenedResponse | undefined,
+    probeStart: number,
+    probeEnd: number,
+    done: ByteRange[],
+  ): Promise<void> {
     const size = this.#info.size!;
     this.#baseDone = done;
     this.#resumed = sumRanges(done);
@@ -368,10 +440,10 @@ export class DownloadJob {
       this.#fill();
       if (this.#stopping || this.#live >= this.#governor.max) clearInterval(ramp);
     }, 20);
-    if (probe && first && first.start === 0) {
-      this.#spawn({ segment: first, opened: { response: probe, servedEnd: size } });
+    if (probe && first && first.start === probeStart) {
+      this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
     } else {
-      probe?.body.destroy();
+      discardBody(probe?.body);
     }
     this.#fill();
     if (this.#live === 0) this.#allDone();
@@ -620,7 +692,7 @@ export class DownloadJob {
         );
       }
     } catch (err) {
-      res.body.destroy();
+      discardBody(res.body);
       throw err;
     }
     return res;
@@ -712,6 +784,24 @@ export class DownloadJob {
       throw this.#fatal ?? new AbortError();
     }
   }
+}
+
+/** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */
+function servedEnd(res: OpenedResponse, info: ResourceInfo): number {
+  const range = parseContentRange(res.headers['content-range']);
+  return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
+}
+
+/** Saved ranges limited to what the .part can hold. */
+function clipRanges(ranges: readonly ByteRange[], onDisk: number): ByteRange[] {
+  return mergeRanges(ranges.map(([s, e]): ByteRange => [s, Math.min(e, onDisk)]));
+}
+
+function savedValidators(saved: ControlState): {
+  etag: string | undefined;
+  lastModified: string | undefined;
+} {
+  return { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
 }
 
 function sumRanges(ranges: readonly ByteRange[]): number {

@@ -4,11 +4,19 @@
 
 import type { Dispatcher } from 'undici';
 import { NetworkError } from '../errors.js';
-import { openRequest, type OpenedResponse, statusError, toQgetError } from '../net/client.js';
+import {
+  discardBody,
+  openRequest,
+  type OpenedResponse,
+  statusError,
+  toQgetError,
+} from '../net/client.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
 import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
 import type { Segment } from './segment-plan.js';
+
+const MAX_BATCH_AGE_MS = 250;
 
 export interface FetchContext {
   info: ResourceInfo;
@@ -67,7 +75,7 @@ export class RangeFetch {
         if (response.statusCode !== 206 && response.statusCode !== 200) throw statusError(response);
         servedEnd = checkRangeResponse(info, response, seg.pos, seg.end);
       } catch (err) {
-        response.body.destroy();
+        discardBody(response.body);
         throw err;
       }
     }
@@ -78,6 +86,7 @@ export class RangeFetch {
     let batch: Buffer[] = [];
     let batchBytes = 0;
     let batchPos = seg.pos;
+    let batchStartedAt = 0;
     // One write in flight while the next batch is received: disk and network overlap, and
     // memory stays at two batches per connection.
     let writing: Promise<void> | undefined;
@@ -127,9 +136,14 @@ export class RangeFetch {
             seg.pos += buf.length;
             this.received += buf.length;
             onBytes(buf.length);
+            if (batchBytes === 0) batchStartedAt = this.lastDataAt;
             batch.push(buf);
             batchBytes += buf.length;
-            if (batchBytes >= chunkBytes) await flush(false);
+            // Full batches, or older than a quarter second on a slow link: the checkpoint only
+            // claims flushed bytes, so this bounds what a crash costs.
+            if (batchBytes >= chunkBytes || this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS) {
+              await flush(false);
+            }
           }
           if (seg.pos >= Math.min(seg.end, servedEnd)) break;
         }
@@ -146,7 +160,7 @@ export class RangeFetch {
       throw toQgetError(err, info.finalUrl, signal);
     } finally {
       this.transferring = false;
-      if (!response.body.destroyed && seg.pos < servedEnd) response.body.destroy();
+      if (seg.pos < servedEnd) discardBody(response.body);
     }
     await flush(true);
   }

@@ -55,19 +55,20 @@ function contentLength(headers: Headers): number | undefined {
   return Number(raw);
 }
 
-/** Describe the resource from the probe's answer (a 200 or a 206 to `Range: bytes=0-`). */
+/** Describe the resource from the probe's answer (a 200 or a 206 to `Range: bytes=<start>-`). */
 export function describeResource(
   url: string,
   res: { statusCode: number; headers: Headers; url: string },
+  start = 0,
 ): ResourceInfo {
   const { headers } = res;
   let size: number | undefined;
   let acceptRanges = false;
   if (res.statusCode === 206) {
     const range = parseContentRange(headers['content-range']);
-    if (range?.start !== 0) {
+    if (range?.start !== start) {
       throw new RangeMismatchError(
-        `the server answered bytes=0- with Content-Range "${headers['content-range'] ?? ''}"`,
+        `the server answered bytes=${start}- with Content-Range "${headers['content-range'] ?? ''}"`,
         false,
         { transient: false },
       );

@@ -82,7 +82,7 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
     }
     const headers = flattenHeaders(res.headers);
     if (options.followRedirects && REDIRECTS.has(res.statusCode) && headers.location) {
-      res.body.destroy();
+      discardBody(res.body);
       if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(url);
       try {
         current = new URL(headers.location, current).href;
@@ -97,6 +97,16 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
     }
     return { statusCode: res.statusCode, headers, body: res.body, url: current };
   }
+}
+
+/**
+ * Throw a response body away. undici reports a destroy without a reason as an 'error' event,
+ * which would crash the process with nobody listening.
+ */
+export function discardBody(body: OpenedResponse['body'] | undefined): void {
+  if (!body || body.destroyed) return;
+  body.on('error', () => {});
+  body.destroy();
 }
 
 /** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */

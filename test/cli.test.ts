@@ -1,0 +1,228 @@
+// The `qget` command as a user runs it: a child process of bin/qget.js (built by `npm test`)
+// against local servers. Exit codes, output naming, headers, progress lines, Ctrl-C and kill -9.
+
+import assert from 'node:assert/strict';
+import { type ChildProcess, spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, stat, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { makeContent, sha256 } from './helpers/content.js';
+import { exists, useFixtures } from './helpers/fixture.js';
+
+const BIN = resolve(import.meta.dirname, '../bin/qget.js');
+const fx = useFixtures();
+
+interface Run {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: string;
+  stderr: string;
+}
+
+function start(args: string[], cwd: string): { child: ChildProcess; done: Promise<Run> } {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout!.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr!.on('data', (d) => {
+    stderr += d;
+  });
+  const done = once(child, 'exit').then(([code, signal]) => ({
+    code: code as number | null,
+    signal: signal as NodeJS.Signals | null,
+    stdout,
+    stderr,
+  }));
+  return { child, done };
+}
+
+function run(args: string[], cwd: string): Promise<Run> {
+  return start(args, cwd).done;
+}
+
+describe('qget command', () => {
+  test('--version prints the package version and --help lists the options', async () => {
+    const dir = await fx.tempDir();
+    const pkg = JSON.parse(await readFile(resolve(import.meta.dirname, '../package.json'), 'utf8'));
+    const v = await run(['--version'], dir);
+    assert.equal(v.code, 0);
+    assert.equal(v.stdout.trim(), pkg.version);
+    const h = await run(['--help'], dir);
+    assert.equal(h.code, 0);
+    for (const flag of [
+      '--output',
+      '--force',
+      '--connections',
+      '--test',
+      '--bytes',
+      '--part',
+      '--tmp',
+      '--debug',
+      '--header',
+      '--checksum',
+      '--timeout',
+      '--quiet',
+      '--retries',
+      '--retry-wait',
+    ]) {
+      assert.match(h.stdout, new RegExp(flag), flag);
+    }
+  });
+
+  test('bad usage exits 2 with one sentence and no stack trace', async () => {
+    const dir = await fx.tempDir();
+    for (const args of [
+      ['--bogus', 'http://127.0.0.1/'],
+      [],
+      ['-c', 'zero', 'http://127.0.0.1/'],
+      ['ftp://x/y'],
+      ['not a url'],
+      ['-H', 'nocolon', 'http://127.0.0.1/'],
+    ]) {
+      const r = await run(args, dir);
+      assert.equal(r.code, 2, `${args.join(' ')}: ${r.stderr}`);
+      assert.match(r.stderr, /^qget: /);
+      assert.doesNotMatch(r.stderr, /\n\s+at /, 'no stack trace');
+    }
+  });
+
+  test('downloads over several connections, names the file from the URL, sends -H headers', async () => {
+    const content = makeContent(6 * 1024 * 1024);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    const r = await run(
+      ['-c', '4', '-H', 'X-Token: abc', `${server.url}/path/data%20file.bin`],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'data file.bin'))), sha256(content));
+    assert.match(r.stderr, /saved .*data file\.bin/);
+    assert.ok(server.requests.every((q) => q.headers['x-token'] === 'abc'));
+    assert.ok(server.requests.filter((q) => q.status === 206).length >= 2);
+    assert.equal(await exists(join(dir, 'data file.bin.part')), false);
+    assert.equal(await exists(join(dir, 'data file.bin.qget')), false);
+  });
+
+  test('an existing output is kept and exits 6 without --force; --force replaces it', async () => {
+    const content = makeContent(100_000);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'out.bin');
+    await writeFile(out, 'precious');
+    const r = await run(['-o', out, server.fileUrl], dir);
+    assert.equal(r.code, 6);
+    assert.match(r.stderr, /already exists/);
+    assert.equal(await readFile(out, 'utf8'), 'precious');
+    const f = await run(['-q', '-f', '-o', out, server.fileUrl], dir);
+    assert.equal(f.code, 0, f.stderr);
+    assert.equal(f.stderr, '', '--quiet prints nothing on success');
+    assert.equal(sha256(await readFile(out)), sha256(content));
+  });
+
+  test('a 404 exits 3, a refused connection exits 4, a checksum mismatch exits 5: nothing at the output path', async () => {
+    const server = await fx.serve({ content: makeContent(50_000) });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'x.bin');
+    const notFound = await run(['-o', out, `${server.url}/status/404`], dir);
+    assert.equal(notFound.code, 3, notFound.stderr);
+    assert.match(notFound.stderr, /404/);
+    assert.equal(await exists(out), false);
+    const refused = await run(['--retries', '0', '-o', out, 'http://127.0.0.1:1/x'], dir);
+    assert.equal(refused.code, 4, refused.stderr);
+    const bad = await run(
+      ['--checksum', `sha256=${'0'.repeat(64)}`, '-o', out, server.fileUrl],
+      dir,
+    );
+    assert.equal(bad.code, 5, bad.stderr);
+    assert.match(bad.stderr, /checksum/);
+    assert.equal(await exists(out), false);
+  });
+
+  test('off a terminal, progress is a plain line every few seconds', async () => {
+    const content = makeContent(3 * 1024 * 1024);
+    // One connection at 512 KiB/s: about 6 s, so at least one progress line.
+    const server = await fx.serve({ content, ratePerConnection: 512 * 1024 });
+    const dir = await fx.tempDir();
+    const r = await run(['-c', '1', '-o', join(dir, 'p.bin'), server.fileUrl], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.match(r.stderr, /p\.bin: \d+\.\d% .* of 3\.00 MiB at .*\/s, ETA/);
+    assert.doesNotMatch(r.stderr, /\r/);
+  });
+
+  test('Ctrl-C saves state, says how to resume and exits 130; the same command then finishes', async () => {
+    const content = makeContent(4 * 1024 * 1024);
+    const server = await fx.serve({ content, ratePerConnection: 1024 * 1024 });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'c.bin');
+    const args = ['-c', '2', '-o', out, server.fileUrl];
+    const first = start(args, dir);
+    await waitFor(async () => (await stat(`${out}.part`).catch(() => undefined)) !== undefined);
+    await new Promise((r) => setTimeout(r, 700));
+    first.child.kill('SIGINT');
+    const r1 = await first.done;
+    assert.equal(r1.code, 130, r1.stderr);
+    assert.match(r1.stderr, /run the same command again to resume/);
+    assert.equal(await exists(`${out}.qget`), true);
+    assert.equal(await exists(out), false);
+    const sentBefore = server.stats.bytesSent;
+    server.config.ratePerConnection = 0;
+    const r2 = await run(args, dir);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(sha256(await readFile(out)), sha256(content));
+    assert.ok(
+      server.stats.bytesSent - sentBefore < content.length,
+      'the second run did not start over',
+    );
+  });
+
+  test('kill -9 mid-download, then the same command resumes from the control file', async () => {
+    const size = 8 * 1024 * 1024;
+    const content = makeContent(size);
+    const server = await fx.serve({ content, ratePerConnection: 1024 * 1024 });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'k.bin');
+    const args = ['-c', '4', '-o', out, server.fileUrl];
+    const first = start(args, dir);
+    await waitFor(async () =>
+      (await readFile(`${out}.qget`, 'utf8').catch(() => '')).includes('ranges'),
+    );
+    await new Promise((r) => setTimeout(r, 1000));
+    first.child.kill('SIGKILL');
+    await first.done;
+    const state = JSON.parse(await readFile(`${out}.qget`, 'utf8')) as {
+      ranges: [number, number][];
+    };
+    const part = await readFile(`${out}.part`);
+    let claimed = 0;
+    for (const [s, e] of state.ranges) {
+      claimed += e - s;
+      assert.ok(
+        part.subarray(s, e).equals(content.subarray(s, e)),
+        `claimed range ${s}-${e} is on disk`,
+      );
+    }
+    assert.ok(claimed > 0, 'some bytes were saved');
+    const sentBefore = server.stats.bytesSent;
+    server.config.ratePerConnection = 0;
+    const r2 = await run(args, dir);
+    assert.equal(r2.code, 0, r2.stderr);
+    assert.equal(sha256(await readFile(out)), sha256(content));
+    const resent = server.stats.bytesSent - sentBefore;
+    assert.ok(
+      resent <= size - claimed + 1024 * 1024,
+      `re-downloaded ${resent} bytes, ${claimed} were saved`,
+    );
+  });
+});
+
+async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
+  const until = Date.now() + ms;
+  while (Date.now() < until) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error('timed out waiting');
+}
