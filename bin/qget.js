@@ -1,13 +1,5 @@
 #!/usr/bin/env node
 // Thin launcher: the command line lives in dist/cli/main.js (built by `npm install`).
-import { main } from '../dist/cli/main.js';
+import { runCli } from '../dist/cli/main.js';
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err) => {
-    console.error(`qget: internal error: ${err?.stack ?? err}`);
-    process.exitCode = 1;
-  },
-);
+runCli(process.argv.slice(2));

@@ -190,3 +190,26 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
 }
 
 export { exitCodeFor };
+
+/**
+ * The process entry (bin/qget.js and the standalone executable): run, set the exit code, and
+ * treat a closed stdout (`qget --help | head -1`) as the end rather than a crash.
+ */
+export function runCli(argv: string[]): void {
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);
+      throw err;
+    });
+  }
+  main(argv).then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
+      console.error(`qget: internal error: ${text}`);
+      process.exitCode = EXIT.internal;
+    },
+  );
+}

@@ -3,15 +3,6 @@
 // bin/qget.js does, but imports the sources directly so the bundle needs no dist/ and no
 // node_modules at run time.
 
-import { main } from './main.js';
+import { runCli } from './main.js';
 
-main(process.argv.slice(2)).then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    const text = err instanceof Error ? (err.stack ?? err.message) : String(err);
-    console.error(`qget: internal error: ${text}`);
-    process.exitCode = 1;
-  },
-);
+runCli(process.argv.slice(2));

@@ -1,0 +1,226 @@
+#!/usr/bin/env node
+// `npm run build:exe`: build a standalone `qget` executable for the platform this runs on, with
+// Node's single executable application (SEA) support. Plain JavaScript, so it needs no build step.
+//
+//   0. tsc type-checks the sources (esbuild only strips types, it would bundle broken code).
+//   1. esbuild bundles src/cli/sea-entry.ts (and commander, undici, everything) into ONE
+//      CommonJS script, build/qget.cjs, with the package version compiled in.
+//   2. build/sea-config.json → `node --experimental-sea-config` → build/sea-prep.blob.
+//   3. A copy of this Node binary (process.execPath) becomes build/qget (build/qget.exe on
+//      Windows); on macOS its signature is removed first.
+//   4. postject injects the blob as the NODE_SEA_BLOB resource and flips the SEA fuse.
+//   5. On macOS the result is signed again, ad hoc.
+//
+// The last line printed is the absolute path of the executable.
+
+import { spawnSync } from 'node:child_process';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { createRequire, isBuiltin } from 'node:module';
+import { dirname, join, relative, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const require = createRequire(import.meta.url);
+const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const buildDir = join(root, 'build');
+const platform = process.platform;
+const exePath = join(buildDir, platform === 'win32' ? 'qget.exe' : 'qget');
+const bundlePath = join(buildDir, 'qget.cjs');
+const blobPath = join(buildDir, 'sea-prep.blob');
+const configPath = join(buildDir, 'sea-config.json');
+const noticesPath = join(buildDir, 'THIRD-PARTY-NOTICES.txt');
+// The fuse Node's SEA documentation names (NODE_SEA_FUSE_…, with the underscore).
+const SENTINEL_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function fail(message) {
+  console.error(`build-exe: ${message}`);
+  process.exit(1);
+}
+
+function step(message) {
+  console.log(`build-exe: ${message}`);
+}
+
+function run(command, args, cwd = root) {
+  const result = spawnSync(command, args, { stdio: 'inherit', cwd });
+  if (result.error) fail(`${command} failed to start: ${result.error.message}`);
+  if (result.status !== 0)
+    fail(`${command} ${args.join(' ')} exited with ${result.status ?? result.signal}`);
+}
+
+const [major, minor] = process.versions.node.split('.').map(Number);
+if (major < 20 || (major === 20 && minor < 6)) {
+  fail(`Node ${process.versions.node} cannot build a single executable; use Node 20.6 or later.`);
+}
+if (process.versions.bun || process.versions.deno) fail('run this with Node, not another runtime.');
+
+// esbuild's JS API finds its native binary in the @esbuild/<platform> optional dependency, so it
+// works even when npm did not run esbuild's postinstall script (npm 11 asks for approval first).
+let esbuild;
+try {
+  esbuild = require('esbuild');
+} catch (err) {
+  fail(`cannot load esbuild (${err.message}). Run \`npm install\` (without --omit=dev/optional).`);
+}
+
+const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8'));
+mkdirSync(buildDir, { recursive: true });
+
+// 0. esbuild does not type-check; a missing import would only show as a ReferenceError at run time.
+step('type-checking with tsc');
+run(process.execPath, [
+  join(dirname(require.resolve('typescript/package.json')), 'bin', 'tsc'),
+  '--noEmit',
+  '-p',
+  'tsconfig.build.json',
+]);
+
+// 1. One CommonJS script, nothing left to resolve from node_modules at run time.
+step(`bundling ${pkg.name} ${pkg.version} with esbuild ${esbuild.version}`);
+let bundle;
+try {
+  bundle = await esbuild.build({
+    absWorkingDir: root,
+    entryPoints: [join(root, 'src/cli/sea-entry.ts')],
+    outfile: bundlePath,
+    bundle: true,
+    platform: 'node',
+    target: 'node20',
+    format: 'cjs',
+    define: { __QGET_VERSION__: JSON.stringify(pkg.version) },
+    minifySyntax: true,
+    minifyWhitespace: true,
+    keepNames: false,
+    legalComments: 'none',
+    metafile: true,
+    logLevel: 'warning',
+    // src/version.ts reads package.json through import.meta.url only when __QGET_VERSION__ is
+    // not defined; with the define that branch is dead (checked below), so its warning is noise.
+    logOverride: { 'empty-import-meta': 'silent' },
+  });
+} catch (err) {
+  const hint = /could not find|binary|ENOENT|install/i.test(String(err?.message))
+    ? `\nIf the @esbuild/${platform}-${process.arch} package is missing, run \`npm install\` again ` +
+      '(optional dependencies must not be omitted) or `npm rebuild esbuild`.'
+    : '';
+  fail(`esbuild failed: ${err?.message ?? err}${hint}`);
+}
+if (bundle.warnings.length > 0) fail('esbuild printed warnings; the bundle must build cleanly.');
+const bundleText = readFileSync(bundlePath, 'utf8');
+if (bundleText.includes('package.json')) {
+  fail('the bundle still reads package.json at run time; is __QGET_VERSION__ defined?');
+}
+// With useCodeCache a real import() fails in the executable; esbuild must have inlined them all.
+if (/(^|[^.\w$])import\(/m.test(bundleText)) fail('the bundle still contains a dynamic import()');
+const externals = Object.values(bundle.metafile.inputs)
+  .flatMap((input) => input.imports)
+  // node:sqlite is not built into Node 20; undici requires it inside a try/catch.
+  .filter((imp) => imp.external && !imp.path.startsWith('node:') && !isBuiltin(imp.path));
+if (externals.length > 0) {
+  fail(
+    `the bundle would need these at run time: ${[...new Set(externals.map((i) => i.path))].join(', ')}`,
+  );
+}
+writeNotices(bundle.metafile);
+
+// Licences of the npm packages compiled into the executable (the executable is also Node itself).
+function writeNotices(metafile) {
+  const packages = new Map();
+  for (const input of Object.keys(metafile.inputs)) {
+    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input.replaceAll('\\', '/'));
+    if (m && !packages.has(m[1]))
+      packages.set(m[1], join(root, input.slice(0, m.index + m[0].length)));
+  }
+  let text =
+    `qget ${pkg.version} standalone executable. qget is licensed under ${pkg.license} (see LICENSE).\n` +
+    `It is a copy of Node.js ${process.version} (license: https://github.com/nodejs/node/blob/${process.version}/LICENSE)\n` +
+    'with these npm packages compiled in:\n';
+  for (const [name, dir] of [...packages].sort()) {
+    const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
+    const licenseFile = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license']
+      .map((f) => join(dir, f))
+      .find(existsSync);
+    text += `\n==== ${name} ${meta.version} (${meta.license}) ====\n`;
+    text += licenseFile
+      ? `${readFileSync(licenseFile, 'utf8').trim()}\n`
+      : '(no licence file in the package)\n';
+  }
+  writeFileSync(noticesPath, text);
+}
+
+// 2. The preparation blob. Node runs in build/ with relative paths, so stack traces name the
+// script "qget.cjs" rather than this machine's build folder.
+const seaConfig = {
+  main: relative(buildDir, bundlePath),
+  output: relative(buildDir, blobPath),
+  disableExperimentalSEAWarning: true,
+  useSnapshot: false,
+  useCodeCache: true,
+};
+writeFileSync(configPath, `${JSON.stringify(seaConfig, null, 2)}\n`);
+rmSync(blobPath, { force: true });
+step(`writing the SEA blob (${relative(root, configPath)})`);
+run(process.execPath, ['--experimental-sea-config', configPath], buildDir);
+if (!existsSync(blobPath)) fail(`node did not write ${blobPath}`);
+
+// 3. A fresh copy of the Node binary running this script; the executable is that Node.
+rmSync(exePath, { force: true });
+copyFileSync(process.execPath, exePath);
+chmodSync(exePath, 0o755);
+if (platform === 'darwin') {
+  step('removing the macOS signature');
+  run('codesign', ['--remove-signature', exePath]);
+}
+// On Windows an Authenticode signature may be removed with `signtool remove /s build\qget.exe`;
+// Node's documentation calls that optional, and an unsigned copy works.
+
+// 4. Inject the blob and flip the fuse.
+const binary = readFileSync(exePath);
+if (!binary.includes(`${SENTINEL_FUSE}:0`)) {
+  fail(
+    `${process.execPath} has no unflipped SEA fuse (${SENTINEL_FUSE}); it is not an official ` +
+      'Node build that supports single executables (some Linux distributions link Node to a shared libnode).',
+  );
+}
+step(`injecting the blob into ${relative(root, exePath)} with postject`);
+const { inject } = require('postject');
+// On Linux, LIEF (inside postject) warns "Can't find string offset for section name '.note…'"
+// about Node's ELF note sections; the warnings are harmless (the injected binary runs), so they
+// are counted instead of printed. postject binds console.warn when inject() loads it.
+const warn = console.warn;
+let hidden = 0;
+console.warn = (...args) => {
+  if (/^warning: Can't find string offset for section name/.test(String(args[0]))) hidden++;
+  else warn(...args);
+};
+try {
+  await inject(exePath, 'NODE_SEA_BLOB', readFileSync(blobPath), {
+    sentinelFuse: SENTINEL_FUSE,
+    ...(platform === 'darwin' ? { machoSegmentName: 'NODE_SEA' } : {}),
+  });
+} catch (err) {
+  fail(`postject failed: ${err?.message ?? err}`);
+} finally {
+  console.warn = warn;
+}
+if (hidden > 0) step(`(${hidden} harmless LIEF warnings about ELF note sections not shown)`);
+
+// 5. macOS refuses to run an unsigned arm64 binary: sign it ad hoc.
+if (platform === 'darwin') {
+  step('signing ad hoc');
+  run('codesign', ['--sign', '-', exePath]);
+}
+
+const mib = (statSync(exePath).size / 1024 / 1024).toFixed(1);
+step(
+  `built ${relative(root, exePath)} (${mib} MiB, Node ${process.version}, ${platform}-${process.arch})`,
+);
+console.log(exePath);
