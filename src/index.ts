@@ -23,3 +23,25 @@ export {
 export type { ResourceInfo } from './engine/resource.js';
 export { formatBytes, formatDuration, humanReadable, parseSize } from './units.js';
 export { parseChecksum, type ChecksumSpec, type ChecksumAlgorithm } from './engine/checksum.js';
+export {
+  type CallbackErrorHandler,
+  Emitter,
+  NotListeningError,
+  type SignalCallback,
+  type SignalMap,
+  UnknownSignalError,
+} from './emitter.js';
+export {
+  Downloader,
+  type DownloaderOptions,
+  type DownloaderSignal,
+  type DownloaderSignals,
+  type DownloaderState,
+  type HumanReadable,
+} from './downloader.js';
+export {
+  Manager,
+  type ManagerOptions,
+  type ManagerProperty,
+  type ManagerSignals,
+} from './manager.js';

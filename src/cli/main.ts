@@ -2,7 +2,7 @@
 // progress, and turn the outcome into one sentence and a documented exit code.
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { QgetOptions } from '../index.js';
+import type { DownloaderOptions, QgetOptions } from '../index.js';
 // units.js is part of the public API; imported directly so parsing does not load undici.
 import { parseSize } from '../units.js';
 import { VERSION } from '../version.js';
@@ -26,6 +26,9 @@ export interface CliOptions {
   rateLimit?: number;
   quiet: boolean;
   fsync: boolean;
+  inputFile?: string;
+  maxRunning: number;
+  json: boolean;
 }
 
 function intArg(min: number) {
@@ -65,9 +68,9 @@ export function buildProgram(): Command {
   return new Command()
     .name('qget')
     .description(
-      'Download a resource over many simultaneous HTTP Range connections, resumably, and never leave a wrong file.',
+      'Download resources over many simultaneous HTTP Range connections, resumably, and never leave a wrong file.',
     )
-    .argument('<url>', 'URL of the resource')
+    .argument('[url...]', 'URL(s) of the resource(s)')
     .option('-o, --output <path>', 'output path (default: the name the server gives)')
     .option('-f, --force', 'overwrite an existing output file', false)
     .option('-c, --connections <n>', 'most simultaneous connections', intArg(1), 16)
@@ -103,7 +106,13 @@ export function buildProgram(): Command {
     .option('--no-fsync', 'do not flush the file to disk before renaming it')
     .option('-q, --quiet', 'print only errors', false)
     .option('--debug', 'explain retries, steals and limits on stderr', false)
-    .addOption(new Option('-d, --dir <dir>', 'folder for the downloaded file'))
+    .addOption(new Option('-d, --dir <dir>', 'folder for the downloaded file(s)'))
+    .option(
+      '-i, --input-file <file>',
+      'read URLs from a file, one per line (# comments; - for stdin)',
+    )
+    .option('-m, --max-running <n>', 'most downloads running at once (many URLs)', intArg(1), 5)
+    .option('--json', 'print one JSON object per event on stdout (for scripts)', false)
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show this help')
     .addHelpText(
@@ -145,14 +154,29 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     writeErr: (s) => io.stderr.write(s),
     outputError: (s, write) => write(`qget: ${s.replace(/^error: /, '')}`),
   });
-  let url: string;
+  let urls: string[];
   let opts: CliOptions;
   let headers: Record<string, string>;
   try {
     program.parse(argv, { from: 'user' });
-    url = program.args[0]!;
     opts = program.opts<CliOptions>();
     headers = parseHeaders(opts.header);
+    urls = [...program.args];
+    if (opts.inputFile !== undefined) {
+      const { readUrlList } = await import('./input-file.js');
+      urls.push(
+        ...(await readUrlList(opts.inputFile).catch((err: Error) => {
+          throw new InvalidArgumentError(`cannot read ${opts.inputFile}: ${err.message}`);
+        })),
+      );
+    }
+    if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
+    if (urls.length > 1 && opts.output !== undefined) {
+      throw new InvalidArgumentError('-o names one file: with several URLs use -d DIR instead.');
+    }
+    if (urls.length > 1 && opts.checksum !== undefined) {
+      throw new InvalidArgumentError('--checksum applies to one download: give one URL.');
+    }
   } catch (err) {
     // Thrown by our own checks after parsing (commander has not printed it).
     if (err instanceof InvalidArgumentError) {
@@ -166,8 +190,38 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     throw err;
   }
   // The library (and undici) load only once there is work to do: `--version` stays fast.
-  const { runSingle } = await import('./run-single.js');
-  return runSingle(url, toLibraryOptions(opts, headers), opts, io);
+  if (urls.length === 1 && opts.inputFile === undefined && !opts.json) {
+    const { runSingle } = await import('./run-single.js');
+    return runSingle(urls[0]!, toLibraryOptions(opts, headers), opts, io);
+  }
+  const { runMany } = await import('./run-many.js');
+  return runMany(
+    urls,
+    toDownloaderOptions(opts, headers),
+    opts,
+    { maxRunning: opts.maxRunning, json: opts.json },
+    io,
+  );
+}
+
+export function toDownloaderOptions(
+  opts: CliOptions,
+  headers: Record<string, string>,
+): DownloaderOptions {
+  return {
+    dirPath: opts.dir,
+    override: opts.force,
+    maxConnections: opts.connections,
+    connectionTestSec: opts.test,
+    chunkSize: opts.bytes,
+    maxPartMb: opts.part,
+    tmpDir: opts.tmp,
+    headers,
+    timeout: opts.timeout,
+    retries: opts.retries,
+    fsync: opts.fsync,
+    debug: opts.debug,
+  };
 }
 
 export function toLibraryOptions(opts: CliOptions, headers: Record<string, string>): QgetOptions {

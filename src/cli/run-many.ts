@@ -1,0 +1,127 @@
+// Many URLs from one command: a Manager with at most -m running and one total -r rate limit,
+// a live table (terminal), a line per state change (otherwise) or JSON events (--json), a
+// summary naming each failure, and Ctrl-C that pauses everything resumably.
+
+import {
+  type Downloader,
+  type DownloaderOptions,
+  formatBytes,
+  isQgetError,
+  Manager,
+} from '../index.js';
+import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { CliOptions, Io } from './main.js';
+import { abortOnSignals, describeError } from './run-single.js';
+import { eventJson, LiveTable, nameOf } from './table-view.js';
+
+export interface ManyOptions {
+  maxRunning: number;
+  json: boolean;
+}
+
+export async function runMany(
+  urls: string[],
+  downloadOptions: DownloaderOptions,
+  cli: CliOptions,
+  many: ManyOptions,
+  io: Io,
+): Promise<number> {
+  const manager = new Manager({
+    maxRunning: many.maxRunning,
+    rateLimit: cli.rateLimit ?? 0,
+    restartWait: cli.retryWait,
+    downloadOptions,
+  });
+  const downloads = urls.map((url) => manager.add(url));
+  const tty = io.stderr.isTTY === true && !cli.quiet && !many.json;
+  const table = tty ? new LiveTable(io.stderr) : undefined;
+  const say = (line: string): void => {
+    if (many.json) io.stdout.write(`${line}\n`);
+    else if (!cli.quiet && !tty) io.stderr.write(`${line}\n`);
+  };
+  for (const d of downloads) {
+    d.listen('state-changed', (_d: Downloader, old: string) => {
+      if (many.json) {
+        const error =
+          d.state === 'error' && d.lastError
+            ? { code: d.lastError.code, message: d.lastError.message }
+            : undefined;
+        say(eventJson('state', d, { previous: old, ...(error ? { error } : {}) }));
+      } else {
+        const reason = d.state === 'error' && d.lastError ? `: ${d.lastError.message}` : '';
+        say(`[${d.state}] ${nameOf(d)}${reason}`);
+      }
+    });
+    if (many.json) {
+      d.listen('size-changed', () => say(eventJson('size', d)));
+      d.listen('speed-changed', () => say(eventJson('progress', d)));
+    }
+  }
+  const redraw = table ? setInterval(() => table.draw(downloads), 500) : undefined;
+  const controller = new AbortController();
+  const dispose = abortOnSignals(controller, () => {
+    manager.stopAll();
+  });
+  const started = performance.now();
+  try {
+    manager.start();
+    await Promise.race([
+      manager.onIdle(),
+      new Promise<void>((resolve) =>
+        controller.signal.addEventListener('abort', () => resolve(), { once: true }),
+      ),
+    ]);
+    if (controller.signal.aborted) {
+      manager.stopAll();
+      await Promise.all(downloads.map((d) => d.join()));
+    }
+  } finally {
+    if (redraw) clearInterval(redraw);
+    table?.draw(downloads);
+    dispose();
+    await manager.stop();
+  }
+  return summarize(
+    downloads,
+    controller.signal.aborted,
+    performance.now() - started,
+    cli,
+    many,
+    io,
+  );
+}
+
+function summarize(
+  downloads: Downloader[],
+  interrupted: boolean,
+  elapsedMs: number,
+  cli: CliOptions,
+  many: ManyOptions,
+  io: Io,
+): number {
+  const complete = downloads.filter((d) => d.state === 'complete');
+  const failed = downloads.filter((d) => d.state === 'error');
+  const bytes = complete.reduce((n, d) => n + Math.max(0, d.size), 0);
+  if (many.json) {
+    io.stdout.write(
+      `${JSON.stringify({ event: 'summary', complete: complete.length, failed: failed.length, paused: downloads.length - complete.length - failed.length, bytes, seconds: elapsedMs / 1000 })}\n`,
+    );
+  } else if (!cli.quiet || failed.length > 0) {
+    const seconds = (elapsedMs / 1000).toFixed(1);
+    io.stderr.write(
+      `${complete.length} of ${downloads.length} downloaded (${formatBytes(bytes)} in ${seconds} s)${failed.length ? `, ${failed.length} failed:` : ''}\n`,
+    );
+    for (const d of failed) {
+      io.stderr.write(`  ${d.url}: ${describeError(d.lastError, cli.debug)}\n`);
+    }
+  }
+  if (interrupted) {
+    io.stderr.write(
+      'qget: interrupted; partial downloads are kept: run the same command again to resume.\n',
+    );
+    return EXIT.interrupted;
+  }
+  const first = failed[0]?.lastError;
+  if (first) return isQgetError(first) ? exitCodeFor(first.code) : EXIT.internal;
+  return complete.length === downloads.length ? EXIT.ok : EXIT.internal;
+}
