@@ -1,0 +1,123 @@
+// The `qget` command with many URLs: -m, -i (file and stdin), -d, -r (total), --json, the
+// summary that names each failure, and the exit code.
+
+import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
+import { once } from 'node:events';
+import { readFile, writeFile } from 'node:fs/promises';
+import { join, resolve } from 'node:path';
+import { describe, test } from 'node:test';
+import { makeContent, sha256 } from './helpers/content.js';
+import { useFixtures } from './helpers/fixture.js';
+
+const BIN = resolve(import.meta.dirname, '../bin/qget.js');
+const fx = useFixtures();
+
+async function run(args: string[], cwd: string, stdin?: string) {
+  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  let stdout = '';
+  let stderr = '';
+  child.stdout.on('data', (d) => {
+    stdout += d;
+  });
+  child.stderr.on('data', (d) => {
+    stderr += d;
+  });
+  child.stdin.end(stdin ?? '');
+  const [code] = await once(child, 'exit');
+  return { code: code as number, stdout, stderr };
+}
+
+describe('qget command, many URLs', () => {
+  test('-m 2 never runs more than two at once; a 404 among them is named and exits 3', async () => {
+    const content = makeContent(1024 * 1024);
+    const server = await fx.serve({ content, ratePerConnection: 1024 * 1024 });
+    const dir = await fx.tempDir();
+    const urls = ['a', 'b', 'c', 'd'].map((n) => `${server.url}/${n}.bin`);
+    const started = Date.now();
+    const r = await run(
+      ['-m', '2', '-c', '1', '-d', dir, ...urls, `${server.url}/status/404`],
+      dir,
+    );
+    assert.equal(r.code, 3, r.stderr);
+    for (const n of ['a', 'b', 'c', 'd']) {
+      assert.equal(sha256(await readFile(join(dir, `${n}.bin`))), sha256(content), n);
+    }
+    assert.match(r.stderr, /4 of 5 downloaded/);
+    assert.match(r.stderr, /status\/404: the server answered 404/);
+    // Most downloads transferring at once, from the server's own records.
+    const spans = server.requests
+      .filter((q) => q.status === 206 || q.status === 200)
+      .map((q) => ({ path: q.path, start: q.start, end: q.end ?? Date.now() }));
+    let most = 0;
+    for (const s of spans) {
+      const paths = new Set(
+        spans.filter((o) => o.start <= s.start && o.end > s.start).map((o) => o.path),
+      );
+      most = Math.max(most, paths.size);
+    }
+    assert.ok(most <= 2, `${most} downloads at once`);
+    assert.ok(Date.now() - started >= 1500, 'four 1 s downloads two at a time take about 2 s');
+  });
+
+  test('-i reads URLs from a file (comments, blank lines) and from standard input', async () => {
+    const content = makeContent(200_000);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    const list = join(dir, 'list.txt');
+    await writeFile(
+      list,
+      `# downloads\n${server.url}/one.bin\n\n   ${server.url}/two.bin  # second\n`,
+    );
+    const r = await run(['-q', '-i', list, '-d', dir], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'one.bin'))), sha256(content));
+    assert.equal(sha256(await readFile(join(dir, 'two.bin'))), sha256(content));
+    const s = await run(['-q', '-i', '-', '-d', dir], dir, `${server.url}/three.bin\n`);
+    assert.equal(s.code, 0, s.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'three.bin'))), sha256(content));
+    const missing = await run(['-i', join(dir, 'nope.txt')], dir);
+    assert.equal(missing.code, 2);
+    assert.match(missing.stderr, /cannot read/);
+  });
+
+  test('--json prints one JSON object per event and a summary', async () => {
+    const server = await fx.serve({ content: makeContent(300_000) });
+    const dir = await fx.tempDir();
+    const r = await run(['--json', '-d', dir, `${server.url}/j1.bin`, `${server.url}/j2.bin`], dir);
+    assert.equal(r.code, 0, r.stderr);
+    const events = r.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as Record<string, unknown>);
+    const completes = events.filter((e) => e.event === 'state' && e.state === 'complete');
+    assert.equal(completes.length, 2);
+    const summary = events.at(-1)!;
+    assert.equal(summary.event, 'summary');
+    assert.equal(summary.complete, 2);
+    assert.equal(summary.failed, 0);
+  });
+
+  test('-r limits the total rate of all downloads together', async () => {
+    const content = makeContent(512 * 1024);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    const started = Date.now();
+    const r = await run(
+      ['-q', '-r', '512K', '-d', dir, `${server.url}/r1.bin`, `${server.url}/r2.bin`],
+      dir,
+    );
+    assert.equal(r.code, 0, r.stderr);
+    const seconds = (Date.now() - started) / 1000;
+    // 1 MiB at 512 KiB/s is 2 s; allow the bucket's initial burst and process start.
+    assert.ok(seconds >= 1.5, `took ${seconds} s`);
+    assert.ok(seconds < 8, `took ${seconds} s`);
+  });
+
+  test('-o with several URLs is a usage error', async () => {
+    const dir = await fx.tempDir();
+    const r = await run(['-o', 'x', 'http://127.0.0.1/a', 'http://127.0.0.1/b'], dir);
+    assert.equal(r.code, 2);
+    assert.match(r.stderr, /-d DIR/);
+  });
+});
