@@ -1,0 +1,469 @@
+// bitpit's Manager: a queue of Downloaders with at most `maxRunning` running, one total rate
+// limit shared fairly between them (one token bucket, one owner per download), restarts after
+// transient errors, one keep-alive agent for all, and p-queue's onIdle().
+
+import type { Agent } from 'undici';
+import {
+  Downloader,
+  type DownloaderLink,
+  downloaderInternals,
+  type HumanReadable,
+} from './downloader.js';
+import { checkCount, checkNumber, type DownloaderOptions, describe } from './downloader-options.js';
+import { Emitter } from './emitter.js';
+import { createAgent } from './net/client.js';
+import { TokenBucket } from './rate/token-bucket.js';
+import { humanReadable } from './units.js';
+
+export interface ManagerOptions {
+  /** Most downloads running at once; 0 = no limit. Default 0. */
+  maxRunning?: number | undefined;
+  /** Total bytes per second over all downloads; 0 = unlimited. Default 0. */
+  rateLimit?: number | undefined;
+  /** Seconds before a download that failed (transiently) is started again; negative = never. Default 30. */
+  restartWait?: number | undefined;
+  /** Seconds between the manager's own checks. Default 1. */
+  updatePeriod?: number | undefined;
+  /** Options for the downloads add(url) creates (bitpit's **kwargs). */
+  downloadOptions?: DownloaderOptions | undefined;
+}
+
+export type ManagerProperty =
+  | 'maxRunning'
+  | 'rateLimit'
+  | 'restartWait'
+  | 'updatePeriod'
+  | 'downloadOptions';
+
+export interface ManagerSignals {
+  add: [manager: Manager, downloader: Downloader];
+  remove: [manager: Manager, downloader: Downloader];
+  'property-changed': [manager: Manager, property: ManagerProperty];
+}
+
+interface Entry {
+  d: Downloader;
+  /** Wants to run: started by the manager when a slot is free (and its restart wait is over). */
+  queued: boolean;
+  /** Being stopped by the manager to free a slot; it stays queued. */
+  preempted: boolean;
+  /** performance.now() of its last transient failure; restartWait counts from it. */
+  failedAt: number;
+  startedAt: number;
+  onState: (d: Downloader, old: string) => void;
+}
+
+interface SharedAgent {
+  agent: Agent;
+  /** Runs (and HEAD requests) using it now. */
+  users: number;
+  /** stop() was called: close it when the last user is done. */
+  retired: boolean;
+  closed: Promise<void>;
+  markClosed: () => void;
+}
+
+/** Sockets per origin: the downloads' own limits bound the real number. */
+const AGENT_CONNECTIONS = 1024;
+
+export class Manager extends Emitter<ManagerSignals> {
+  static override readonly signals = ['add', 'remove', 'property-changed'] as const;
+
+  #maxRunning: number;
+  #rateLimit: number;
+  #restartWait: number;
+  #updatePeriod: number;
+  #downloadOptions: DownloaderOptions;
+  readonly #bucket: TokenBucket;
+  readonly #entries: Entry[] = [];
+  readonly #link: DownloaderLink;
+  #running = false;
+  #tick: ReturnType<typeof setInterval> | undefined;
+  #wake: ReturnType<typeof setTimeout> | undefined;
+  #wakeAt = Number.POSITIVE_INFINITY;
+  #updating = false;
+  #again = false;
+  #agent: SharedAgent | undefined;
+  /** Retired agents not closed yet (still used by downloads that outlived stop()). */
+  readonly #retired = new Set<SharedAgent>();
+  #idleWaiters: (() => void)[] = [];
+
+  constructor(options: ManagerOptions = {}) {
+    super();
+    if (options === null || typeof options !== 'object') {
+      throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
+    }
+    this.#maxRunning = checkCount('maxRunning', options.maxRunning);
+    this.#rateLimit = checkNumber('rateLimit', options.rateLimit, 0, 0);
+    this.#restartWait = checkNumber('restartWait', options.restartWait, 30);
+    this.#updatePeriod = checkNumber('updatePeriod', options.updatePeriod, 1, 0, true);
+    this.#downloadOptions = checkDownloadOptions(options.downloadOptions);
+    this.#bucket = new TokenBucket(this.#rateLimit);
+    this.#link = {
+      limiter: this.#bucket,
+      lease: () => this.#lease(),
+      requestStart: (d) => this.#requestStart(d),
+      requestStop: (d) => this.#requestStop(d),
+    };
+  }
+
+  // ---- properties ----
+
+  get maxRunning(): number {
+    return this.#maxRunning;
+  }
+
+  /** Applied at once: extra downloads are paused (and stay queued), or more are started. */
+  set maxRunning(value: number) {
+    this.#maxRunning = checkCount('maxRunning', value);
+    this.emit('property-changed', this, 'maxRunning');
+    this.update();
+  }
+
+  get rateLimit(): number {
+    return this.#rateLimit;
+  }
+
+  /** Applied at once to every running download. */
+  set rateLimit(value: number) {
+    this.#rateLimit = checkNumber('rateLimit', value, 0, 0);
+    this.#bucket.setRate(this.#rateLimit);
+    this.emit('property-changed', this, 'rateLimit');
+    this.update();
+  }
+
+  get humanRateLimit(): HumanReadable {
+    const [value, suffix] = humanReadable(this.#rateLimit) as HumanReadable;
+    return [value, `${suffix}/s`];
+  }
+
+  get restartWait(): number {
+    return this.#restartWait;
+  }
+
+  set restartWait(value: number) {
+    this.#restartWait = checkNumber('restartWait', value, 30);
+    this.emit('property-changed', this, 'restartWait');
+    this.update();
+  }
+
+  get updatePeriod(): number {
+    return this.#updatePeriod;
+  }
+
+  set updatePeriod(value: number) {
+    this.#updatePeriod = checkNumber('updatePeriod', value, 1, 0, true);
+    if (this.#tick !== undefined) this.#startTick();
+    this.emit('property-changed', this, 'updatePeriod');
+  }
+
+  /** A copy of the options given to downloads created by add(url). */
+  get downloadOptions(): DownloaderOptions {
+    return { ...this.#downloadOptions };
+  }
+
+  set downloadOptions(value: DownloaderOptions) {
+    this.#downloadOptions = checkDownloadOptions(value);
+    this.emit('property-changed', this, 'downloadOptions');
+  }
+
+  /** The downloads added, in the order they were added. */
+  get downloads(): readonly Downloader[] {
+    return Object.freeze(this.#entries.map((e) => e.d));
+  }
+
+  /** Whether start() was called (and stop() not since). */
+  get isRunning(): boolean {
+    return this.#running;
+  }
+
+  // ---- methods ----
+
+  /** Add a download (a URL is created with `downloadOptions`); returns it. */
+  add(download: string | Downloader): Downloader {
+    const d =
+      typeof download === 'string' ? new Downloader(download, this.#downloadOptions) : download;
+    if (!(d instanceof Downloader)) {
+      throw new TypeError(`Expected a URL or a Downloader, got ${describe(download)}`);
+    }
+    if (this.#entry(d)) return d;
+    const previous = downloaderInternals.link(d, this.#link);
+    if (previous !== undefined) {
+      downloaderInternals.link(d, previous);
+      throw new Error(
+        'this Downloader already belongs to another Manager; remove() it there first',
+      );
+    }
+    const entry: Entry = {
+      d,
+      queued: d.isAlive || (d.state !== 'complete' && !failedForGood(d)),
+      preempted: false,
+      failedAt: Number.NEGATIVE_INFINITY,
+      startedAt: d.isAlive ? performance.now() : Number.NEGATIVE_INFINITY,
+      onState: (_d, old) => this.#onState(entry, old),
+    };
+    d.listen('state-changed', entry.onState);
+    this.#entries.push(entry);
+    this.emit('add', this, d);
+    this.update();
+    return d;
+  }
+
+  /** Remove a download and emit 'remove'. A running download is not stopped. */
+  remove(d: Downloader): void {
+    const entry = this.#entry(d);
+    if (!entry) throw new Error('this Downloader is not in the Manager');
+    this.#entries.splice(this.#entries.indexOf(entry), 1);
+    d.unlisten('state-changed', entry.onState);
+    downloaderInternals.link(d, undefined);
+    this.emit('remove', this, d);
+    this.update();
+  }
+
+  /**
+   * Start managing: keep starting queued downloads (at most `maxRunning` at once) until they are
+   * done. A download is queued when added (unless complete or failed for good) and by its own
+   * start(); a download the user paused (its stop(), or stopAll()) waits for its start().
+   */
+  start(): void {
+    if (this.#running) return;
+    this.#running = true;
+    this.#startTick();
+    this.update();
+  }
+
+  /**
+   * Stop managing: nothing more is started or stopped (running downloads go on; call stopAll()
+   * too to pause them). The shared agent is closed once the downloads using it have stopped; the
+   * promise resolves then.
+   */
+  stop(): Promise<void> {
+    this.#running = false;
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#tick = undefined;
+    this.#clearWake();
+    const shared = this.#agent;
+    if (shared) {
+      this.#agent = undefined;
+      shared.retired = true;
+      this.#retired.add(shared);
+      if (shared.users === 0) this.#close(shared);
+    }
+    this.#checkIdle();
+    return Promise.all([...this.#retired].map((a) => a.closed)).then(() => {});
+  }
+
+  /** Pause every download (running or queued); the manager goes on running. */
+  stopAll(): void {
+    for (const e of this.#entries) {
+      e.queued = false;
+      e.preempted = false;
+      downloaderInternals.stop(e.d);
+    }
+    this.update();
+  }
+
+  /** Check now what to start or stop (done automatically on every change). */
+  update(): void {
+    if (this.#updating) {
+      this.#again = true;
+      return;
+    }
+    this.#updating = true;
+    try {
+      do {
+        this.#again = false;
+        this.#schedule();
+      } while (this.#again);
+    } finally {
+      this.#updating = false;
+    }
+    this.#checkIdle();
+  }
+
+  /**
+   * Resolves when nothing is running or waiting to run: every download is complete, failed for
+   * good, or paused by the user. Queued downloads of a stopped manager keep it from being idle.
+   */
+  onIdle(): Promise<void> {
+    if (this.#isIdle()) return Promise.resolve();
+    return new Promise((resolve) => this.#idleWaiters.push(resolve));
+  }
+
+  // ---- scheduling ----
+
+  #schedule(): void {
+    if (!this.#running) return;
+    const now = performance.now();
+    const limit = this.#maxRunning > 0 ? this.#maxRunning : Number.POSITIVE_INFINITY;
+    const active = this.#entries.filter((e) => e.d.isAlive && !e.preempted);
+    if (active.length > limit) {
+      // The most recently started give way; they keep their place in the queue.
+      active.sort((a, b) => b.startedAt - a.startedAt);
+      for (const e of active.slice(0, active.length - limit)) {
+        e.preempted = true;
+        e.queued = true;
+        downloaderInternals.stop(e.d);
+      }
+    }
+    // A download being stopped still holds its connections: it counts until it has stopped.
+    let running = this.#entries.filter((e) => e.d.isAlive).length;
+    let wakeAt = Number.POSITIVE_INFINITY;
+    for (const e of this.#entries) {
+      if (running >= limit) break;
+      if (!e.queued || e.d.isAlive) continue;
+      const readyAt = e.failedAt + this.#restartWait * 1000;
+      if (readyAt > now) {
+        wakeAt = Math.min(wakeAt, readyAt);
+        continue;
+      }
+      running++;
+      downloaderInternals.start(e.d);
+    }
+    this.#setWake(wakeAt);
+  }
+
+  #onState(entry: Entry, _old: string): void {
+    const d = entry.d;
+    switch (d.state) {
+      case 'start':
+        entry.startedAt = performance.now();
+        entry.queued = true;
+        break;
+      case 'complete':
+        entry.queued = false;
+        break;
+      case 'error':
+        entry.failedAt = performance.now();
+        if (failedForGood(d) || this.#restartWait < 0) entry.queued = false;
+        break;
+      case 'pause':
+        entry.preempted = false;
+        break;
+    }
+    this.update();
+  }
+
+  #requestStart(d: Downloader): boolean {
+    const entry = this.#entry(d);
+    if (!entry || !this.#running) return false;
+    entry.queued = true;
+    entry.failedAt = Number.NEGATIVE_INFINITY;
+    this.update();
+    return true;
+  }
+
+  #requestStop(d: Downloader): void {
+    const entry = this.#entry(d);
+    if (!entry) return;
+    entry.queued = false;
+    entry.preempted = false;
+    this.update();
+  }
+
+  #entry(d: Downloader): Entry | undefined {
+    return this.#entries.find((e) => e.d === d);
+  }
+
+  #isIdle(): boolean {
+    return this.#entries.every((e) => !e.d.isAlive && !e.d.isRestarting && !e.queued);
+  }
+
+  #checkIdle(): void {
+    if (this.#idleWaiters.length === 0 || !this.#isIdle()) return;
+    const waiters = this.#idleWaiters;
+    this.#idleWaiters = [];
+    for (const resolve of waiters) resolve();
+  }
+
+  #startTick(): void {
+    if (this.#tick !== undefined) clearInterval(this.#tick);
+    this.#tick = setInterval(() => this.update(), this.#updatePeriod * 1000);
+    this.#tick.unref();
+  }
+
+  /** A timer for the next restart wait that ends; it keeps the process alive, as pending work. */
+  #setWake(at: number): void {
+    if (at === this.#wakeAt) return;
+    this.#clearWake();
+    if (!Number.isFinite(at)) return;
+    this.#wakeAt = at;
+    this.#wake = setTimeout(
+      () => {
+        this.#wake = undefined;
+        this.#wakeAt = Number.POSITIVE_INFINITY;
+        this.update();
+      },
+      Math.max(0, at - performance.now()),
+    );
+  }
+
+  #clearWake(): void {
+    if (this.#wake !== undefined) clearTimeout(this.#wake);
+    this.#wake = undefined;
+    this.#wakeAt = Number.POSITIVE_INFINITY;
+  }
+
+  // ---- the shared agent ----
+
+  #lease(): { dispatcher: Agent; release(): void } {
+    let shared = this.#running ? this.#agent : undefined;
+    if (!shared) {
+      shared = this.#newAgent();
+      if (this.#running) {
+        this.#agent = shared;
+      } else {
+        // A download started by hand while the manager is stopped gets an agent of its own,
+        // closed when it is done: no agent outlives its users.
+        shared.retired = true;
+        this.#retired.add(shared);
+      }
+    }
+    const leased = shared;
+    leased.users++;
+    let released = false;
+    return {
+      dispatcher: leased.agent,
+      release: () => {
+        if (released) return;
+        released = true;
+        leased.users--;
+        if (leased.users === 0 && leased.retired) this.#close(leased);
+      },
+    };
+  }
+
+  #newAgent(): SharedAgent {
+    const timeout = this.#downloadOptions.timeout ?? 10;
+    let markClosed: () => void = () => {};
+    const closed = new Promise<void>((resolve) => {
+      markClosed = resolve;
+    });
+    const agent = createAgent({
+      connections: AGENT_CONNECTIONS,
+      timeoutMs: timeout > 0 ? timeout * 1000 : 2 ** 31 - 1,
+    });
+    return { agent, users: 0, retired: false, closed, markClosed };
+  }
+
+  #close(shared: SharedAgent): void {
+    void shared.agent
+      .close()
+      .catch(() => {})
+      .then(() => {
+        this.#retired.delete(shared);
+        shared.markClosed();
+      });
+  }
+}
+function failedForGood(d: Downloader): boolean {
+  return d.state === 'error' && d.lastError !== null && !d.lastError.transient;
+}
+
+function checkDownloadOptions(value: unknown): DownloaderOptions {
+  if (value === undefined) return {};
+  if (value === null || typeof value !== 'object') {
+    throw new TypeError(`Expected \`downloadOptions\` to be an object, got ${describe(value)}`);
+  }
+  return { ...(value as DownloaderOptions) };
+}
