@@ -20,6 +20,7 @@ import {
 } from '../errors.js';
 import {
   createAgent,
+  createConnection,
   discardBody,
   errorCode,
   type OpenedResponse,
@@ -58,6 +59,7 @@ import {
   mergeRanges,
   missingRanges,
   type Segment,
+  type StealOptions,
   splitRanges,
 } from './segment-plan.js';
 
@@ -118,6 +120,11 @@ const TICK_MS = 100;
 const CHECKPOINT_MS = 1000;
 const MAX_RESTARTS = 3;
 const MIN_STEAL = 256 * 1024;
+/** Under a rate limit: the speed one connection is assumed to reach, and the smallest request. */
+const RATE_PER_CONNECTION = 1024 * 1024;
+const MIN_RATED_REQUEST = 64 * 1024;
+/** A transferring connection silent this long counts as stalled for stealing. */
+const STALL_MS = 1000;
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 const IGNORED_RANGE_LIMIT = 3;
 
@@ -172,12 +179,14 @@ export class DownloadJob {
     parseHttpUrl(this.#o.url);
     const signal = this.#o.signal;
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const onAbort = (): void => this.#stop(new AbortError(undefined, { cause: signal?.reason }));
-    signal?.addEventListener('abort', onAbort, { once: true });
     const output = this.#o.output === undefined ? undefined : resolve(this.#o.output);
     if (output !== undefined && !this.#o.override && (await pathExists(output))) {
       throw new FileExistsError(output);
     }
+    // Added only now: the finally below is what removes it.
+    const onAbort = (): void => this.#stop(new AbortError(undefined, { cause: signal?.reason }));
+    signal?.addEventListener('abort', onAbort, { once: true });
+    if (signal?.aborted) onAbort();
     const ownAgent = this.#o.dispatcher === undefined;
     this.#dispatcher =
       this.#o.dispatcher ??
@@ -472,11 +481,11 @@ export class DownloadJob {
     };
   }
 
-  #fetchContext(): FetchContext {
+  #fetchContext(dispatcher: Dispatcher = this.#dispatcher): FetchContext {
     return {
       info: this.#info,
       part: this.#part,
-      dispatcher: this.#dispatcher,
+      dispatcher,
       headers: this.#o.headers,
       chunkBytes: this.#o.chunkBytes,
       limiters: this.#o.limiters ?? [],
@@ -485,19 +494,52 @@ export class DownloadJob {
       onBytes: (n) => {
         this.#received += n;
       },
+      // "In a row" in the order answers arrive: a 206 between the 200s shows ranges work,
+      // even while the fetch that got it is still running.
+      onRangeAnswered: () => {
+        this.#ignoredInARow = 0;
+      },
+      requestBytes: () => {
+        const rate = this.#rateLimit();
+        return rate > 0
+          ? Math.max(MIN_RATED_REQUEST, Math.floor(rate / 8 / Math.max(1, this.#live)))
+          : Number.POSITIVE_INFINITY;
+      },
     };
   }
 
   /** Open connections up to the governor's target while there is work to hand out. */
   #fill(): void {
     if (this.#stopping || this.#fatal || this.#mode !== 'segmented') return;
-    const target = this.#governor.target(performance.now());
+    let target = this.#governor.target(performance.now());
+    const rate = this.#rateLimit();
+    // Under a rate limit more connections only add requests; about 1 MiB/s each is plenty.
+    if (rate > 0) target = Math.min(target, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION)));
     while (this.#live < target && this.#hasWork()) this.#spawn();
+  }
+
+  /** The tightest rate limit in force (bytes/s), 0 when none. */
+  #rateLimit(): number {
+    let rate = 0;
+    for (const limiter of this.#o.limiters ?? []) {
+      if (limiter.rate > 0 && (rate === 0 || limiter.rate < rate)) rate = limiter.rate;
+    }
+    return rate;
+  }
+
+  #stealOptions(thiefSpeed: number | undefined): StealOptions {
+    // Under a rate limit every connection looks slow: crawling is not a reason to split.
+    const limited = this.#rateLimit() > 0;
+    return {
+      minSteal: MIN_STEAL,
+      thiefSpeed,
+      ...(limited ? { crawlSeconds: Number.POSITIVE_INFINITY } : {}),
+    };
   }
 
   #hasWork(): boolean {
     if (this.#segments.some((s) => !s.active && s.pos < s.end)) return true;
-    return chooseSteal(this.#segments, { minSteal: MIN_STEAL, thiefSpeed: undefined }) !== null;
+    return chooseSteal(this.#segments, this.#stealOptions(undefined)) !== null;
   }
 
   #spawn(initial?: {
@@ -519,11 +561,16 @@ export class DownloadJob {
   #takeWork(thiefSpeed: number | undefined): Segment | undefined {
     const free = this.#segments.find((s) => !s.active && s.pos < s.end);
     if (free) return free;
-    const steal = chooseSteal(this.#segments, { minSteal: MIN_STEAL, thiefSpeed });
+    const steal = chooseSteal(this.#segments, this.#stealOptions(thiefSpeed));
     if (!steal) return undefined;
-    const seg = this.#newSegment(steal.splitAt, steal.segment.end);
-    steal.segment.end = steal.splitAt;
+    const victim = steal.segment;
+    const seg = this.#newSegment(steal.splitAt, victim.end);
+    victim.end = steal.splitAt;
     this.#segments.push(seg);
+    if (victim.pos >= victim.end) {
+      // A stalled victim would otherwise hold the download until its watchdog fires.
+      for (const fetch of this.#fetches) if (fetch.segment === victim) fetch.release();
+    }
     return seg;
   }
 
@@ -531,6 +578,25 @@ export class DownloadJob {
     segment: Segment;
     opened: { response: OpenedResponse; servedEnd: number };
   }): Promise<void> {
+    // A socket of its own (unless the caller shares a dispatcher), closed when the worker
+    // leaves: open sockets then follow the live workers, which a per-client cap needs.
+    const own =
+      this.#o.dispatcher === undefined
+        ? createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs })
+        : undefined;
+    try {
+      await this.#workLoop(initial, own ?? this.#dispatcher);
+    } finally {
+      own?.destroy().catch(() => {});
+    }
+  }
+
+  async #workLoop(
+    initial:
+      | { segment: Segment; opened: { response: OpenedResponse; servedEnd: number } }
+      | undefined,
+    dispatcher: Dispatcher,
+  ): Promise<void> {
     let speed: number | undefined;
     let refusals = 0;
     let next = initial;
@@ -539,7 +605,7 @@ export class DownloadJob {
       if (!seg) return;
       seg.active = true;
       seg.speed = undefined;
-      const fetch = new RangeFetch(this.#fetchContext(), seg);
+      const fetch = new RangeFetch(this.#fetchContext(dispatcher), seg);
       const meter = { fetch, at: performance.now(), bytes: 0 };
       this.#meters.set(fetch, meter);
       this.#fetches.add(fetch);
@@ -559,7 +625,8 @@ export class DownloadJob {
         if (action === 'wait') refusals++;
       } finally {
         seg.active = false;
-        speed = seg.speed ?? speed;
+        // A fast connection may finish before the meter's first window: its average then.
+        speed = seg.speed ?? fetch.averageSpeed(performance.now()) ?? speed;
         this.#fetches.delete(fetch);
         this.#meters.delete(fetch);
       }
@@ -636,6 +703,8 @@ export class DownloadJob {
     this.#received = 0;
     this.#resumed = 0;
     let response = probe;
+    // Every attempt starts again from byte 0: only getting further than ever before is progress.
+    let furthest = 0;
     for (let failures = 0; ; ) {
       const fetch = new RangeFetch(this.#fetchContext(), seg);
       this.#fetches.add(fetch);
@@ -652,7 +721,8 @@ export class DownloadJob {
       } catch (err) {
         const error = toQgetError(err, info.finalUrl, this.#abort.signal);
         if (!error.transient || this.#abort.signal.aborted) throw error;
-        failures = seg.pos > 0 ? 1 : failures + 1;
+        failures = seg.pos > furthest ? 1 : failures + 1;
+        furthest = Math.max(furthest, seg.pos);
         if (failures > this.#o.retries) throw error;
         this.#debug(`stream failed (${error.message}); starting it again from byte 0`);
         await this.#sleep(this.#retryDelay(failures, error), this.#abort.signal);
@@ -730,12 +800,23 @@ export class DownloadJob {
       const { fetch } = meter;
       if (fetch.transferring) transferring++;
       const elapsed = now - meter.at;
-      if (elapsed >= 500) {
-        const rate = ((fetch.received - meter.bytes) * 1000) / elapsed;
-        const seg = fetch.segment;
-        seg.speed = seg.speed === undefined ? rate : 0.5 * seg.speed + 0.5 * rate;
+      const seg = fetch.segment;
+      // Speeds are measured once bytes flow (a slow answer is not a crawl); the first value is
+      // the attempt's average after 200 ms, so stealing knows a crawler before it is too late.
+      if (fetch.started && seg.speed === undefined && now - fetch.startedAt >= 200) {
+        seg.speed = fetch.averageSpeed(now);
         meter.at = now;
         meter.bytes = fetch.received;
+      } else if (elapsed >= 500 && fetch.started && seg.speed !== undefined) {
+        const rate = ((fetch.received - meter.bytes) * 1000) / elapsed;
+        seg.speed = 0.5 * seg.speed + 0.5 * rate;
+        meter.at = now;
+        meter.bytes = fetch.received;
+      }
+      // The average only halves per window; a connection silent this long has stalled, and
+      // stealing (chooseSteal) then takes all it has left.
+      if (fetch.transferring && !fetch.waiting && now - fetch.lastDataAt > STALL_MS) {
+        seg.speed = 0;
       }
       if (!fetch.waiting && now - fetch.lastDataAt > this.#o.timeoutMs) {
         fetch.abort(

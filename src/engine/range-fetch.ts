@@ -3,7 +3,7 @@
 // early when another connection has stolen the segment's tail.
 
 import type { Dispatcher } from 'undici';
-import { NetworkError } from '../errors.js';
+import { AbortError, NetworkError } from '../errors.js';
 import {
   discardBody,
   openRequest,
@@ -30,6 +30,13 @@ export interface FetchContext {
   now: () => number;
   /** Called for every accepted byte count (the progress counter). */
   onBytes: (bytes: number) => void;
+  /** A ranged request of ours was answered with the range asked for. */
+  onRangeAnswered?: () => void;
+  /**
+   * Largest range to ask for in one request (default: the whole segment). Under a rate limit
+   * small requests keep the server from parking far more than is being read in socket buffers.
+   */
+  requestBytes?: () => number;
 }
 
 export class RangeFetch {
@@ -42,10 +49,13 @@ export class RangeFetch {
   transferring = false;
   /** A valid response arrived at some point of this attempt. */
   started = false;
+  /** When bytes started to flow (ctx.now()). */
+  startedAt = 0;
   /** Bytes received by this attempt (the speed meter reads deltas of it). */
   received = 0;
   readonly #ctx: FetchContext;
   readonly #controller = new AbortController();
+  #released = false;
 
   constructor(ctx: FetchContext, segment: Segment) {
     this.#ctx = ctx;
@@ -58,10 +68,28 @@ export class RangeFetch {
   }
 
   /**
+   * Another connection took everything this one had left (a steal from a stalled or crawling
+   * connection): stop now, as a finish, instead of waiting for bytes or for the watchdog.
+   */
+  release(): void {
+    this.#released = true;
+    this.#controller.abort(new AbortError('the range was handed to another connection'));
+  }
+
+  /**
    * Fetch the segment from `segment.pos`. `opened` is an already validated response whose body
    * starts at `segment.pos` (the probe's), used instead of a new request.
    */
   async run(opened?: { response: OpenedResponse; servedEnd: number }): Promise<void> {
+    try {
+      await this.#run(opened);
+    } catch (err) {
+      if (this.#released && this.segment.pos >= this.segment.end) return;
+      throw err;
+    }
+  }
+
+  async #run(opened: { response: OpenedResponse; servedEnd: number } | undefined): Promise<void> {
     const { info, part, chunkBytes, limiters, limiterOwner, now, onBytes } = this.#ctx;
     const seg = this.segment;
     const signal = this.#controller.signal;
@@ -70,17 +98,25 @@ export class RangeFetch {
     if (opened) {
       ({ response, servedEnd } = opened);
     } else {
-      response = await this.#request(seg.pos, seg.end);
+      // What is asked is fixed now: a steal may move seg.end while the answer is on its way.
+      const askedStart = seg.pos;
+      const askedEnd = Math.min(
+        seg.end,
+        seg.pos + (this.#ctx.requestBytes?.() ?? Number.POSITIVE_INFINITY),
+      );
+      response = await this.#request(askedStart, askedEnd);
       try {
         if (response.statusCode !== 206 && response.statusCode !== 200) throw statusError(response);
-        servedEnd = checkRangeResponse(info, response, seg.pos, seg.end);
+        servedEnd = checkRangeResponse(info, response, askedStart, askedEnd);
       } catch (err) {
         discardBody(response.body);
         throw err;
       }
+      this.#ctx.onRangeAnswered?.();
     }
     this.transferring = true;
     this.started = true;
+    this.startedAt = now();
     this.lastDataAt = now();
 
     let batch: Buffer[] = [];
@@ -115,6 +151,8 @@ export class RangeFetch {
         body.destroy(signal.reason as Error);
       };
       signal.addEventListener('abort', onAbort, { once: true });
+      // Aborted while the answer was on its way: the event has fired already.
+      if (signal.aborted) onAbort();
       try {
         for await (const chunk of body as AsyncIterable<Buffer>) {
           this.lastDataAt = now();
@@ -163,6 +201,15 @@ export class RangeFetch {
       if (seg.pos < servedEnd) discardBody(response.body);
     }
     await flush(true);
+  }
+
+  /**
+   * Bytes/s over the whole attempt, for attempts too short for the engine's speed meter;
+   * undefined when too short to say anything.
+   */
+  averageSpeed(at: number): number | undefined {
+    const ms = at - this.startedAt;
+    return this.started && ms >= 50 ? (this.received * 1000) / ms : undefined;
   }
 
   async #request(start: number, end: number): Promise<OpenedResponse> {

@@ -129,14 +129,15 @@ export function chooseSteal(
     const left = remaining(seg);
     const victimSpeed = seg.speed ?? typical;
     let keepShare = 0.5;
-    if (victimSpeed !== undefined && thief !== undefined) {
-      keepShare = victimSpeed <= 0 ? 0 : victimSpeed / (victimSpeed + thief);
+    // A stalled victim gives up everything, whatever is known about the thief.
+    if (victimSpeed !== undefined && victimSpeed <= 0) keepShare = 0;
+    else if (victimSpeed !== undefined && thief !== undefined) {
+      keepShare = victimSpeed / (victimSpeed + thief);
     }
-    let splitAt = seg.pos + Math.ceil(left * keepShare);
-    // Keep writes page-aligned where it costs nothing.
-    if (splitAt % ALIGN !== 0 && splitAt + (ALIGN - (splitAt % ALIGN)) < seg.end) {
-      splitAt += ALIGN - (splitAt % ALIGN);
-    }
+    const keep = Math.ceil(left * keepShare);
+    // Page-aligned splits, rounding towards the thief (the faster or equal one); a victim
+    // that would keep less than a page keeps nothing, or its crawl would decide the finish.
+    const splitAt = keep < ALIGN ? seg.pos : seg.pos + keep - ((seg.pos + keep) % ALIGN);
     const stolen = seg.end - splitAt;
     // Without any measured speed only the size rule applies.
     const timeLeft =

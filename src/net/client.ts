@@ -1,7 +1,7 @@
-// The HTTP layer: a keep-alive undici Agent, one request with optional redirect following,
-// and the mapping of undici / socket failures onto qget's error classes.
+// The HTTP layer: a keep-alive undici Agent and single owned connections, one request with
+// optional redirect following, and the mapping of undici / socket failures onto qget's errors.
 
-import { Agent, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { Agent, Client, type Dispatcher, errors as undiciErrors, request } from 'undici';
 import {
   AbortError,
   HttpStatusError,
@@ -22,16 +22,31 @@ export interface AgentOptions {
   timeoutMs: number;
 }
 
+function socketOptions(timeoutMs: number) {
+  return {
+    pipelining: 1,
+    keepAliveTimeout: 10_000,
+    headersTimeout: timeoutMs,
+    bodyTimeout: 0,
+    connect: { timeout: timeoutMs },
+  };
+}
+
 /** A keep-alive pool; body stalls are watched by the engine itself (rate limiting pauses reads). */
 export function createAgent(options: AgentOptions): Agent {
   return new Agent({
     connections: Math.max(1, options.connections),
-    pipelining: 1,
-    keepAliveTimeout: 10_000,
-    headersTimeout: options.timeoutMs,
-    bodyTimeout: 0,
-    connect: { timeout: options.timeoutMs },
+    ...socketOptions(options.timeoutMs),
   });
+}
+
+/**
+ * One keep-alive connection to the origin of `url`, for a download connection that owns its
+ * socket: an undici pool hands requests to its first free client even when that one has no
+ * socket, so it opens new connections while idle ones still hold a server's per-client slots.
+ */
+export function createConnection(url: string, options: Pick<AgentOptions, 'timeoutMs'>): Client {
+  return new Client(new URL(url).origin, socketOptions(options.timeoutMs));
 }
 
 export interface OpenOptions {

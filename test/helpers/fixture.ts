@@ -1,0 +1,95 @@
+// Per-file fixtures for the engine tests: test servers and fresh temporary folders, all closed
+// or removed in one `after` hook, plus small file assertions.
+
+import assert from 'node:assert/strict';
+import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after } from 'node:test';
+import { sha256 } from './content.js';
+import { type ServerConfig, startServer, type TestServer } from './server.js';
+
+export interface Fixtures {
+  serve(config?: Partial<ServerConfig>): Promise<TestServer>;
+  tempDir(): Promise<string>;
+}
+
+/** Call once at the top of a test file. */
+export function useFixtures(): Fixtures {
+  const servers: TestServer[] = [];
+  const dirs: string[] = [];
+  after(async () => {
+    await Promise.all(servers.map((s) => s.close()));
+    await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
+  });
+  return {
+    async serve(config = {}) {
+      const server = await startServer(config);
+      servers.push(server);
+      return server;
+    },
+    async tempDir() {
+      const dir = await mkdtemp(join(tmpdir(), 'qget-test-'));
+      dirs.push(dir);
+      return dir;
+    },
+  };
+}
+
+export async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The file holds exactly `expected` (compared by hash so failures stay readable). */
+export async function assertFileEquals(path: string, expected: Buffer): Promise<void> {
+  const actual = await readFile(path);
+  assert.equal(actual.length, expected.length, `${path} has ${actual.length} bytes`);
+  assert.equal(sha256(actual), sha256(expected), `${path} differs from the expected bytes`);
+}
+
+export async function listDir(dir: string): Promise<string[]> {
+  return (await readdir(dir)).sort();
+}
+
+/** Requests that asked for a range other than the probe's `bytes=0-`. */
+export function rangedRequests(server: TestServer): TestServer['requests'] {
+  return server.requests.filter((r) => r.range !== undefined && r.range !== 'bytes=0-');
+}
+
+/** The highest number of requests the server was answering at the same time. */
+export function maxConcurrentRequests(server: TestServer): number {
+  const events: [number, number][] = [];
+  for (const r of server.requests) {
+    events.push([r.start, 1]);
+    events.push([r.end ?? Number.POSITIVE_INFINITY, -1]);
+  }
+  events.sort((a, b) => a[0] - b[0] || a[1] - b[1]);
+  let open = 0;
+  let max = 0;
+  for (const [, delta] of events) {
+    open += delta;
+    max = Math.max(max, open);
+  }
+  return max;
+}
+
+/** A controller aborted once the download passes `fraction` of the size. */
+export function abortAt(fraction: number): {
+  controller: AbortController;
+  onDownloadProgress: (p: { getDownloadBytes(): number; totalBytes: number }) => void;
+} {
+  const controller = new AbortController();
+  return {
+    controller,
+    onDownloadProgress(p) {
+      if (p.totalBytes > 0 && p.getDownloadBytes() >= fraction * p.totalBytes) {
+        controller.abort();
+      }
+    },
+  };
+}

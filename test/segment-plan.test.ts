@@ -1,0 +1,236 @@
+// Tests for src/engine/segment-plan.ts: splitting missing ranges, range bookkeeping, and the
+// work-stealing decision (who gives up how much of its range).
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  type ByteRange,
+  chooseSteal,
+  mergeRanges,
+  missingRanges,
+  type Segment,
+  splitRanges,
+} from '../src/engine/segment-plan.js';
+
+const MiB = 1024 * 1024;
+const KiB = 1024;
+
+let nextId = 0;
+function seg(fields: Partial<Segment> & { start: number; end: number }): Segment {
+  const pos = fields.pos ?? fields.start;
+  return {
+    id: nextId++,
+    flushed: pos,
+    active: true,
+    speed: undefined,
+    failures: 0,
+    pos,
+    ...fields,
+  };
+}
+
+function total(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((n, [s, e]) => n + e - s, 0);
+}
+
+/** The ranges are sorted, non-empty, do not overlap and cover exactly `expected`. */
+function assertTiles(ranges: readonly ByteRange[], expected: readonly ByteRange[]): void {
+  for (const [s, e] of ranges) assert.ok(e > s, `empty range ${s}-${e}`);
+  for (let i = 1; i < ranges.length; i++) {
+    assert.ok(ranges[i]![0] >= ranges[i - 1]![1], 'ranges overlap or are unsorted');
+  }
+  assert.deepEqual(mergeRanges(ranges), mergeRanges(expected));
+}
+
+describe('splitRanges', () => {
+  it('cuts one large range into `pieces` equal ranges that tile it', () => {
+    const out = splitRanges([[0, 16 * MiB]], 4, MiB);
+    assert.equal(out.length, 4);
+    assertTiles(out, [[0, 16 * MiB]]);
+    for (const [s, e] of out) assert.equal(e - s, 4 * MiB);
+  });
+
+  it('never makes a range below the minimum split, so small files get fewer pieces', () => {
+    const out = splitRanges([[0, 3 * MiB]], 16, MiB);
+    assert.equal(out.length, 2);
+    assertTiles(out, [[0, 3 * MiB]]);
+    for (const [s, e] of out) assert.ok(e - s >= MiB);
+    // Below two minimum splits the range stays whole.
+    assert.deepEqual(splitRanges([[0, 2 * MiB - 1]], 16, MiB), [[0, 2 * MiB - 1]]);
+  });
+
+  it('cuts below the piece count no further than asked, largest first', () => {
+    const out = splitRanges(
+      [
+        [0, MiB],
+        [5 * MiB, 13 * MiB],
+      ],
+      3,
+      256 * KiB,
+    );
+    assert.equal(out.length, 3);
+    assertTiles(out, [
+      [0, MiB],
+      [5 * MiB, 13 * MiB],
+    ]);
+    // The 8 MiB range was cut, the 1 MiB one was not.
+    assert.deepEqual(out[0], [0, MiB]);
+  });
+
+  it('with maxPart, cuts every range down to it even beyond the piece count', () => {
+    const out = splitRanges([[0, 10 * MiB]], 2, 64 * KiB, MiB);
+    assert.ok(out.length >= 10, `only ${out.length} pieces`);
+    for (const [s, e] of out) assert.ok(e - s <= MiB, `piece of ${e - s} bytes`);
+    assertTiles(out, [[0, 10 * MiB]]);
+  });
+
+  it('drops empty ranges and returns nothing for nothing', () => {
+    assert.deepEqual(splitRanges([], 8, MiB), []);
+    assert.deepEqual(
+      splitRanges(
+        [
+          [5, 5],
+          [10, 20],
+        ],
+        8,
+        MiB,
+      ),
+      [[10, 20]],
+    );
+  });
+});
+
+describe('mergeRanges / missingRanges', () => {
+  it('merges overlapping and touching ranges, sorts, and drops empty ones', () => {
+    assert.deepEqual(
+      mergeRanges([
+        [50, 60],
+        [0, 10],
+        [10, 20],
+        [15, 30],
+        [40, 40],
+        [70, 65],
+      ]),
+      [
+        [0, 30],
+        [50, 60],
+      ],
+    );
+  });
+
+  it('gives the gaps of [0, size) not covered, clamped to the size', () => {
+    assert.deepEqual(
+      missingRanges(100, [
+        [10, 20],
+        [15, 30],
+        [90, 150],
+      ]),
+      [
+        [0, 10],
+        [30, 90],
+      ],
+    );
+    assert.deepEqual(missingRanges(100, []), [[0, 100]]);
+    assert.deepEqual(missingRanges(100, [[0, 100]]), []);
+    assert.deepEqual(missingRanges(0, []), []);
+    assert.equal(total(missingRanges(1000, [[100, 200]])) + 100, 1000);
+  });
+});
+
+describe('chooseSteal', () => {
+  const opts = { minSteal: 256 * KiB, thiefSpeed: undefined };
+
+  it('with unknown speeds takes the upper half of the largest remaining range', () => {
+    const small = seg({ start: 0, end: 2 * MiB, pos: MiB });
+    const large = seg({ start: 2 * MiB, end: 10 * MiB, pos: 4 * MiB });
+    const steal = chooseSteal([small, large], opts);
+    assert.ok(steal);
+    assert.equal(steal.segment, large);
+    assert.equal(steal.splitAt, 7 * MiB);
+  });
+
+  it('with equal speeds also splits in the middle', () => {
+    const victim = seg({ start: 0, end: 8 * MiB, pos: 0, speed: MiB });
+    const steal = chooseSteal([victim], { minSteal: 256 * KiB, thiefSpeed: MiB });
+    assert.equal(steal?.splitAt, 4 * MiB);
+  });
+
+  it('leaves the victim a share proportional to its speed', () => {
+    // Victim 1 MiB/s, thief 3 MiB/s: the victim keeps a quarter, so both finish together.
+    const victim = seg({ start: 0, end: 8 * MiB, pos: 0, speed: MiB });
+    const steal = chooseSteal([victim], { minSteal: 256 * KiB, thiefSpeed: 3 * MiB });
+    assert.equal(steal?.splitAt, 2 * MiB);
+  });
+
+  it('picks the victim that would finish last, not the one with most bytes left', () => {
+    const big = seg({ start: 0, end: 8 * MiB, pos: 0, speed: 8 * MiB }); // 1 s left
+    const slow = seg({ start: 8 * MiB, end: 12 * MiB, pos: 8 * MiB, speed: MiB }); // 4 s left
+    const steal = chooseSteal([big, slow], { minSteal: 256 * KiB, thiefSpeed: 8 * MiB });
+    assert.equal(steal?.segment, slow);
+  });
+
+  it('makes a crawling victim give up nearly all of its range', () => {
+    const victim = seg({ start: 0, end: 4 * MiB, pos: MiB, speed: 1000 });
+    const steal = chooseSteal([victim], { minSteal: 256 * KiB, thiefSpeed: 10 * MiB });
+    assert.ok(steal);
+    assert.ok(steal.splitAt >= MiB && steal.splitAt <= MiB + 8 * KiB, `split at ${steal.splitAt}`);
+  });
+
+  it('makes a stalled victim give up everything after its position, even a small tail', () => {
+    const pos = 3 * MiB - 100 * KiB;
+    const stalled = seg({ start: 0, end: 3 * MiB, pos, speed: 0 });
+    const fast = seg({ start: 3 * MiB, end: 4 * MiB, pos: 4 * MiB - KiB, speed: 5 * MiB });
+    const steal = chooseSteal([stalled, fast], opts);
+    assert.ok(steal);
+    assert.equal(steal.segment, stalled);
+    assert.equal(steal.splitAt, pos, 'the stalled victim keeps nothing');
+  });
+
+  it('makes a stalled victim give up everything even when no other speed is known', () => {
+    const stalled = seg({ start: 0, end: 4 * MiB, pos: 200_000, speed: 0 });
+    const steal = chooseSteal([stalled], opts);
+    assert.equal(steal?.splitAt, 200_000);
+  });
+
+  it('splits on page boundaries, rounding in favour of the thief', () => {
+    const victim = seg({ start: 0, end: 8 * MiB, pos: 1000 });
+    const steal = chooseSteal([victim], opts);
+    assert.ok(steal);
+    assert.equal(steal.splitAt % 4096, 0);
+    const half = 1000 + (8 * MiB - 1000) / 2;
+    assert.ok(steal.splitAt <= half && steal.splitAt > half - 4096, `split at ${steal.splitAt}`);
+  });
+
+  it('a crawling victim that would keep less than a page keeps nothing', () => {
+    const pos = MiB + 123;
+    const victim = seg({ start: 0, end: 2 * MiB, pos, speed: 100 });
+    const steal = chooseSteal([victim], { minSteal: 256 * KiB, thiefSpeed: 100 * MiB });
+    assert.equal(steal?.splitAt, pos);
+  });
+
+  it('returns null when nothing is worth a request', () => {
+    // Below twice the minimum steal with unknown speeds.
+    const nearlyDone = seg({ start: 0, end: MiB, pos: MiB - 300 * KiB });
+    assert.equal(chooseSteal([nearlyDone], opts), null);
+    // Finished, inactive or empty segments are never victims.
+    const finished = seg({ start: 0, end: 4 * MiB, pos: 4 * MiB });
+    const idle = seg({ start: 4 * MiB, end: 8 * MiB, active: false });
+    assert.equal(chooseSteal([finished, idle], opts), null);
+    assert.equal(chooseSteal([], opts), null);
+  });
+
+  it('never splits below the victim position or outside its range', () => {
+    for (const speed of [undefined, 0, 1, 1000, MiB, 100 * MiB]) {
+      for (const pos of [0, 12_345, MiB - 4097, MiB + 1, 3 * MiB - 5000]) {
+        const victim = seg({ start: 0, end: 3 * MiB, pos, speed });
+        for (const thiefSpeed of [undefined, 1, MiB, 1000 * MiB]) {
+          const steal = chooseSteal([victim], { minSteal: 64 * KiB, thiefSpeed });
+          if (!steal) continue;
+          assert.ok(
+            steal.splitAt >= pos && steal.splitAt < victim.end,
+            `speed ${speed} pos ${pos} thief ${thiefSpeed}: split at ${steal.splitAt}`,
+          );
+        }
+      }
+    }
+  });
+});
