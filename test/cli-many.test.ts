@@ -2,31 +2,15 @@
 // summary that names each failure, and the exit code.
 
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join, resolve } from 'node:path';
+import { join } from 'node:path';
 import { describe, test } from 'node:test';
+import { runCli } from './helpers/cli.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
 
-const BIN = resolve(import.meta.dirname, '../bin/qget.js');
 const fx = useFixtures();
-
-async function run(args: string[], cwd: string, stdin?: string) {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  child.stdin.end(stdin ?? '');
-  const [code] = await once(child, 'exit');
-  return { code: code as number, stdout, stderr };
-}
+const run = runCli;
 
 describe('qget command, many URLs', () => {
   test('-m 2 never runs more than two at once; a 404 among them is named and exits 3', async () => {

@@ -2,46 +2,16 @@
 // against local servers. Exit codes, output naming, headers, progress lines, Ctrl-C and kill -9.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
 import { readFile, stat, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import { runCli, startCli } from './helpers/cli.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { exists, useFixtures } from './helpers/fixture.js';
 
-const BIN = resolve(import.meta.dirname, '../bin/qget.js');
 const fx = useFixtures();
-
-interface Run {
-  code: number | null;
-  signal: NodeJS.Signals | null;
-  stdout: string;
-  stderr: string;
-}
-
-function start(args: string[], cwd: string): { child: ChildProcess; done: Promise<Run> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stdout = '';
-  let stderr = '';
-  child.stdout!.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr!.on('data', (d) => {
-    stderr += d;
-  });
-  const done = once(child, 'exit').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-    stdout,
-    stderr,
-  }));
-  return { child, done };
-}
-
-function run(args: string[], cwd: string): Promise<Run> {
-  return start(args, cwd).done;
-}
+const start = startCli;
+const run = runCli;
 
 describe('qget command', () => {
   test('--version prints the package version and --help lists the options', async () => {

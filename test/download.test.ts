@@ -11,6 +11,7 @@ import {
   abortAt,
   assertFileEquals,
   exists,
+  hasCode,
   listDir,
   maxConcurrentRequests,
   rangedRequests,
@@ -19,13 +20,6 @@ import {
 
 const MiB = 1024 * 1024;
 const { serve, tempDir } = useFixtures();
-
-function hasCode(code: string) {
-  return (err: unknown): boolean => {
-    assert.equal((err as { code?: unknown }).code, code, String(err));
-    return true;
-  };
-}
 
 describe('qget() downloads', () => {
   it('fetches a multi-MiB file over several ranged connections with the right bytes', async () => {

@@ -11,6 +11,7 @@ import {
   abortAt,
   assertFileEquals,
   exists,
+  hasCode,
   listDir,
   rangedRequests,
   useFixtures,
@@ -18,13 +19,6 @@ import {
 
 const MiB = 1024 * 1024;
 const { serve, tempDir } = useFixtures();
-
-function hasCode(code: string) {
-  return (err: unknown): boolean => {
-    assert.equal((err as { code?: unknown }).code, code, String(err));
-    return true;
-  };
-}
 
 function rangeStart(range: string | undefined): number | undefined {
   const m = range ? /^bytes=(\d+)-/.exec(range) : null;

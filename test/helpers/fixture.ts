@@ -93,3 +93,11 @@ export function abortAt(fraction: number): {
     },
   };
 }
+
+/** For assert.rejects: the error carries this stable `code`. */
+export function hasCode(code: string) {
+  return (err: unknown): boolean => {
+    assert.equal((err as { code?: unknown }).code, code, String(err));
+    return true;
+  };
+}
