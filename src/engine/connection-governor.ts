@@ -28,7 +28,7 @@ export class ConnectionGovernor {
   constructor(options: GovernorOptions) {
     this.max = Math.max(1, Math.floor(options.maxConnections));
     this.#testMs = Math.max(0, options.testMs);
-    this.#rampMs = options.rampIntervalMs ?? 20;
+    this.#rampMs = options.rampIntervalMs ?? 10;
     this.#probeMs = options.probeIntervalMs ?? 1000;
   }
 

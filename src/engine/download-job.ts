@@ -448,7 +448,7 @@ export class DownloadJob {
     const ramp = setInterval(() => {
       this.#fill();
       if (this.#stopping || this.#live >= this.#governor.max) clearInterval(ramp);
-    }, 20);
+    }, 10);
     if (probe && first && first.start === probeStart) {
       this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
     } else {
