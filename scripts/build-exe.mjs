@@ -95,7 +95,13 @@ try {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    define: { __QGET_VERSION__: JSON.stringify(pkg.version) },
+    define: {
+      __QGET_VERSION__: JSON.stringify(pkg.version),
+      // ws (the daemon's WebSocket server) would try to require its optional native add-ons,
+      // which an executable cannot load (and Node warns about trying); it works without them.
+      'process.env.WS_NO_BUFFER_UTIL': '"1"',
+      'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
+    },
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: false,

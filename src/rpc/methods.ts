@@ -1,0 +1,337 @@
+// The aria2.* methods over the download queue: aria2's parameters, checks, messages and result
+// shapes. system.* methods live in protocol.ts.
+
+import { mkdir } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { Downloader, type DownloaderOptions } from '../index.js';
+import { newGid } from './gid.js';
+import {
+  downloaderOptions,
+  type GlobalOptions,
+  needsRestart,
+  type OptionValues,
+  readOptions,
+  resolveTarget,
+} from './options.js';
+import {
+  dictParam,
+  integerParam,
+  keysParam,
+  listParam,
+  METHOD_ERROR,
+  RpcError,
+  type RpcHandler,
+  stringParam,
+} from './protocol.js';
+import type { DownloadQueue, Job } from './queue.js';
+import {
+  fileEntries,
+  outName,
+  type StatusSource,
+  serverEntries,
+  statusShape,
+  uriEntries,
+} from './status.js';
+
+/** What the methods act on; the daemon provides it. */
+export interface MethodContext {
+  queue: DownloadQueue;
+  globals: GlobalOptions;
+  /** Options every Downloader starts from (timeouts, retries, fsync … from the command line). */
+  template: DownloaderOptions;
+  /** The aria2 version whose interface qget follows, and qget's own. */
+  aria2Version: string;
+  version: string;
+  sessionId: string;
+  /** Apply changed global options (rate limit, concurrency) at once. */
+  applyGlobals(changed: OptionValues): void;
+  saveSession(): Promise<void>;
+  shutdown(force: boolean): void;
+}
+
+const OK = 'OK';
+
+/** A method whose result is aria2's "OK" once `fn` is done. */
+const done =
+  (fn: (params: unknown[]) => unknown): RpcHandler =>
+  async (params) => {
+    await fn(params);
+    return OK;
+  };
+
+/** Whitespace or a control character: never in a URI (and never in a session file line). */
+function hasBlankOrControl(text: string): boolean {
+  for (const ch of text) {
+    const c = ch.charCodeAt(0);
+    if (c <= 0x20 || c === 0x7f || /\s/.test(ch)) return true;
+  }
+  return false;
+}
+
+/** Add a download (addUri, and the input file at start). */
+export async function addDownload(
+  ctx: MethodContext,
+  uris: readonly string[],
+  values: OptionValues,
+  position?: number,
+): Promise<Job> {
+  for (const uri of uris) {
+    // Also keeps the session file one URI line per download.
+    if (hasBlankOrControl(uri)) throw new RpcError(METHOD_ERROR, `Invalid URI "${uri}"`);
+  }
+  const http = uris.filter((u) => /^https?:\/\//i.test(u));
+  if (http.length === 0) {
+    throw new RpcError(
+      METHOD_ERROR,
+      `No URI to download: qget downloads http:// and https:// URIs only (got ${uris.join(', ')}).`,
+    );
+  }
+  const { gid: givenGid, pause, ...own } = values;
+  if (givenGid !== undefined && ctx.queue.has(givenGid)) {
+    throw new RpcError(METHOD_ERROR, `GID ${givenGid} is not unique.`);
+  }
+  const effective = ctx.globals.effective(own);
+  const target = resolveTarget(effective, ctx.globals.dir);
+  if (target.path !== undefined) {
+    // Also a removed download still stopping: it may write its last bytes.
+    const busy = [...ctx.queue.unfinished, ...ctx.queue.stopped.filter((j) => j.d.isAlive)];
+    const clash = busy.find((j) => j.d.path === target.path);
+    if (clash) {
+      throw new RpcError(METHOD_ERROR, `GID#${clash.gid} is already downloading ${target.path}.`);
+    }
+  }
+  const d = new Downloader(http[0]!, downloaderOptions(effective, target, ctx.template));
+  await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
+  const job: Job = {
+    gid: givenGid ?? newGid((g) => ctx.queue.has(g)),
+    d,
+    uris: http,
+    options: own,
+    dir: target.dir,
+    paused: pause === 'true',
+    named: false,
+    result: undefined,
+  };
+  ctx.queue.add(job, position);
+  return job;
+}
+
+function source(ctx: MethodContext, job: Job): StatusSource {
+  const d = job.d;
+  const effective = ctx.globals.effective(job.options);
+  return {
+    gid: job.gid,
+    status: ctx.queue.status(job),
+    uris: job.uris,
+    dir: job.dir,
+    path: typeof d.path === 'string' ? d.path : '',
+    size: d.size,
+    downloaded: d.downloaded,
+    speed: d.speed,
+    connections: Math.min(
+      Number(effective.split ?? 1),
+      Number(effective['max-connection-per-server'] ?? 1),
+    ),
+    errorCode: job.result?.errorCode,
+    errorMessage: job.result?.message,
+  };
+}
+
+/** The options of a download as getOption shows them (and the session file keeps). */
+export function jobOptions(ctx: MethodContext, job: Job): OptionValues {
+  const values: OptionValues = { ...ctx.globals.effective(job.options), dir: job.dir };
+  if (values.out === undefined && job.named && typeof job.d.path === 'string') {
+    const out = outName(job.dir, job.d.path);
+    if (out !== undefined) values.out = out;
+  }
+  return values;
+}
+
+/** aria2's tellWaiting/tellStopped window: a negative offset counts from the end, backwards. */
+export function paginate<T>(items: readonly T[], offset: number, num: number): T[] {
+  if (offset >= 0) return items.slice(offset, offset + num);
+  const last = items.length + offset;
+  if (last < 0) return [];
+  return items.slice(Math.max(0, last - num + 1), last + 1).reverse();
+}
+
+function nonNegative(params: unknown[], index: number): number {
+  const n = integerParam(params, index, true);
+  if (n < 0) {
+    throw new RpcError(METHOD_ERROR, `The integer parameter at ${index} has invalid value.`);
+  }
+  return n;
+}
+
+export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
+  const q = ctx.queue;
+  const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
+  const shape = (j: Job, keys?: string[]) => statusShape(source(ctx, j), keys);
+  const unsupported = (name: string, what: string) => () => {
+    throw new RpcError(
+      METHOD_ERROR,
+      `${name} is not supported: qget downloads http(s) URIs only (${what}).`,
+    );
+  };
+
+  const table: [string, RpcHandler][] = [
+    [
+      'addUri',
+      async (params) => {
+        const uris = listParam(params, 0, true)!.filter((u): u is string => typeof u === 'string');
+        if (uris.length === 0) throw new RpcError(METHOD_ERROR, 'URI is not provided.');
+        const options = readOptions(dictParam(params, 1), 'add');
+        const position = integerParam(params, 2);
+        if (position !== undefined && position < 0) {
+          throw new RpcError(METHOD_ERROR, 'Position must be greater than or equal to 0.');
+        }
+        return (await addDownload(ctx, uris, options, position)).gid;
+      },
+    ],
+    ['addTorrent', unsupported('addTorrent', 'no BitTorrent')],
+    ['addMetalink', unsupported('addMetalink', 'no Metalink')],
+    ['remove', (p) => removeOne(q, job(p))],
+    ['forceRemove', (p) => removeOne(q, job(p))],
+    ['pause', (p) => pauseOne(q, job(p))],
+    ['forcePause', (p) => pauseOne(q, job(p))],
+    ['pauseAll', done(() => q.pauseAll())],
+    ['forcePauseAll', done(() => q.pauseAll())],
+    [
+      'unpause',
+      (p) => {
+        const j = job(p);
+        q.unpause(j);
+        return j.gid;
+      },
+    ],
+    ['unpauseAll', done(() => q.unpauseAll())],
+    ['tellStatus', (p) => shape(job(p), keysParam(p, 1))],
+    ['getUris', (p) => uriEntries(source(ctx, job(p)))],
+    ['getFiles', (p) => fileEntries(source(ctx, job(p)))],
+    [
+      'getServers',
+      (p) => {
+        const j = job(p);
+        if (q.status(j) !== 'active') {
+          throw new RpcError(METHOD_ERROR, `No active download for GID#${j.gid}`);
+        }
+        return serverEntries(source(ctx, j));
+      },
+    ],
+    [
+      'getPeers',
+      (p) => {
+        const j = job(p);
+        if (j.result) {
+          throw new RpcError(METHOD_ERROR, `No peer data is available for GID#${j.gid}`);
+        }
+        return [];
+      },
+    ],
+    ['tellActive', (p) => q.active.map((j) => shape(j, keysParam(p, 0)))],
+    [
+      'tellWaiting',
+      (p) =>
+        paginate(q.waiting, integerParam(p, 0, true), nonNegative(p, 1)).map((j) =>
+          shape(j, keysParam(p, 2)),
+        ),
+    ],
+    [
+      'tellStopped',
+      (p) =>
+        paginate(q.stopped, integerParam(p, 0, true), nonNegative(p, 1)).map((j) =>
+          shape(j, keysParam(p, 2)),
+        ),
+    ],
+    [
+      'changePosition',
+      (p) => {
+        const j = job(p);
+        const pos = integerParam(p, 1, true);
+        const how = stringParam(p, 2, true);
+        if (how !== 'POS_SET' && how !== 'POS_CUR' && how !== 'POS_END') {
+          throw new RpcError(METHOD_ERROR, 'Illegal argument.');
+        }
+        return q.changePosition(j, pos, how);
+      },
+    ],
+    ['getOption', (p) => jobOptions(ctx, job(p))],
+    [
+      'changeOption',
+      (p) => changeOption(ctx, job(p), readOptions(dictParam(p, 1, true), 'change')),
+    ],
+    ['getGlobalOption', () => ctx.globals.all()],
+    [
+      'changeGlobalOption',
+      (p) => {
+        const changed = readOptions(dictParam(p, 0, true), 'global');
+        ctx.globals.set(changed);
+        ctx.applyGlobals(changed);
+        return OK;
+      },
+    ],
+    [
+      'getGlobalStat',
+      () => {
+        const speed = q.active.reduce((sum, j) => sum + j.d.speed, 0);
+        return {
+          downloadSpeed: String(Math.round(speed)),
+          uploadSpeed: '0',
+          numActive: String(q.active.length),
+          numWaiting: String(q.waiting.length),
+          numStopped: String(q.stopped.length),
+          numStoppedTotal: String(q.stoppedTotal),
+        };
+      },
+    ],
+    ['purgeDownloadResult', done(() => q.purgeResults())],
+    ['removeDownloadResult', done((p) => q.removeResult(job(p)))],
+    [
+      'getVersion',
+      () => ({
+        version: ctx.aria2Version,
+        enabledFeatures: ['HTTPS', 'Message Digest'],
+        qget: ctx.version,
+      }),
+    ],
+    ['getSessionInfo', () => ({ sessionId: ctx.sessionId })],
+    ['saveSession', done(() => ctx.saveSession())],
+    ['shutdown', done(() => ctx.shutdown(false))],
+    ['forceShutdown', done(() => ctx.shutdown(true))],
+  ];
+  return new Map(table.map(([name, handler]) => [`aria2.${name}`, handler]));
+}
+
+function removeOne(q: DownloadQueue, j: Job): string {
+  q.remove(j);
+  return j.gid;
+}
+
+function pauseOne(q: DownloadQueue, j: Job): string {
+  q.pause(j);
+  return j.gid;
+}
+
+async function changeOption(ctx: MethodContext, j: Job, changes: OptionValues): Promise<string> {
+  if (j.result) throw new RpcError(METHOD_ERROR, `Cannot change option for GID#${j.gid}`);
+  const options = { ...j.options, ...changes };
+  const effective = ctx.globals.effective(options);
+  const target = resolveTarget(effective, ctx.globals.dir);
+  const settings = downloaderOptions(effective, target, ctx.template);
+  if (!Object.keys(changes).some(needsRestart)) {
+    j.options = options;
+    j.d.rateLimit = settings.rateLimit ?? 0;
+    return OK;
+  }
+  // Other options make a new Downloader: a running download stops and starts again, resuming
+  // from its .part when the file stays where it was (as aria2 restarts it).
+  const d = new Downloader(j.d.url, settings);
+  await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
+  await ctx.queue.whileHeld(j, () => {
+    if (j.result) return; // it finished while stopping
+    ctx.queue.replaceDownloader(j, d);
+    j.options = options;
+    j.dir = target.dir;
+  });
+  return OK;
+}

@@ -1,0 +1,312 @@
+// aria2's options as qget understands them: which names each call accepts, their values checked
+// and kept as aria2 shows them (strings), the global defaults a download inherits, the folder
+// rules (no way out of the download folder through `..`), and the Downloader options they become.
+
+import { isAbsolute, normalize, relative, resolve } from 'node:path';
+import { type DownloaderOptions, parseChecksum, parseSize } from '../index.js';
+import { isGid } from './gid.js';
+import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
+
+/** Option name → value, as aria2 shows them; `header` holds one header per line. */
+export type OptionValues = Record<string, string>;
+
+type Check = (value: string, name: string) => string;
+
+const bool: Check = (v, name) => {
+  if (v !== 'true' && v !== 'false') throw bad(name, v, 'true or false');
+  return v;
+};
+const count =
+  (min: number): Check =>
+  (v, name) => {
+    if (!/^\d+$/.test(v) || Number(v) < min || !Number.isSafeInteger(Number(v))) {
+      throw bad(name, v, `a whole number from ${min} and up`);
+    }
+    return String(Number(v));
+  };
+const size: Check = (v, name) => {
+  try {
+    return String(parseSize(v));
+  } catch {
+    throw bad(name, v, 'a number of bytes, optionally with K or M (for example 500K or 2M)');
+  }
+};
+const text: Check = (v, name) => {
+  if (v === '') throw bad(name, v, 'a non-empty value');
+  return v;
+};
+const header: Check = (v, name) => {
+  for (const line of v.split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.slice(0, colon).trim())) {
+      throw bad(name, line, '"Name: value"');
+    }
+  }
+  return v;
+};
+const checksum: Check = (v, name) => {
+  try {
+    parseChecksum(v);
+  } catch {
+    throw bad(name, v, '<algorithm>=<hex digest>, for example sha-256=<64 hex digits>');
+  }
+  return v;
+};
+const gid: Check = (v, name) => {
+  if (!isGid(v.toLowerCase())) throw bad(name, v, '16 hex digits');
+  return v.toLowerCase();
+};
+
+/** Options of one download that qget applies; also global defaults (except out, checksum). */
+const PER_DOWNLOAD: Record<string, Check> = {
+  dir: text,
+  out: text,
+  split: count(1),
+  'max-connection-per-server': count(1),
+  'max-download-limit': size,
+  header,
+  checksum,
+  'allow-overwrite': bool,
+  'user-agent': text,
+  referer: text,
+  timeout: count(1),
+  'max-tries': count(0),
+};
+
+/** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
+ * has no meaning for qget's engine. */
+const WITHOUT_EFFECT = [
+  'continue',
+  'always-resume',
+  'auto-file-renaming',
+  'check-integrity',
+  'conditional-get',
+  'connect-timeout',
+  'enable-http-keep-alive',
+  'enable-http-pipelining',
+  'file-allocation',
+  'follow-metalink',
+  'follow-torrent',
+  'force-save',
+  'http-accept-gzip',
+  'lowest-speed-limit',
+  'max-file-not-found',
+  'max-resume-failure-tries',
+  'max-upload-limit',
+  'min-split-size',
+  'no-netrc',
+  'piece-length',
+  'realtime-chunk-checksum',
+  'remote-time',
+  'retry-wait',
+  'reuse-uri',
+  'seed-ratio',
+  'seed-time',
+  'stream-piece-selector',
+  'uri-selector',
+];
+
+/** Global options changeGlobalOption accepts besides the per-download defaults. */
+// Not save-session: a caller could make the daemon write its session file anywhere.
+const GLOBAL_ONLY: Record<string, Check> = {
+  'max-concurrent-downloads': count(1),
+  'max-overall-download-limit': size,
+};
+const GLOBAL_WITHOUT_EFFECT = [
+  'log',
+  'log-level',
+  'max-overall-upload-limit',
+  'save-session-interval',
+];
+
+export type OptionContext = 'add' | 'change' | 'global';
+
+/** Whether changing `name` on a running download needs a restart (a new Downloader). */
+export function needsRestart(name: string): boolean {
+  return name !== 'max-download-limit' && !WITHOUT_EFFECT.includes(name);
+}
+
+/** Per-download options that changeGlobalOption may not set (aria2 refuses them there too). */
+const NOT_GLOBAL = new Set(['out', 'checksum', 'gid', 'pause']);
+
+function checkFor(name: string, context: OptionContext): Check | undefined {
+  if (context === 'add' && name === 'gid') return gid;
+  if (context === 'add' && name === 'pause') return bool;
+  if (context === 'global') {
+    if (NOT_GLOBAL.has(name)) return undefined;
+    if (GLOBAL_ONLY[name]) return GLOBAL_ONLY[name];
+    if (GLOBAL_WITHOUT_EFFECT.includes(name)) return (v) => v;
+  }
+  if (PER_DOWNLOAD[name]) return PER_DOWNLOAD[name];
+  if (WITHOUT_EFFECT.includes(name)) return (v) => v;
+  return undefined;
+}
+
+function bad(name: string, value: string, expected: string): RpcError {
+  return new RpcError(METHOD_ERROR, `The ${name} option must be ${expected}, got "${value}".`);
+}
+
+/** One option value as a string: aria2 takes strings, and booleans and numbers from some clients. */
+function asText(name: string, value: unknown): string {
+  if (Array.isArray(value) && name === 'header') {
+    return value.map((v) => asText(name, v)).join('\n');
+  }
+  if (typeof value === 'boolean' || (typeof value === 'number' && Number.isFinite(value))) {
+    return String(value);
+  }
+  if (typeof value !== 'string') {
+    throw new RpcError(METHOD_ERROR, `The ${name} option must be a string.`);
+  }
+  // A line break would start a new entry in the session file (and in a header).
+  if (/[\r\n\0]/.test(value)) {
+    throw new RpcError(METHOD_ERROR, `The ${name} option must not contain line breaks.`);
+  }
+  return value.trim();
+}
+
+/** Check an options struct for `context`; the values as aria2 shows them. */
+export function readOptions(options: unknown, context: OptionContext): OptionValues {
+  if (options === undefined) return {};
+  if (!isObject(options)) throw new RpcError(METHOD_ERROR, 'The options must be a struct.');
+  const values: OptionValues = {};
+  for (const [name, raw] of Object.entries(options)) {
+    const check = checkFor(name, context);
+    if (!check) {
+      const known =
+        PER_DOWNLOAD[name] || GLOBAL_ONLY[name] || ['gid', 'pause', 'save-session'].includes(name);
+      throw new RpcError(
+        METHOD_ERROR,
+        known
+          ? `${name} option cannot be used in this context.`
+          : `The ${name} option is not supported by qget.`,
+      );
+    }
+    values[name] = check(asText(name, raw), name);
+  }
+  return values;
+}
+
+/** Read options given as `key=value` lines (the input file); a header may repeat. */
+export function readOptionLines(lines: readonly (readonly [string, string])[]): OptionValues {
+  const struct: Record<string, unknown> = {};
+  const headers: string[] = [];
+  for (const [key, value] of lines) {
+    if (key === 'header') headers.push(value);
+    else struct[key] = value;
+  }
+  if (headers.length > 0) struct.header = headers;
+  return readOptions(struct, 'add');
+}
+
+/** Folder rules: relative folders stay inside `root`; an `out` stays inside its folder. */
+export function resolveTarget(
+  values: OptionValues,
+  root: string,
+): { dir: string; path: string | undefined } {
+  const given = values.dir ?? root;
+  let dir: string;
+  if (isAbsolute(given)) {
+    dir = normalize(given);
+  } else {
+    dir = resolve(root, given);
+    if (!inside(root, dir, true)) {
+      throw new RpcError(
+        METHOD_ERROR,
+        `dir "${given}" leaves the download folder ${root}; give an absolute dir to download elsewhere.`,
+      );
+    }
+  }
+  const out = values.out;
+  if (out === undefined) return { dir, path: undefined };
+  const path = resolve(dir, out);
+  if (isAbsolute(out) || !inside(dir, path, false)) {
+    throw new RpcError(METHOD_ERROR, `out "${out}" must name a file inside dir ${dir}.`);
+  }
+  return { dir, path };
+}
+
+function inside(root: string, path: string, orSame: boolean): boolean {
+  const rel = relative(root, path);
+  if (rel === '') return orSame;
+  return !rel.startsWith('..') && !isAbsolute(rel);
+}
+
+/** Global options, and what a download inherits from them. */
+export class GlobalOptions {
+  #values: OptionValues;
+
+  constructor(initial: OptionValues) {
+    this.#values = { ...initial };
+  }
+
+  get(name: string): string | undefined {
+    return this.#values[name];
+  }
+
+  /** A copy, as getGlobalOption shows it. */
+  all(): OptionValues {
+    return { ...this.#values };
+  }
+
+  /** All or nothing: a refused value (a dir out of the folder) changes nothing. */
+  set(changes: OptionValues): void {
+    const next = { ...this.#values };
+    for (const [name, value] of Object.entries(changes)) {
+      next[name] = name === 'dir' ? resolveTarget({ dir: value }, this.dir).dir : value;
+    }
+    this.#values = next;
+  }
+
+  get dir(): string {
+    return this.#values.dir!;
+  }
+
+  /** A download's options as getOption shows them: its own over the global defaults; headers add up. */
+  effective(own: OptionValues): OptionValues {
+    const merged: OptionValues = {};
+    for (const name of Object.keys(PER_DOWNLOAD)) {
+      const value = this.#values[name];
+      if (value !== undefined && !NOT_GLOBAL.has(name)) merged[name] = value;
+    }
+    Object.assign(merged, own);
+    const headers = [this.#values.header, own.header].filter((h) => h !== undefined && h !== '');
+    if (headers.length > 0) merged.header = headers.join('\n');
+    return merged;
+  }
+}
+
+/** The Downloader options for a download's effective options. */
+export function downloaderOptions(
+  values: OptionValues,
+  target: { dir: string; path: string | undefined },
+  template: DownloaderOptions,
+): DownloaderOptions {
+  const connections = Math.min(
+    Number(values.split ?? Number.POSITIVE_INFINITY),
+    Number(values['max-connection-per-server'] ?? Number.POSITIVE_INFINITY),
+  );
+  const headers: Record<string, string> = {};
+  for (const line of (values.header ?? '').split('\n')) {
+    const colon = line.indexOf(':');
+    if (colon > 0)
+      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
+  }
+  if (values['user-agent'] !== undefined) headers['user-agent'] = values['user-agent'];
+  if (values.referer !== undefined) headers.referer = values.referer;
+  const tries = values['max-tries'];
+  return {
+    ...template,
+    path: target.path,
+    dirPath: target.dir,
+    maxConnections: Number.isFinite(connections) ? connections : template.maxConnections,
+    rateLimit: Number(values['max-download-limit'] ?? 0),
+    override: values['allow-overwrite'] === 'true',
+    headers,
+    checksum: values.checksum,
+    timeout: values.timeout !== undefined ? Number(values.timeout) : template.timeout,
+    // aria2's 0 means "no limit".
+    retries: tries === undefined ? template.retries : tries === '0' ? 1_000_000 : Number(tries),
+    // A failed download stays failed, as in aria2; the engine already retries each range.
+    restartWait: -1,
+  };
+}

@@ -1,0 +1,157 @@
+// aria2's result shapes for one download: tellStatus (with its `keys` filter), getFiles,
+// getUris, getServers; every number a decimal string. Also aria2's error codes (its exit
+// codes) for a qget error.
+
+import { isAbsolute, relative } from 'node:path';
+import { HttpStatusError, type QgetError } from '../index.js';
+
+export type Aria2Status = 'active' | 'waiting' | 'paused' | 'error' | 'complete' | 'removed';
+
+/** What the status shapes need to know about one download. */
+export interface StatusSource {
+  gid: string;
+  status: Aria2Status;
+  uris: readonly string[];
+  dir: string;
+  /** Absolute path of the file (the name the server gave once known). */
+  path: string;
+  /** Total bytes, -1 while unknown. */
+  size: number;
+  downloaded: number;
+  /** Bytes per second. */
+  speed: number;
+  /** Most connections the download may use. */
+  connections: number;
+  /** For a stopped download: aria2's error code (0 complete, 31 removed) and message. */
+  errorCode?: number | undefined;
+  errorMessage?: string | undefined;
+}
+
+/** aria2 reports pieces of 1 MiB for plain HTTP downloads of this kind. */
+const PIECE_LENGTH = 1024 * 1024;
+
+const stopped = (s: Aria2Status): boolean => s === 'error' || s === 'complete' || s === 'removed';
+
+export function fileEntries(src: StatusSource): Record<string, unknown>[] {
+  const length = Math.max(0, src.size);
+  return [
+    {
+      index: '1',
+      path: src.path,
+      length: String(length),
+      completedLength: String(completedLength(src)),
+      selected: 'true',
+      uris: uriEntries(src),
+    },
+  ];
+}
+
+export function uriEntries(src: StatusSource): Record<string, string>[] {
+  // The first URI is the one qget downloads from; aria2 marks URIs it has tried as "used".
+  return src.uris.map((uri, i) => ({
+    uri,
+    status: i === 0 && src.status !== 'waiting' && src.status !== 'paused' ? 'used' : 'waiting',
+  }));
+}
+
+export function serverEntries(src: StatusSource): Record<string, unknown>[] {
+  return [
+    {
+      index: '1',
+      servers: [
+        {
+          uri: src.uris[0] ?? '',
+          currentUri: src.uris[0] ?? '',
+          downloadSpeed: String(Math.round(src.speed)),
+        },
+      ],
+    },
+  ];
+}
+
+function completedLength(src: StatusSource): number {
+  if (src.status === 'complete' && src.size >= 0) return src.size;
+  return Math.max(0, src.downloaded);
+}
+
+/** tellStatus: every key, or only those in `keys` (unknown names are left out, as in aria2). */
+export function statusShape(src: StatusSource, keys?: readonly string[]): Record<string, unknown> {
+  const active = src.status === 'active';
+  const size = Math.max(0, src.size);
+  const all: Record<string, unknown> = {
+    gid: src.gid,
+    status: src.status,
+    totalLength: String(size),
+    completedLength: String(completedLength(src)),
+    uploadLength: '0',
+    downloadSpeed: String(active ? Math.round(src.speed) : 0),
+    uploadSpeed: '0',
+    connections: String(active ? src.connections : 0),
+    pieceLength: String(PIECE_LENGTH),
+    numPieces: String(Math.ceil(size / PIECE_LENGTH)),
+    dir: src.dir,
+    files: fileEntries(src),
+  };
+  if (stopped(src.status)) {
+    all.errorCode = String(src.errorCode ?? 0);
+    all.errorMessage = src.errorMessage ?? '';
+  }
+  if (keys === undefined || keys.length === 0) return all;
+  const picked: Record<string, unknown> = {};
+  for (const key of keys) if (Object.hasOwn(all, key)) picked[key] = all[key];
+  return picked;
+}
+
+/** The file's name relative to its folder, for `out` (undefined when it is not inside). */
+export function outName(dir: string, path: string): string | undefined {
+  const rel = relative(dir, path);
+  return rel === '' || rel.startsWith('..') || isAbsolute(rel) ? undefined : rel;
+}
+
+// ---- aria2's error codes (https://aria2.github.io/manual/en/html/aria2c.html#exit-status) ----
+
+export const ARIA2_FINISHED = 0;
+export const ARIA2_REMOVED = 31;
+
+const BY_CODE: Record<string, number> = {
+  ERR_INVALID_URL: 28,
+  ERR_INVALID_OPTION: 28,
+  ERR_TIMEOUT: 2,
+  ERR_NETWORK: 6,
+  ERR_TOO_MANY_REDIRECTS: 23,
+  ERR_RANGE_MISMATCH: 22,
+  ERR_RESOURCE_CHANGED: 22,
+  ERR_SIZE_MISMATCH: 22,
+  ERR_CHECKSUM: 32,
+  ERR_FILE_EXISTS: 13,
+  ERR_ABORTED: 7,
+};
+
+/** aria2's exit code for the error that stopped a download. */
+export function aria2ErrorCode(error: QgetError | null | undefined): number {
+  if (!error) return 1;
+  if (error instanceof HttpStatusError) {
+    const status = error.statusCode;
+    if (status === 404) return 3; // resource not found
+    if (status === 401 || status === 407) return 24; // authorization failed
+    if (status === 503) return 29; // service unavailable
+    return 22; // HTTP protocol error
+  }
+  if (error.code === 'ERR_NETWORK' && causeCode(error) === 'ENOTFOUND') return 19;
+  if (error.code === 'ERR_LOCAL_IO') {
+    const cause = causeCode(error);
+    if (cause === 'ENOSPC') return 9; // not enough disk space
+    if (cause === 'ENOENT' || cause === 'EACCES' || cause === 'EROFS') return 16; // create error
+    return 17; // file I/O error
+  }
+  return BY_CODE[error.code] ?? 1;
+}
+
+function causeCode(error: unknown): string | undefined {
+  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
+    const code = (e as { code?: unknown }).code;
+    if (typeof code === 'string' && !code.startsWith('ERR_')) return code;
+    e = e.cause;
+  }
+  return undefined;
+}
