@@ -2,7 +2,7 @@
 // summary that names each failure, and the exit code.
 
 import assert from 'node:assert/strict';
-import { readFile, writeFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli } from './helpers/cli.js';
@@ -63,6 +63,26 @@ describe('qget command, many URLs', () => {
     const missing = await run(['-i', join(dir, 'nope.txt')], dir);
     assert.equal(missing.code, 2);
     assert.match(missing.stderr, /cannot read/);
+  });
+
+  test('-i takes aria2 input files: TAB mirrors, indented out= and dir= options', async () => {
+    const content = makeContent(150_000);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    await mkdir(join(dir, 'sub'));
+    const list = join(dir, 'session.txt');
+    await writeFile(
+      list,
+      `${server.url}/a.bin\t${server.url}/mirror.bin\n gid=2089b05ecca3d829\n out=renamed.bin\n dir=sub\n${server.url}/plain.bin\n`,
+    );
+    const r = await run(['-q', '-i', list, '-d', dir], dir);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(join(dir, 'sub', 'renamed.bin'))), sha256(content));
+    assert.equal(sha256(await readFile(join(dir, 'plain.bin'))), sha256(content));
+    assert.ok(
+      !server.requests.some((q) => q.path === '/mirror.bin'),
+      'only the first mirror is used',
+    );
   });
 
   test('--json prints one JSON object per event and a summary', async () => {

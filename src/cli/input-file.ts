@@ -1,18 +1,41 @@
-// URLs from `-i FILE` (or `-` for standard input): one per line, `#` starts a comment.
+// `-i FILE` (or `-` for standard input): aria2's input-file format, so a list written for
+// aria2c (or a qget daemon session) works as it is. One URI line per download (TAB-separated
+// mirrors: the first is used), optionally followed by indented ` out=NAME` / ` dir=DIR` lines;
+// `#` starts a comment.
 
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
+import { parseSession } from '../rpc/session.js';
 
-export function parseUrlList(content: string): string[] {
-  return content
-    .split(/\r?\n/)
-    .map((line) => line.replace(/(^|\s)#.*$/, '').trim())
-    .filter((line) => line.length > 0);
+export interface InputEntry {
+  url: string;
+  /** File name (aria2's `out`). */
+  out?: string;
+  /** Folder (aria2's `dir`). */
+  dir?: string;
 }
 
-export async function readUrlList(
+export function parseInputList(content: string): InputEntry[] {
+  // Friendlier than aria2 for hand-written lists: a trailing " # note" after a URL, and an
+  // indented URL (aria2 would read any indented line as an option).
+  const cleaned = content
+    .replace(/^[ \t]+(?=[a-z][a-z0-9+.-]*:\/\/)/gim, '')
+    .replace(/^(\S.*?)\s+#.*$/gm, '$1');
+  return parseSession(cleaned).flatMap(({ uris, options }) => {
+    const url = uris[0];
+    if (url === undefined) return [];
+    const entry: InputEntry = { url };
+    for (const [key, value] of options) {
+      if (key === 'out') entry.out = value;
+      if (key === 'dir') entry.dir = value;
+    }
+    return [entry];
+  });
+}
+
+export async function readInputList(
   file: string,
   stdin: NodeJS.ReadableStream = process.stdin,
-): Promise<string[]> {
-  return parseUrlList(file === '-' ? await text(stdin) : await readFile(file, 'utf8'));
+): Promise<InputEntry[]> {
+  return parseInputList(file === '-' ? await text(stdin) : await readFile(file, 'utf8'));
 }

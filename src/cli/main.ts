@@ -3,6 +3,7 @@
 
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { DownloaderOptions, QgetOptions } from '../index.js';
+import type { InputEntry } from './input-file.js';
 // units.js is part of the public API; imported directly so parsing does not load undici.
 import { parseSize } from '../units.js';
 import { VERSION } from '../version.js';
@@ -159,6 +160,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   let urls: string[];
   let opts: CliOptions;
   let headers: Record<string, string>;
+  let entries: InputEntry[] = [];
   try {
     program.parse(argv, { from: 'user' });
     opts = program.opts<CliOptions>();
@@ -169,12 +171,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       return await runDaemon(urls, opts, headers, io);
     }
     if (opts.inputFile !== undefined) {
-      const { readUrlList } = await import('./input-file.js');
-      urls.push(
-        ...(await readUrlList(opts.inputFile).catch((err: Error) => {
-          throw new InvalidArgumentError(`cannot read ${opts.inputFile}: ${err.message}`);
-        })),
-      );
+      const { readInputList } = await import('./input-file.js');
+      const file = opts.inputFile;
+      entries = await readInputList(file).catch((err: Error) => {
+        throw new InvalidArgumentError(`cannot read ${file}: ${err.message}`);
+      });
+      urls.push(...entries.map((e) => e.url));
     }
     if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
     if (urls.length > 1 && opts.output !== undefined) {
@@ -201,8 +203,10 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     return runSingle(urls[0]!, toLibraryOptions(opts, headers), opts, io);
   }
   const { runMany } = await import('./run-many.js');
+  // Command-line URLs first, then the list's (with their own out/dir).
+  const fromArgs = urls.slice(0, urls.length - entries.length).map((url) => ({ url }));
   return runMany(
-    urls,
+    [...fromArgs, ...entries],
     toDownloaderOptions(opts, headers),
     opts,
     { maxRunning: opts.maxRunning, json: opts.json },

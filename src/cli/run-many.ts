@@ -2,14 +2,10 @@
 // a live table (terminal), a line per state change (otherwise) or JSON events (--json), a
 // summary naming each failure, and Ctrl-C that pauses everything resumably.
 
-import {
-  type Downloader,
-  type DownloaderOptions,
-  formatBytes,
-  isQgetError,
-  Manager,
-} from '../index.js';
+import { resolve } from 'node:path';
+import { Downloader, type DownloaderOptions, formatBytes, isQgetError, Manager } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import type { InputEntry } from './input-file.js';
 import type { CliOptions, Io } from './main.js';
 import { abortOnSignals, describeError } from './run-single.js';
 import { eventJson, LiveTable, nameOf } from './table-view.js';
@@ -20,7 +16,7 @@ export interface ManyOptions {
 }
 
 export async function runMany(
-  urls: string[],
+  entries: InputEntry[],
   downloadOptions: DownloaderOptions,
   cli: CliOptions,
   many: ManyOptions,
@@ -32,7 +28,14 @@ export async function runMany(
     restartWait: cli.retryWait,
     downloadOptions,
   });
-  const downloads = urls.map((url) => manager.add(url));
+  const downloads = entries.map(({ url, out, dir }) => {
+    if (out === undefined && dir === undefined) return manager.add(url);
+    const folder =
+      dir === undefined ? downloadOptions.dirPath : resolve(downloadOptions.dirPath ?? '.', dir);
+    const options: DownloaderOptions = { ...downloadOptions, dirPath: folder };
+    if (out !== undefined) options.path = resolve(folder ?? '.', out);
+    return manager.add(new Downloader(url, options));
+  });
   const tty = io.stderr.isTTY === true && !cli.quiet && !many.json;
   const table = tty ? new LiveTable(io.stderr) : undefined;
   const say = (line: string): void => {
