@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { runCli } from './helpers/cli.js';
+import { runCli, startCli } from './helpers/cli.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
 
@@ -116,6 +116,24 @@ describe('qget command, many URLs', () => {
     // 1 MiB at 512 KiB/s is 2 s; allow the bucket's initial burst and process start.
     assert.ok(seconds >= 1.5, `took ${seconds} s`);
     assert.ok(seconds < 8, `took ${seconds} s`);
+  });
+
+  test('-r holds at the server side with default connections, for several downloads', async () => {
+    // Open-ended requests would let the server park megabytes in socket buffers beyond what
+    // the limiter has let through; the server's own count is what a user's link sees.
+    const server = await fx.serve({ content: makeContent(8 * 1024 * 1024) });
+    const dir = await fx.tempDir();
+    const urls = ['p', 'q', 'r'].map((n) => `${server.url}/${n}.bin`);
+    const { child, done } = startCli(['-q', '-r', '1M', '-m', '3', '-d', dir, ...urls], dir);
+    await new Promise((r) => setTimeout(r, 1000));
+    const a = server.stats.bytesSent;
+    const t = Date.now();
+    await new Promise((r) => setTimeout(r, 3000));
+    const rate = (server.stats.bytesSent - a) / ((Date.now() - t) / 1000);
+    child.kill('SIGINT');
+    assert.equal((await done).code, 130);
+    const mib = rate / (1024 * 1024);
+    assert.ok(mib > 0.85 && mib < 1.15, `server sent ${mib.toFixed(3)} MiB/s under -r 1M`);
   });
 
   test('-o with several URLs is a usage error', async () => {

@@ -364,7 +364,10 @@ export class DownloadJob {
   }> {
     const signal = this.#abort.signal;
     const start = resume?.start ?? 0;
-    const range = resume ? `bytes=${start}-${resume.end - 1}` : 'bytes=0-';
+    // Open-ended unless resuming or under a rate limit (see #requestCap).
+    const cap = this.#requestCap();
+    const end = Math.min(resume?.end ?? Number.POSITIVE_INFINITY, start + cap);
+    const range = Number.isFinite(end) ? `bytes=${start}-${end - 1}` : 'bytes=0-';
     const headers: Record<string, string> = { ...this.#o.headers, range };
     const ifRange = resume && ifRangeValue(savedValidators(resume.saved));
     if (ifRange) headers['if-range'] = ifRange;
@@ -499,12 +502,7 @@ export class DownloadJob {
       onRangeAnswered: () => {
         this.#ignoredInARow = 0;
       },
-      requestBytes: () => {
-        const rate = this.#rateLimit();
-        return rate > 0
-          ? Math.max(MIN_RATED_REQUEST, Math.floor(rate / 8 / Math.max(1, this.#live)))
-          : Number.POSITIVE_INFINITY;
-      },
+      requestBytes: () => this.#requestCap(),
     };
   }
 
@@ -516,6 +514,16 @@ export class DownloadJob {
     // Under a rate limit more connections only add requests; about 1 MiB/s each is plenty.
     if (rate > 0) target = Math.min(target, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION)));
     while (this.#live < target && this.#hasWork()) this.#spawn();
+  }
+
+  /**
+   * Largest range for one request: unbounded, except under a rate limit, where about 1/8 s of
+   * the limit per connection keeps the server from parking far more than is read in buffers.
+   */
+  #requestCap(): number {
+    const rate = this.#rateLimit();
+    if (rate === 0) return Number.POSITIVE_INFINITY;
+    return Math.max(MIN_RATED_REQUEST, Math.floor(rate / 8 / Math.max(1, this.#live)));
   }
 
   /** The tightest rate limit in force (bytes/s), 0 when none. */
