@@ -1,10 +1,13 @@
 // Starts the test server for a benchmark run and prints its file URL on stdout (one line).
 //   node --import tsx bench/throttle-server.ts --size BYTES --rate BYTES_PER_SEC \
 //     [--slow-every N --slow-factor F] [--max-connections N] [--seed S]
-// Runs until SIGTERM/SIGINT. Content up to 512 MiB is held in memory; bigger content is
+// Runs until SIGTERM/SIGINT. A line `stats` on stdin prints the server's counters as one JSON
+// line on stdout (connectionsAccepted, bytesSent, ...) and resets them, so the every-Nth-slow
+// pattern starts over for the next client. Content up to 512 MiB is held in memory; bigger content is
 // generated slice by slice on demand (same bytes as makeContent(size, seed)), so any size works,
 // at some CPU cost in the server.
 
+import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
 import { makeContent, virtualContent } from '../test/helpers/content.js';
 import { startServer } from '../test/helpers/server.js';
@@ -43,6 +46,12 @@ const server = await startServer({
   maxConnections: int('max-connections', values['max-connections']),
 });
 process.stdout.write(`${server.fileUrl}\n`);
+
+createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() !== 'stats') return;
+  process.stdout.write(`${JSON.stringify(server.stats)}\n`);
+  server.reset();
+});
 
 for (const signal of ['SIGTERM', 'SIGINT'] as const) {
   process.once(signal, () => {
