@@ -38,7 +38,7 @@ export interface DownloaderOptions extends EnginePassThrough {
   updatePeriod?: number | undefined;
   /** Seconds to wait before restarting after a transient error; negative = never. Default -1. */
   restartWait?: number | undefined;
-  /** Most bytes per write (gathered per connection for a file). Default 1 MiB. */
+  /** Most bytes per write (gathered per connection for a file). Default 256 KiB. */
   chunkSize?: number | undefined;
 }
 

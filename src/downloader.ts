@@ -63,7 +63,7 @@ export const downloaderInternals: {
   stop: () => {},
 };
 
-const DEFAULT_CHUNK = 1024 * 1024;
+const DEFAULT_CHUNK = 256 * 1024;
 const MIN_ENGINE_CHUNK = 1024;
 
 /** bitpit's bar(): floor(ratio × width) `char`s padded with spaces; `unknown` × width if unknown. */

@@ -21,7 +21,10 @@ export interface QgetOptions {
   maxConnections?: number | undefined;
   /** Longest time (s) spent measuring the server's connection limit while downloading; 0 = off. Default 5. */
   connectionTestSec?: number | undefined;
-  /** Bytes gathered per connection before one write; bounds memory at connections × chunkBytes. Default 1 MiB. */
+  /**
+   * Bytes gathered per connection before one write. Each connection holds two such batches (one
+   * being written, one filling), so memory is bounded by 2 × connections × chunkBytes. Default 256 KiB.
+   */
   chunkBytes?: number | undefined;
   /** Largest range asked for in one request, in MiB; 0 = no limit (default). */
   maxPartMb?: number | undefined;
@@ -86,7 +89,7 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     override: options.override ?? false,
     maxConnections: positiveInt('maxConnections', options.maxConnections, 16),
     connectionTestSec: nonNegative('connectionTestSec', options.connectionTestSec, 5),
-    chunkBytes: positiveInt('chunkBytes', options.chunkBytes, 1024 * 1024, 1024),
+    chunkBytes: positiveInt('chunkBytes', options.chunkBytes, 256 * 1024, 1024),
     maxPartBytes: Math.round(nonNegative('maxPartMb', options.maxPartMb, 0) * 1024 * 1024),
     minSplitBytes: MIN_SPLIT,
     tmpDir: options.tmpDir,

@@ -69,7 +69,7 @@ describe('Downloader: construction and properties', () => {
     assert.equal(d.timeout, 10);
     assert.equal(d.updatePeriod, 1);
     assert.equal(d.restartWait, -1);
-    assert.equal(d.chunkSize, MiB);
+    assert.equal(d.chunkSize, 256 * KiB);
     assert.equal(d.state, 'pause');
     assert.equal(d.size, -1);
     assert.equal(d.downloaded, 0);

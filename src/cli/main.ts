@@ -1,6 +1,7 @@
 // The `qget` command: parse the command line, run the download through the public API, show
 // progress, and turn the outcome into one sentence and a documented exit code.
 
+import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { DownloaderOptions, QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
@@ -82,7 +83,11 @@ export function buildProgram(): Command {
       secondsArg(),
       5,
     )
-    .option('--bytes <size>', 'bytes gathered per connection before one write (e.g. 1M)', sizeArg)
+    .option(
+      '--bytes <size>',
+      'bytes gathered per connection before one write (default 256K)',
+      sizeArg,
+    )
     .option(
       '--part <mb>',
       'largest range asked for in one request, in MiB (0 = no limit)',
@@ -260,6 +265,9 @@ export { exitCodeFor };
  * treat a closed stdout (`qget --help | head -1`) as the end rather than a crash.
  */
 export function runCli(argv: string[]): void {
+  // undici parses HTTP with WebAssembly; V8's optimizing tier for it costs ~35 MB of memory and
+  // a background compile, for headers only (bodies of ranged requests bypass it): baseline only.
+  setFlagsFromString('--liftoff-only');
   for (const stream of [process.stdout, process.stderr]) {
     stream.on('error', (err: NodeJS.ErrnoException) => {
       if (err.code === 'EPIPE') process.exit(process.exitCode ?? 0);

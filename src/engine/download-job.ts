@@ -29,6 +29,7 @@ import {
   statusError,
   toQgetError,
 } from '../net/client.js';
+import { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import { type ChecksumSpec, verifyChecksum } from './checksum.js';
@@ -128,6 +129,13 @@ const STALL_MS = 1000;
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 const IGNORED_RANGE_LIMIT = 3;
 
+/** What a worker keeps across its requests: its socket(s) and its batch buffers. */
+interface WorkerResources {
+  dispatcher: Dispatcher;
+  lean: RangeConnection | undefined;
+  batchBuffers: () => [Buffer, Buffer];
+}
+
 /** retry: the range failed, back off; wait: this connection was refused, back off; stop: leave. */
 type FailureAction = 'retry' | 'wait' | 'stop';
 
@@ -162,6 +170,8 @@ export class DownloadJob {
   #lastSave = 0;
   #saving: Promise<void> | undefined;
   #nextSegmentId = 0;
+  /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
+  #leanAllowed = true;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -484,11 +494,17 @@ export class DownloadJob {
     };
   }
 
-  #fetchContext(dispatcher: Dispatcher = this.#dispatcher): FetchContext {
+  #fetchContext(resources: WorkerResources): FetchContext {
     return {
       info: this.#info,
       part: this.#part,
-      dispatcher,
+      dispatcher: resources.dispatcher,
+      connection: this.#leanAllowed ? resources.lean : undefined,
+      onUnsupported: (err) => {
+        if (this.#leanAllowed) this.#debug(`${err.message}: back to undici for the ranges`);
+        this.#leanAllowed = false;
+      },
+      batchBuffers: resources.batchBuffers,
       headers: this.#o.headers,
       chunkBytes: this.#o.chunkBytes,
       limiters: this.#o.limiters ?? [],
@@ -587,14 +603,25 @@ export class DownloadJob {
     opened: { response: OpenedResponse; servedEnd: number };
   }): Promise<void> {
     // A socket of its own (unless the caller shares a dispatcher), closed when the worker
-    // leaves: open sockets then follow the live workers, which a per-client cap needs.
+    // leaves: open sockets then follow the live workers, which a per-client cap needs. Over
+    // plain http that socket is a lean RangeConnection (see range-connection.ts).
     const own =
       this.#o.dispatcher === undefined
         ? createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs })
         : undefined;
+    const lean =
+      own && this.#leanAllowed
+        ? new RangeConnection(this.#info.finalUrl, this.#o.timeoutMs)
+        : undefined;
+    const resources: WorkerResources = {
+      dispatcher: own ?? this.#dispatcher,
+      lean,
+      batchBuffers: lazyBufferPair(this.#o.chunkBytes),
+    };
     try {
-      await this.#workLoop(initial, own ?? this.#dispatcher);
+      await this.#workLoop(initial, resources);
     } finally {
+      lean?.destroy();
       own?.destroy().catch(() => {});
     }
   }
@@ -603,7 +630,7 @@ export class DownloadJob {
     initial:
       | { segment: Segment; opened: { response: OpenedResponse; servedEnd: number } }
       | undefined,
-    dispatcher: Dispatcher,
+    resources: WorkerResources,
   ): Promise<void> {
     let speed: number | undefined;
     let refusals = 0;
@@ -613,7 +640,7 @@ export class DownloadJob {
       if (!seg) return;
       seg.active = true;
       seg.speed = undefined;
-      const fetch = new RangeFetch(this.#fetchContext(dispatcher), seg);
+      const fetch = new RangeFetch(this.#fetchContext(resources), seg);
       const meter = { fetch, at: performance.now(), bytes: 0 };
       this.#meters.set(fetch, meter);
       this.#fetches.add(fetch);
@@ -713,8 +740,13 @@ export class DownloadJob {
     let response = probe;
     // Every attempt starts again from byte 0: only getting further than ever before is progress.
     let furthest = 0;
+    const single: WorkerResources = {
+      dispatcher: this.#dispatcher,
+      lean: undefined,
+      batchBuffers: lazyBufferPair(this.#o.chunkBytes),
+    };
     for (let failures = 0; ; ) {
-      const fetch = new RangeFetch(this.#fetchContext(), seg);
+      const fetch = new RangeFetch(this.#fetchContext(single), seg);
       this.#fetches.add(fetch);
       this.#meters.set(fetch, { fetch, at: performance.now(), bytes: 0 });
       seg.active = true;
@@ -881,6 +913,15 @@ function servedEnd(res: OpenedResponse, info: ResourceInfo): number {
   return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
 }
 
+/** Two batch buffers of `bytes`, allocated on first use and reused after that. */
+function lazyBufferPair(bytes: number): () => [Buffer, Buffer] {
+  let pair: [Buffer, Buffer] | undefined;
+  return () => {
+    pair ??= [Buffer.allocUnsafe(bytes), Buffer.allocUnsafe(bytes)];
+    return pair;
+  };
+}
+
 /** Saved ranges limited to what the .part can hold. */
 function clipRanges(ranges: readonly ByteRange[], onDisk: number): ByteRange[] {
   return mergeRanges(ranges.map(([s, e]): ByteRange => [s, Math.min(e, onDisk)]));
@@ -897,7 +938,13 @@ function sumRanges(ranges: readonly ByteRange[]): number {
   return ranges.reduce((n, [s, e]) => n + (e - s), 0);
 }
 
-const REFUSAL_CODES = new Set(['ECONNRESET', 'ECONNREFUSED', 'UND_ERR_SOCKET', 'EPIPE']);
+const REFUSAL_CODES = new Set([
+  'ECONNRESET',
+  'ECONNREFUSED',
+  'UND_ERR_SOCKET',
+  'EPIPE',
+  'ERR_QGET_SOCKET_CLOSED',
+]);
 
 /** The shapes a server's per-client connection cap takes. */
 function isRefusal(error: QgetError): boolean {

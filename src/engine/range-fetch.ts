@@ -3,14 +3,10 @@
 // early when another connection has stolen the segment's tail.
 
 import type { Dispatcher } from 'undici';
-import { AbortError, NetworkError } from '../errors.js';
-import {
-  discardBody,
-  openRequest,
-  type OpenedResponse,
-  statusError,
-  toQgetError,
-} from '../net/client.js';
+import { AbortError, HttpStatusError, NetworkError } from '../errors.js';
+import { discardBody, type OpenedResponse, openRequest, toQgetError } from '../net/client.js';
+import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
+import { parseRetryAfter } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
 import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
@@ -32,6 +28,12 @@ export interface FetchContext {
   onBytes: (bytes: number) => void;
   /** A ranged request of ours was answered with the range asked for. */
   onRangeAnswered?: () => void;
+  /** This worker's lean keep-alive connection, when the fast path is in use (plain http). */
+  connection?: RangeConnection | undefined;
+  /** The server answered in a way the lean connection does not parse: use undici from now on. */
+  onUnsupported?: (err: Error) => void;
+  /** This worker's two reused batch buffers, each `chunkBytes` long. */
+  batchBuffers: () => [Buffer, Buffer];
   /**
    * Largest range to ask for in one request (default: the whole segment). Under a rate limit
    * small requests keep the server from parking far more than is being read in socket buffers.
@@ -90,13 +92,14 @@ export class RangeFetch {
   }
 
   async #run(opened: { response: OpenedResponse; servedEnd: number } | undefined): Promise<void> {
-    const { info, part, chunkBytes, limiters, limiterOwner, now, onBytes } = this.#ctx;
+    const { info, part, limiters, limiterOwner, now, onBytes } = this.#ctx;
     const seg = this.segment;
     const signal = this.#controller.signal;
-    let response: OpenedResponse;
+    let source: BodySource;
     let servedEnd: number;
     if (opened) {
-      ({ response, servedEnd } = opened);
+      source = undiciSource(opened.response);
+      servedEnd = opened.servedEnd;
     } else {
       // What is asked is fixed now: a steal may move seg.end while the answer is on its way.
       const askedStart = seg.pos;
@@ -104,12 +107,18 @@ export class RangeFetch {
         seg.end,
         seg.pos + (this.#ctx.requestBytes?.() ?? Number.POSITIVE_INFINITY),
       );
-      response = await this.#request(askedStart, askedEnd);
+      source = await this.#request(askedStart, askedEnd);
       try {
-        if (response.statusCode !== 206 && response.statusCode !== 200) throw statusError(response);
-        servedEnd = checkRangeResponse(info, response, askedStart, askedEnd);
+        if (source.statusCode !== 206 && source.statusCode !== 200) {
+          throw new HttpStatusError(
+            source.statusCode,
+            info.finalUrl,
+            parseRetryAfter(source.headers['retry-after']),
+          );
+        }
+        servedEnd = checkRangeResponse(info, source, askedStart, askedEnd);
       } catch (err) {
-        discardBody(response.body);
+        source.discard();
         throw err;
       }
       this.#ctx.onRangeAnswered?.();
@@ -119,47 +128,48 @@ export class RangeFetch {
     this.startedAt = now();
     this.lastDataAt = now();
 
-    let batch: Buffer[] = [];
-    let batchBytes = 0;
+    // Bytes are copied into two reused batch buffers: one is written at its offset while the
+    // other fills, so disk and network overlap and memory is two batches per connection.
+    const buffers = this.#ctx.batchBuffers();
+    let current = buffers[0];
+    let spare = buffers[1];
+    let fill = 0;
     let batchPos = seg.pos;
     let batchStartedAt = 0;
-    // One write in flight while the next batch is received: disk and network overlap, and
-    // memory stays at two batches per connection.
     let writing: Promise<void> | undefined;
     const flush = async (wait: boolean): Promise<void> => {
       if (writing) await writing;
       writing = undefined;
-      if (batchBytes === 0) return;
-      const buffers = batch;
+      if (fill === 0) return;
       const at = batchPos;
-      const end = at + batchBytes;
-      batch = [];
-      batchPos = end;
-      batchBytes = 0;
-      const write = part.write(buffers, at).then(() => {
+      const end = at + fill;
+      const write = part.write([current.subarray(0, fill)], at).then(() => {
         seg.flushed = end;
       });
+      batchPos = end;
+      fill = 0;
+      [current, spare] = [spare, current];
       if (wait) return write;
       writing = write;
       // Observed by the next flush; this only keeps it from counting as unhandled meanwhile.
       write.catch(() => {});
     };
 
+    let complete = false;
     try {
-      const body = response.body;
-      const onAbort = (): void => {
-        body.destroy(signal.reason as Error);
-      };
+      const onAbort = (): void => source.discard(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
       // Aborted while the answer was on its way: the event has fired already.
       if (signal.aborted) onAbort();
       try {
-        for await (const chunk of body as AsyncIterable<Buffer>) {
+        for (;;) {
+          const chunk = await source.read();
+          if (chunk === null) break;
           this.lastDataAt = now();
-          let buf = clip(chunk, seg.pos, Math.min(seg.end, servedEnd));
-          if (buf.length > 0 && limiters.length > 0) {
+          let take = Math.min(chunk.length, Math.min(seg.end, servedEnd) - seg.pos);
+          if (take > 0 && limiters.length > 0) {
             for (const limiter of limiters) {
-              const wait = limiter.take(buf.length, limiterOwner, signal);
+              const wait = limiter.take(take, limiterOwner, signal);
               if (wait) {
                 this.waiting = true;
                 await wait;
@@ -168,18 +178,21 @@ export class RangeFetch {
               }
             }
             // The tail may have been stolen while waiting.
-            buf = clip(buf, seg.pos, Math.min(seg.end, servedEnd));
+            take = Math.min(take, Math.min(seg.end, servedEnd) - seg.pos);
           }
-          if (buf.length > 0) {
-            seg.pos += buf.length;
-            this.received += buf.length;
-            onBytes(buf.length);
-            if (batchBytes === 0) batchStartedAt = this.lastDataAt;
-            batch.push(buf);
-            batchBytes += buf.length;
+          let offset = 0;
+          while (offset < take) {
+            if (fill === 0) batchStartedAt = this.lastDataAt;
+            const n = Math.min(take - offset, current.length - fill);
+            chunk.copy(current, fill, offset, offset + n);
+            fill += n;
+            offset += n;
+            seg.pos += n;
+            this.received += n;
+            onBytes(n);
             // Full batches, or older than a quarter second on a slow link: the checkpoint only
             // claims flushed bytes, so this bounds what a crash costs.
-            if (batchBytes >= chunkBytes || this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS) {
+            if (fill === current.length || this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS) {
               await flush(false);
             }
           }
@@ -192,13 +205,15 @@ export class RangeFetch {
       if (Number.isFinite(expectedEnd) && seg.pos < expectedEnd) {
         throw new NetworkError(`the connection closed early at byte ${seg.pos} of ${expectedEnd}`);
       }
+      complete = seg.pos >= servedEnd;
     } catch (err) {
       // Bytes already accepted are valid: write them so the retry continues after them.
       await flush(true);
       throw toQgetError(err, info.finalUrl, signal);
     } finally {
       this.transferring = false;
-      if (seg.pos < servedEnd) discardBody(response.body);
+      // Stopped before the end of the answer (stolen tail, failure): that socket is done for.
+      if (!complete) source.discard();
     }
     await flush(true);
   }
@@ -212,23 +227,58 @@ export class RangeFetch {
     return this.started && ms >= 50 ? (this.received * 1000) / ms : undefined;
   }
 
-  async #request(start: number, end: number): Promise<OpenedResponse> {
-    const { info, dispatcher, headers } = this.#ctx;
+  async #request(start: number, end: number): Promise<BodySource> {
+    const { info, connection, dispatcher, headers } = this.#ctx;
     const ifRange = ifRangeValue(info);
-    return openRequest(info.finalUrl, {
-      dispatcher,
-      signal: this.#controller.signal,
-      headers: {
-        ...headers,
-        range: `bytes=${start}-${end - 1}`,
-        ...(ifRange ? { 'if-range': ifRange } : {}),
-      },
-    });
+    const all = {
+      ...headers,
+      range: `bytes=${start}-${end - 1}`,
+      ...(ifRange ? { 'if-range': ifRange } : {}),
+    };
+    const signal = this.#controller.signal;
+    if (connection) {
+      const url = new URL(info.finalUrl);
+      try {
+        const res = await connection.request(`${url.pathname}${url.search}`, all, signal);
+        return {
+          ...res,
+          read: () => connection.read(),
+          discard: (reason) => connection.destroy(reason),
+        };
+      } catch (err) {
+        if (err instanceof UnsupportedResponseError) this.#ctx.onUnsupported?.(err);
+        throw err;
+      }
+    }
+    return undiciSource(await openRequest(info.finalUrl, { dispatcher, signal, headers: all }));
   }
 }
 
-/** The part of `chunk` (which starts at byte `pos`) that lies below `end`. */
-function clip(chunk: Buffer, pos: number, end: number): Buffer {
-  if (pos >= end) return chunk.subarray(0, 0);
-  return pos + chunk.length > end ? chunk.subarray(0, end - pos) : chunk;
+/** A response whose body is read piece by piece; `discard` drops what is left of it. */
+interface BodySource {
+  statusCode: number;
+  headers: Record<string, string | undefined>;
+  /** The next piece (valid until the next call), or null at the end. */
+  read(): Promise<Buffer | null>;
+  discard(reason?: Error): void;
+}
+
+function undiciSource(response: OpenedResponse): BodySource {
+  const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers,
+    read: async () => {
+      const next = await iterator.next();
+      return next.done ? null : next.value;
+    },
+    discard: (reason) => {
+      if (reason) {
+        response.body.on('error', () => {});
+        response.body.destroy(reason);
+      } else {
+        discardBody(response.body);
+      }
+    },
+  };
 }

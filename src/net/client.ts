@@ -156,6 +156,9 @@ const TRANSIENT_CODES = new Set([
   'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
   'UND_ERR_INFO',
   'HPE_INVALID_CHUNK_SIZE',
+  // From range-connection.ts.
+  'ERR_QGET_SOCKET_CLOSED',
+  'ERR_QGET_PROTOCOL',
 ]);
 
 const TIMEOUT_CODES = new Set([

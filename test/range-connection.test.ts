@@ -1,0 +1,124 @@
+// The lean keep-alive connection used for ranged GETs over plain http.
+
+import assert from 'node:assert/strict';
+import { createServer, type Socket } from 'node:net';
+import { after, describe, test } from 'node:test';
+import { RangeConnection, UnsupportedResponseError } from '../src/net/range-connection.js';
+import { makeContent } from './helpers/content.js';
+import { useFixtures } from './helpers/fixture.js';
+
+const fx = useFixtures();
+const never = new AbortController().signal;
+
+async function readAll(conn: RangeConnection): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (;;) {
+    const view = await conn.read();
+    if (view === null) return Buffer.concat(parts);
+    parts.push(Buffer.from(view));
+  }
+}
+
+/** A raw TCP server answering every request with `answer(requestText)`. */
+async function rawServer(answer: (request: string, socket: Socket) => void): Promise<string> {
+  const server = createServer((socket) => {
+    let text = '';
+    socket.on('data', (d) => {
+      text += d;
+      while (text.includes('\r\n\r\n')) {
+        const end = text.indexOf('\r\n\r\n') + 4;
+        answer(text.slice(0, end), socket);
+        text = text.slice(end);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+  after(() => new Promise<void>((r) => server.close(() => r())));
+  const { port } = server.address() as { port: number };
+  return `http://127.0.0.1:${port}/f`;
+}
+
+describe('RangeConnection', () => {
+  test('two ranged requests on one kept-alive socket, bytes exact', async () => {
+    const content = makeContent(3 * 1024 * 1024);
+    const server = await fx.serve({ content });
+    const conn = new RangeConnection(server.fileUrl, 5000);
+    try {
+      for (const [s, e] of [
+        [0, 1024 * 1024],
+        [2 * 1024 * 1024 + 7, 3 * 1024 * 1024],
+      ] as const) {
+        const res = await conn.request('/file.bin', { range: `bytes=${s}-${e - 1}` }, never);
+        assert.equal(res.statusCode, 206);
+        assert.equal(res.headers['content-range'], `bytes ${s}-${e - 1}/${content.length}`);
+        assert.ok((await readAll(conn)).equals(content.subarray(s, e)));
+      }
+      const sockets = new Set(server.requests.map((q) => q.socketId));
+      assert.equal(sockets.size, 1, 'the socket was reused');
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('a chunked answer is UnsupportedResponseError', async () => {
+    const server = await fx.serve({ content: makeContent(100_000), sendLength: false });
+    const conn = new RangeConnection(server.fileUrl, 5000);
+    await assert.rejects(
+      conn.request('/file.bin', { range: 'bytes=0-99' }, never),
+      UnsupportedResponseError,
+    );
+    conn.destroy();
+  });
+
+  test('1xx answers are skipped; body bytes that come with the head are kept', async () => {
+    const url = await rawServer((_req, socket) => {
+      socket.write(
+        'HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\nHTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-4/10\r\ncontent-length: 5\r\n\r\nhello',
+      );
+    });
+    const conn = new RangeConnection(url, 5000);
+    const res = await conn.request('/f', { range: 'bytes=0-4' }, never);
+    assert.equal(res.statusCode, 206);
+    assert.equal((await readAll(conn)).toString(), 'hello');
+    conn.destroy();
+  });
+
+  test('a reused socket the server closed is retried once on a fresh one', async () => {
+    let served = 0;
+    const url = await rawServer((_req, socket) => {
+      served++;
+      socket.write('HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nok');
+      // Keep-alive promised, then the server closes anyway.
+      setTimeout(() => socket.destroy(), 20);
+    });
+    const conn = new RangeConnection(url, 5000);
+    await conn.request('/f', {}, never);
+    assert.equal((await readAll(conn)).toString(), 'ok');
+    await new Promise((r) => setTimeout(r, 100));
+    await conn.request('/f', {}, never);
+    assert.equal((await readAll(conn)).toString(), 'ok');
+    assert.equal(served, 2);
+    conn.destroy();
+  });
+
+  test('a reset before any answer rejects with ECONNRESET; abort rejects with its reason', async () => {
+    const url = await rawServer((_req, socket) => socket.resetAndDestroy());
+    const conn = new RangeConnection(url, 5000);
+    await assert.rejects(conn.request('/f', {}, never), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'ECONNRESET');
+      return true;
+    });
+    const silent = await rawServer(() => {});
+    const controller = new AbortController();
+    const c2 = new RangeConnection(silent, 5000);
+    const pending = c2.request('/f', {}, controller.signal);
+    const reason = new Error('stop');
+    setTimeout(() => controller.abort(reason), 50);
+    await assert.rejects(pending, (err) => err === reason);
+    c2.destroy();
+  });
+
+  test('speaks plain http only', () => {
+    assert.throws(() => new RangeConnection('https://127.0.0.1/x', 1000), TypeError);
+  });
+});
