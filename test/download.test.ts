@@ -43,6 +43,27 @@ describe('qget() downloads', () => {
     assert.deepEqual(await listDir(dir), ['out.bin'], 'no .part or control file left behind');
   });
 
+  it('asks bounded, well-formed ranges on kept-alive sockets for long segments', async () => {
+    const content = makeContent(24 * MiB, 19);
+    const s = await serve({ content, ratePerConnection: 16 * MiB });
+    const dir = await tempDir();
+    const out = join(dir, 'out.bin');
+    await qget(s.fileUrl, { filepath: out, maxConnections: 2 });
+    await assertFileEquals(out, content);
+    const ranged = s.requests.filter((r) => r.range !== undefined);
+    for (const r of ranged)
+      assert.match(r.range!, /^bytes=\d+-\d*$/, 'a Range header a server accepts');
+    assert.ok(ranged.every((r) => r.status === 206));
+    // More requests than connections, on fewer sockets than requests: sockets were reused.
+    const sockets = new Set(ranged.map((r) => r.socketId));
+    assert.ok(ranged.length >= 4, `${ranged.length} ranged requests`);
+    assert.ok(
+      sockets.size < ranged.length,
+      `${sockets.size} sockets for ${ranged.length} requests`,
+    );
+    assert.ok(s.stats.bytesSent < 1.25 * content.length, `${s.stats.bytesSent} bytes sent`);
+  });
+
   it('uses one stream from a server without ranges', async () => {
     const content = makeContent(2 * MiB + 3, 12);
     const s = await serve({ content, ranges: false });

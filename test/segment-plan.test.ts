@@ -24,6 +24,7 @@ function seg(fields: Partial<Segment> & { start: number; end: number }): Segment
     speed: undefined,
     failures: 0,
     pos,
+    requestEnd: fields.end,
     ...fields,
   };
 }
@@ -232,5 +233,21 @@ describe('chooseSteal', () => {
         }
       }
     }
+  });
+});
+
+describe('chooseSteal keeps the socket of a victim that is nearly done with its request', () => {
+  it('a victim about to finish its request is split at the request end', () => {
+    // Equal speeds would split 2 MiB at 5 MiB, inside the victim's request to 5.5 MiB, which
+    // it finishes in under 0.2 s: split at 5.5 MiB instead.
+    const v = seg({ start: 0, end: 6 * MiB, pos: 4 * MiB, speed: 8 * MiB, requestEnd: 5.5 * MiB });
+    const d = chooseSteal([v], { minSteal: 256 * KiB, thiefSpeed: 8 * MiB });
+    assert.equal(d?.splitAt, 5.5 * MiB);
+  });
+
+  it('a crawling victim is cut mid-request (its request would take too long)', () => {
+    const v = seg({ start: 0, end: 16 * MiB, pos: 4 * MiB, speed: 64 * KiB, requestEnd: 8 * MiB });
+    const d = chooseSteal([v], { minSteal: 256 * KiB, thiefSpeed: 8 * MiB });
+    assert.ok(d !== null && d.splitAt < 4 * MiB + 256 * KiB, `split at ${d?.splitAt}`);
   });
 });

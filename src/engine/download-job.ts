@@ -124,16 +124,24 @@ const MIN_STEAL = 256 * 1024;
 /** Under a rate limit: the speed one connection is assumed to reach, and the smallest request. */
 const RATE_PER_CONNECTION = 1024 * 1024;
 const MIN_RATED_REQUEST = 64 * 1024;
+/** Request sizing (see #requestSize). */
+const INITIAL_REQUEST = 4 * 1024 * 1024;
+const MIN_REQUEST = 1024 * 1024;
+const REQUEST_SECONDS = 0.25;
 /** A transferring connection silent this long counts as stalled for stealing. */
 const STALL_MS = 1000;
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 const IGNORED_RANGE_LIMIT = 3;
 
-/** What a worker keeps across its requests: its socket(s) and its batch buffers. */
+/** What a worker keeps across its requests: its socket(s), batch buffers and measurements. */
 interface WorkerResources {
   dispatcher: Dispatcher;
   lean: RangeConnection | undefined;
   batchBuffers: () => [Buffer, Buffer];
+  /** Bytes/s of its last request, once measured. */
+  speed?: number | undefined;
+  /** Round trip of its last request, ms. */
+  rttMs?: number | undefined;
 }
 
 /** retry: the range failed, back off; wait: this connection was refused, back off; stop: leave. */
@@ -491,6 +499,7 @@ export class DownloadJob {
       active: false,
       speed: undefined,
       failures: 0,
+      requestEnd: start,
     };
   }
 
@@ -518,7 +527,7 @@ export class DownloadJob {
       onRangeAnswered: () => {
         this.#ignoredInARow = 0;
       },
-      requestBytes: () => this.#requestCap(),
+      requestBytes: () => Math.min(this.#requestCap(), this.#requestSize(resources)),
     };
   }
 
@@ -540,6 +549,23 @@ export class DownloadJob {
     const rate = this.#rateLimit();
     if (rate === 0) return Number.POSITIVE_INFINITY;
     return Math.max(MIN_RATED_REQUEST, Math.floor(rate / 8 / Math.max(1, this.#live)));
+  }
+
+  /**
+   * How much one request of this worker asks for: about REQUEST_SECONDS of its transfer, or
+   * 20 round trips when those are longer, so a request's round trip costs at most about 5%.
+   * Bounded requests let a steal take the rest of a range without cutting the victim's socket,
+   * and servers that pace each response (nginx's limit_rate sends its first 2 MiB at once)
+   * answer short requests faster.
+   */
+  #requestSize(resources: WorkerResources): number {
+    const { speed, rttMs } = resources;
+    let size = INITIAL_REQUEST;
+    if (speed !== undefined && speed > 0) {
+      const seconds = Math.max(REQUEST_SECONDS, (20 * (rttMs ?? 0)) / 1000);
+      size = Math.max(MIN_REQUEST, Math.floor(speed * seconds));
+    }
+    return this.#o.maxPartBytes > 0 ? Math.min(size, this.#o.maxPartBytes) : size;
   }
 
   /** The tightest rate limit in force (bytes/s), 0 when none. */
@@ -634,11 +660,14 @@ export class DownloadJob {
   ): Promise<void> {
     let speed: number | undefined;
     let refusals = 0;
-    let next = initial;
+    let next:
+      | { segment: Segment; opened?: { response: OpenedResponse; servedEnd: number } }
+      | undefined = initial;
     while (!this.#stopping && !this.#fatal) {
       const seg = next?.segment ?? this.#takeWork(speed);
       if (!seg) return;
       seg.active = true;
+      // Measured afresh (the tick has a first estimate within 200 ms): the socket may be new.
       seg.speed = undefined;
       const fetch = new RangeFetch(this.#fetchContext(resources), seg);
       const meter = { fetch, at: performance.now(), bytes: 0 };
@@ -661,11 +690,15 @@ export class DownloadJob {
       } finally {
         seg.active = false;
         // A fast connection may finish before the meter's first window: its average then.
-        speed = seg.speed ?? fetch.averageSpeed(performance.now()) ?? speed;
+        const average = fetch.averageSpeed(performance.now());
+        speed = seg.speed ?? average ?? speed;
+        resources.speed = average ?? resources.speed;
+        resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
         this.#fetches.delete(fetch);
         this.#meters.delete(fetch);
       }
-      next = undefined;
+      // A bounded request ended inside the segment: the same connection goes on with it.
+      next = action === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
       if (action === 'stop') return;
       if (action === 'retry' || action === 'wait') {
         const attempt = action === 'retry' ? seg.failures : refusals;

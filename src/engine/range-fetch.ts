@@ -3,7 +3,7 @@
 // early when another connection has stolen the segment's tail.
 
 import type { Dispatcher } from 'undici';
-import { AbortError, HttpStatusError, NetworkError } from '../errors.js';
+import { AbortError, HttpStatusError, NetworkError, ResourceChangedError } from '../errors.js';
 import { discardBody, type OpenedResponse, openRequest, toQgetError } from '../net/client.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import { parseRetryAfter } from '../net/retry-delay.js';
@@ -55,6 +55,8 @@ export class RangeFetch {
   startedAt = 0;
   /** Bytes received by this attempt (the speed meter reads deltas of it). */
   received = 0;
+  /** Time from sending the request to its answer, ms (the connection's round trip, roughly). */
+  ttfbMs: number | undefined;
   readonly #ctx: FetchContext;
   readonly #controller = new AbortController();
   #released = false;
@@ -100,15 +102,25 @@ export class RangeFetch {
     if (opened) {
       source = undiciSource(opened.response);
       servedEnd = opened.servedEnd;
+      seg.requestEnd = servedEnd;
     } else {
       // What is asked is fixed now: a steal may move seg.end while the answer is on its way.
       const askedStart = seg.pos;
       const askedEnd = Math.min(
         seg.end,
-        seg.pos + (this.#ctx.requestBytes?.() ?? Number.POSITIVE_INFINITY),
+        seg.pos + Math.floor(this.#ctx.requestBytes?.() ?? Number.POSITIVE_INFINITY),
       );
+      seg.requestEnd = askedEnd;
+      const sentAt = now();
       source = await this.#request(askedStart, askedEnd);
+      this.ttfbMs = now() - sentAt;
       try {
+        if (source.statusCode === 416) {
+          // A range that was inside the resource when it was probed no longer is.
+          throw new ResourceChangedError(
+            `the resource changed on the server (bytes ${askedStart}-${askedEnd - 1} are now out of range)`,
+          );
+        }
         if (source.statusCode !== 206 && source.statusCode !== 200) {
           throw new HttpStatusError(
             source.statusCode,
@@ -212,6 +224,7 @@ export class RangeFetch {
       throw toQgetError(err, info.finalUrl, signal);
     } finally {
       this.transferring = false;
+      seg.requestEnd = seg.pos;
       // Stopped before the end of the answer (stolen tail, failure): that socket is done for.
       if (!complete) source.discard();
     }

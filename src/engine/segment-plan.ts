@@ -19,6 +19,8 @@ export interface Segment {
   speed: number | undefined;
   /** Consecutive failed attempts without progress. */
   failures: number;
+  /** Exclusive end of what the request in flight asked for; `pos` when none is. */
+  requestEnd: number;
 }
 
 export function remaining(segment: Segment): number {
@@ -100,6 +102,8 @@ export interface StealDecision {
 }
 
 const ALIGN = 4096;
+/** A victim this close (in seconds) to the end of its request is split there, keeping its socket. */
+const KEEP_SOCKET_SECONDS = 0.5;
 
 /**
  * Pick the active segment that will take longest to finish and the point to split it at so
@@ -137,7 +141,18 @@ export function chooseSteal(
     const keep = Math.ceil(left * keepShare);
     // Page-aligned splits, rounding towards the thief (the faster or equal one); a victim
     // that would keep less than a page keeps nothing, or its crawl would decide the finish.
-    const splitAt = keep < ALIGN ? seg.pos : seg.pos + keep - ((seg.pos + keep) % ALIGN);
+    let splitAt = keep < ALIGN ? seg.pos : seg.pos + keep - ((seg.pos + keep) % ALIGN);
+    // A split inside the victim's request costs its socket (it has to stop mid-answer); when
+    // the victim reaches the end of that request soon anyway, split there instead.
+    if (
+      seg.requestEnd > splitAt &&
+      seg.requestEnd < seg.end &&
+      victimSpeed !== undefined &&
+      victimSpeed > 0 &&
+      (seg.requestEnd - seg.pos) / victimSpeed <= KEEP_SOCKET_SECONDS
+    ) {
+      splitAt = seg.requestEnd;
+    }
     const stolen = seg.end - splitAt;
     // Without any measured speed only the size rule applies.
     const timeLeft =
