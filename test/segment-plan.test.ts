@@ -251,3 +251,19 @@ describe('chooseSteal keeps the socket of a victim that is nearly done with its 
     assert.ok(d !== null && d.splitAt < 4 * MiB + 256 * KiB, `split at ${d?.splitAt}`);
   });
 });
+
+describe('chooseSteal with many idle connections', () => {
+  it('a slow victim keeps no more than it can do while the whole pool finishes the rest', () => {
+    // 1 slow victim (256 KiB/s, 8 MiB left) and 3 fast ones (8 MiB/s, 1 MiB left each): the
+    // pool needs about (8 + 3) MiB / 24.25 MiB/s ≈ 0.45 s, so the victim keeps ≈ 116 KiB,
+    // not the 8 MiB × 0.25/8.25 ≈ 248 KiB a one-on-one split would leave it.
+    const slow = seg({ start: 0, end: 8 * MiB, speed: 256 * KiB });
+    const fast = [1, 2, 3].map((i) =>
+      seg({ start: i * 16 * MiB, end: i * 16 * MiB + MiB, speed: 8 * MiB }),
+    );
+    const d = chooseSteal([slow, ...fast], { minSteal: 256 * KiB, thiefSpeed: 8 * MiB });
+    assert.equal(d?.segment, slow);
+    const kept = d!.splitAt - slow.pos;
+    assert.ok(kept <= 128 * KiB, `kept ${kept} bytes`);
+  });
+});

@@ -128,6 +128,11 @@ const MIN_RATED_REQUEST = 64 * 1024;
 const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
 const REQUEST_SECONDS = 0.25;
+/** A connection slower than this share of its peers' median reconnects. */
+const CRAWL_FRACTION = 0.25;
+/** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
+const CRAWL_JUDGE_MS = 1000;
+const CRAWL_MIN_SECONDS = 1;
 /** A transferring connection silent this long counts as stalled for stealing. */
 const STALL_MS = 1000;
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
@@ -144,8 +149,19 @@ interface WorkerResources {
   rttMs?: number | undefined;
 }
 
-/** retry: the range failed, back off; wait: this connection was refused, back off; stop: leave. */
-type FailureAction = 'retry' | 'wait' | 'stop';
+/**
+ * retry: the range failed, back off; wait: this connection was refused, back off; stop: leave;
+ * reconnect: drop the socket and go on with the same range at once.
+ */
+type FailureAction = 'retry' | 'wait' | 'stop' | 'reconnect';
+
+/** Ends a fetch whose connection crawls far behind its peers, so it goes on over a fresh one. */
+class CrawlError extends NetworkError {
+  constructor() {
+    super('the connection crawls far behind the others: going on over a fresh one');
+    this.name = 'CrawlError';
+  }
+}
 
 export class DownloadJob {
   readonly #o: EngineOptions;
@@ -164,6 +180,7 @@ export class DownloadJob {
   #segments: Segment[] = [];
   #baseDone: ByteRange[] = [];
   readonly #fetches = new Set<RangeFetch>();
+  readonly #workers = new Set<WorkerResources>();
   #governor!: ConnectionGovernor;
   #live = 0;
   #allDone: () => void = () => {};
@@ -568,6 +585,44 @@ export class DownloadJob {
     return this.#o.maxPartBytes > 0 ? Math.min(size, this.#o.maxPartBytes) : size;
   }
 
+  /**
+   * A lean connection that has crawled far behind the others for over a second, with seconds of
+   * work left, is dropped: its worker goes on with the same range over a fresh socket (servers
+   * and paths pace connections unevenly). Each fetch is judged once.
+   */
+  #replaceCrawlers(now: number): void {
+    if (this.#mode !== 'segmented' || this.#rateLimit() > 0) return;
+    const speeds: number[] = [];
+    for (const f of this.#fetches) {
+      if (f.transferring && f.segment.speed !== undefined) speeds.push(f.segment.speed);
+    }
+    if (speeds.length < 3) return;
+    speeds.sort((a, b) => a - b);
+    const typical = speeds[speeds.length >> 1]!;
+    for (const f of this.#fetches) {
+      const speed = f.segment.speed;
+      if (!f.lean || !f.transferring || f.crawlJudged || speed === undefined) continue;
+      if (now - f.startedAt < CRAWL_JUDGE_MS) continue;
+      f.crawlJudged = true;
+      const left = f.segment.end - f.segment.pos;
+      if (speed < CRAWL_FRACTION * typical && left > CRAWL_MIN_SECONDS * typical) {
+        f.abort(new CrawlError());
+      }
+    }
+  }
+
+  /** A worker far slower than its peers (not under a rate limit, where all look slow). */
+  #isCrawler(resources: WorkerResources): boolean {
+    const speed = resources.speed;
+    if (speed === undefined || !resources.lean || this.#rateLimit() > 0) return false;
+    const others: number[] = [];
+    for (const w of this.#workers)
+      if (w !== resources && w.speed !== undefined) others.push(w.speed);
+    if (others.length < 2) return false;
+    others.sort((a, b) => a - b);
+    return speed < CRAWL_FRACTION * others[others.length >> 1]!;
+  }
+
   /** The tightest rate limit in force (bytes/s), 0 when none. */
   #rateLimit(): number {
     let rate = 0;
@@ -644,9 +699,11 @@ export class DownloadJob {
       lean,
       batchBuffers: lazyBufferPair(this.#o.chunkBytes),
     };
+    this.#workers.add(resources);
     try {
       await this.#workLoop(initial, resources);
     } finally {
+      this.#workers.delete(resources);
       lean?.destroy();
       own?.destroy().catch(() => {});
     }
@@ -667,8 +724,9 @@ export class DownloadJob {
       const seg = next?.segment ?? this.#takeWork(speed);
       if (!seg) return;
       seg.active = true;
-      // Measured afresh (the tick has a first estimate within 200 ms): the socket may be new.
-      seg.speed = undefined;
+      // On the same kept-alive socket the connection's speed is known; a new socket is measured
+      // afresh (the tick has a first estimate within 200 ms).
+      seg.speed = resources.lean?.reusable && this.#leanAllowed ? resources.speed : undefined;
       const fetch = new RangeFetch(this.#fetchContext(resources), seg);
       const meter = { fetch, at: performance.now(), bytes: 0 };
       this.#meters.set(fetch, meter);
@@ -699,6 +757,22 @@ export class DownloadJob {
       }
       // A bounded request ended inside the segment: the same connection goes on with it.
       next = action === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
+      if (action === 'reconnect') {
+        this.#debug(error?.message ?? 'reconnecting');
+        resources.lean?.destroy();
+        resources.speed = undefined;
+        next = seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
+        continue;
+      }
+      if (this.#isCrawler(resources)) {
+        // Servers and paths pace connections unevenly; a fresh socket is the way out of a slow one.
+        this.#debug(
+          `a connection crawls at ${Math.round((resources.speed ?? 0) / 1024)} KiB/s: reconnecting`,
+        );
+        resources.lean?.destroy();
+        resources.speed = undefined;
+        next = undefined;
+      }
       if (action === 'stop') return;
       if (action === 'retry' || action === 'wait') {
         const attempt = action === 'retry' ? seg.failures : refusals;
@@ -715,6 +789,7 @@ export class DownloadJob {
 
   #onFetchError(error: QgetError, seg: Segment, fetch: RangeFetch, before: number): FailureAction {
     if (this.#stopping || this.#fatal || error instanceof AbortError) return 'stop';
+    if (error instanceof CrawlError) return 'reconnect';
     if (error instanceof RangeMismatchError && error.ignoredRange) {
       this.#ignoredInARow++;
       if (this.#ignoredInARow >= IGNORED_RANGE_LIMIT) {
@@ -897,6 +972,7 @@ export class DownloadJob {
         );
       }
     }
+    this.#replaceCrawlers(now);
     this.#maxTransferring = Math.max(this.#maxTransferring, transferring);
     if (transferring !== this.#lastConnections) {
       this.#lastConnections = transferring;

@@ -57,6 +57,8 @@ export class RangeFetch {
   received = 0;
   /** Time from sending the request to its answer, ms (the connection's round trip, roughly). */
   ttfbMs: number | undefined;
+  /** The engine has judged whether this fetch's connection crawls. */
+  crawlJudged = false;
   readonly #ctx: FetchContext;
   readonly #controller = new AbortController();
   #released = false;
@@ -65,6 +67,11 @@ export class RangeFetch {
     this.#ctx = ctx;
     this.segment = segment;
     this.lastDataAt = ctx.now();
+  }
+
+  /** Over this worker's lean connection (which can be dropped and reopened cheaply). */
+  get lean(): boolean {
+    return this.#ctx.connection !== undefined;
   }
 
   abort(reason: Error): void {

@@ -115,7 +115,7 @@ export function chooseSteal(
   options: StealOptions,
 ): StealDecision | null {
   const { minSteal, thiefSpeed } = options;
-  const crawlSeconds = options.crawlSeconds ?? 1;
+  const crawlSeconds = options.crawlSeconds ?? 0.3;
   const known: number[] = [];
   const candidates: Segment[] = [];
   for (const seg of segments) {
@@ -126,6 +126,15 @@ export function chooseSteal(
   if (candidates.length === 0) return null;
   const typical = median(known);
   const thief = thiefSpeed !== undefined && thiefSpeed > 0 ? thiefSpeed : typical;
+  // How long the whole pool needs for what is left, at the speeds known: a slow victim keeps
+  // no more than it can do in that time, since every idle connection will come for the rest.
+  let poolBytes = 0;
+  let poolSpeed = thief ?? 0;
+  for (const seg of candidates) {
+    poolBytes += remaining(seg);
+    poolSpeed += seg.speed ?? typical ?? 0;
+  }
+  const poolSeconds = poolSpeed > 0 ? poolBytes / poolSpeed : Number.POSITIVE_INFINITY;
 
   let best: StealDecision | null = null;
   let bestTime = -1;
@@ -138,7 +147,10 @@ export function chooseSteal(
     else if (victimSpeed !== undefined && thief !== undefined) {
       keepShare = victimSpeed / (victimSpeed + thief);
     }
-    const keep = Math.ceil(left * keepShare);
+    let keep = Math.ceil(left * keepShare);
+    if (victimSpeed !== undefined && victimSpeed > 0) {
+      keep = Math.min(keep, Math.ceil(victimSpeed * poolSeconds));
+    }
     // Page-aligned splits, rounding towards the thief (the faster or equal one); a victim
     // that would keep less than a page keeps nothing, or its crawl would decide the finish.
     let splitAt = keep < ALIGN ? seg.pos : seg.pos + keep - ((seg.pos + keep) % ALIGN);

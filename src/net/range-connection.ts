@@ -112,6 +112,11 @@ export class RangeConnection {
     });
   }
 
+  /** An open socket that has answered before and is free: the next request goes over it. */
+  get reusable(): boolean {
+    return this.#socket !== undefined && this.#state === 'idle' && this.#served > 0;
+  }
+
   /** The next piece of the body, or null at its end. The view is valid until the next call. */
   read(): Promise<Buffer | null> {
     if (this.#error) return Promise.reject(this.#error);
