@@ -3,7 +3,7 @@
 // daemon itself is imported only when --enable-rpc is given (run-daemon.ts).
 
 import { type Command, InvalidArgumentError } from 'commander';
-import { parseSize } from '../units.js';
+import { intArg, sizeArg } from './arg-parsers.js';
 
 export interface DaemonCliOptions {
   enableRpc?: boolean;
@@ -32,22 +32,6 @@ function portArg(value: string): number {
   return n;
 }
 
-function countArg(value: string): number {
-  const n = Number(value);
-  if (!/^\d+$/.test(value.trim()) || n < 1) {
-    throw new InvalidArgumentError('Expected a whole number from 1 and up.');
-  }
-  return n;
-}
-
-function sizeArg(value: string): number {
-  try {
-    return parseSize(value.replace(/\/s$/i, ''));
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
-  }
-}
-
 export function addDaemonOptions(program: Command): Command {
   return program
     .option(
@@ -71,7 +55,7 @@ export function addDaemonOptions(program: Command): Command {
     .option(
       '-j, --max-concurrent-downloads <n>',
       'daemon: downloads running at once (default 5)',
-      countArg,
+      intArg(1),
     )
     .option(
       '--max-overall-download-limit <rate>',

@@ -5,8 +5,7 @@ import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { DownloaderOptions, QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
-// units.js is part of the public API; imported directly so parsing does not load undici.
-import { parseSize } from '../units.js';
+import { collect, intArg, secondsArg, sizeArg } from './arg-parsers.js';
 import { VERSION } from '../version.js';
 import { addDaemonOptions, type DaemonCliOptions } from './daemon-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -32,39 +31,6 @@ export interface CliOptions extends DaemonCliOptions {
   inputFile?: string;
   maxRunning: number;
   json: boolean;
-}
-
-function intArg(min: number) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (!/^\s*-?\d+\s*$/.test(value) || n < min) {
-      throw new InvalidArgumentError(`Expected a whole number from ${min} and up.`);
-    }
-    return n;
-  };
-}
-
-function secondsArg(allowNegative = false) {
-  return (value: string): number => {
-    const n = Number(value);
-    if (value.trim() === '' || !Number.isFinite(n) || (!allowNegative && n < 0)) {
-      throw new InvalidArgumentError('Expected a number of seconds.');
-    }
-    return n;
-  };
-}
-
-/** Sizes and rates such as 500K, 2M, 1.5G (a rate may end in /s). */
-function sizeArg(value: string): number {
-  try {
-    return parseSize(value.replace(/\/s$/i, ''));
-  } catch (err) {
-    throw new InvalidArgumentError(err instanceof Error ? err.message : String(err));
-  }
-}
-
-function collect(value: string, previous: string[]): string[] {
-  return [...previous, value];
 }
 
 export function buildProgram(): Command {

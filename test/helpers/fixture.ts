@@ -6,6 +6,7 @@ import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
+import { ProgressState, type QgetOptions, qget } from '../../src/index.js';
 import { sha256 } from './content.js';
 import { type ServerConfig, startServer, type TestServer } from './server.js';
 
@@ -100,4 +101,22 @@ export function hasCode(code: string) {
     assert.equal((err as { code?: unknown }).code, code, String(err));
     return true;
   };
+}
+
+/** Run qget() until `fraction` of the bytes arrived, then abort it (expecting ERR_ABORTED). */
+export async function interruptAt(
+  fraction: number,
+  url: string,
+  options: QgetOptions & { filepath: string },
+): Promise<void> {
+  const { controller, onDownloadProgress } = abortAt(fraction);
+  await assert.rejects(
+    qget(url, {
+      maxConnections: 4,
+      ...options,
+      signal: controller.signal,
+      progress: new ProgressState({ onDownloadProgress }),
+    }),
+    hasCode('ERR_ABORTED'),
+  );
 }
