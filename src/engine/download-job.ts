@@ -3,6 +3,7 @@
 // single stream, and restarts when the resource changes under us.
 
 import { createHash } from 'node:crypto';
+import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -168,9 +169,9 @@ export class DownloadJob {
   readonly #observer: EngineObserver;
   readonly #debug: (message: string) => void;
   /** Aborted by the caller's signal. */
-  readonly #abort = new AbortController();
+  readonly #abort = sharedController();
   /** Aborted when the current round of connections must stop (failure, fallback, abort). */
-  #round = new AbortController();
+  #round = sharedController();
   #mode: 'segmented' | 'single' = 'segmented';
   #dispatcher!: Dispatcher;
   #info!: ResourceInfo;
@@ -260,7 +261,7 @@ export class DownloadJob {
   }
 
   #resetState(): void {
-    this.#round = new AbortController();
+    this.#round = sharedController();
     this.#segments = [];
     this.#baseDone = [];
     this.#fatal = undefined;
@@ -317,7 +318,7 @@ export class DownloadJob {
           this.#debug('the server stopped honouring ranges: one stream from byte 0');
           this.#stopping = false;
           this.#fallback = false;
-          this.#round = new AbortController();
+          this.#round = sharedController();
           await this.#singleStream(undefined);
         }
       }
@@ -1020,6 +1021,16 @@ export class DownloadJob {
 function servedEnd(res: OpenedResponse, info: ResourceInfo): number {
   const range = parseContentRange(res.headers['content-range']);
   return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
+}
+
+/**
+ * A controller whose signal every connection listens to at once (each request, each backoff
+ * sleep): more than Node's default of 10 listeners is expected, not a leak.
+ */
+function sharedController(): AbortController {
+  const controller = new AbortController();
+  setMaxListeners(0, controller.signal);
+  return controller;
 }
 
 /** Two batch buffers of `bytes`, allocated on first use and reused after that. */
