@@ -1,8 +1,12 @@
 // The lean keep-alive connection used for ranged GETs over plain http.
 
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
+import { createServer as createHttpServer } from 'node:http';
 import { createServer, type Socket } from 'node:net';
+import { join } from 'node:path';
 import { after, describe, test } from 'node:test';
+import { qget } from '../src/index.js';
 import { RangeConnection, UnsupportedResponseError } from '../src/net/range-connection.js';
 import { makeContent } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
@@ -118,7 +122,65 @@ describe('RangeConnection', () => {
     c2.destroy();
   });
 
+  test('Connection: close and HTTP/1.0 answers: the next request opens a fresh socket', async () => {
+    let sockets = 0;
+    const url = await rawServer((req, socket) => {
+      sockets++;
+      const v10 = req.includes('range: bytes=5-9');
+      socket.end(
+        `HTTP/1.${v10 ? 0 : 1} 206 Partial Content\r\n${v10 ? '' : 'connection: close\r\n'}content-range: bytes ${v10 ? '5-9' : '0-4'}/10\r\ncontent-length: 5\r\n\r\n${v10 ? 'world' : 'hello'}`,
+      );
+    });
+    const conn = new RangeConnection(url, 5000);
+    await conn.request('/f', { range: 'bytes=0-4' }, never);
+    assert.equal((await readAll(conn)).toString(), 'hello');
+    assert.equal(conn.reusable, false);
+    await conn.request('/f', { range: 'bytes=5-9' }, never);
+    assert.equal((await readAll(conn)).toString(), 'world');
+    assert.equal(sockets, 2);
+    conn.destroy();
+  });
+
+  test('a body cut short rejects the read (the engine then retries from the last byte)', async () => {
+    const url = await rawServer((_req, socket) => {
+      socket.write(
+        'HTTP/1.1 206 Partial Content\r\ncontent-range: bytes 0-99/100\r\ncontent-length: 100\r\n\r\n',
+      );
+      socket.end(Buffer.alloc(40));
+    });
+    const conn = new RangeConnection(url, 5000);
+    await conn.request('/f', { range: 'bytes=0-99' }, never);
+    await assert.rejects(readAll(conn), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'ERR_QGET_SOCKET_CLOSED');
+      return true;
+    });
+    conn.destroy();
+  });
+
   test('speaks plain http only', () => {
     assert.throws(() => new RangeConnection('https://127.0.0.1/x', 1000), TypeError);
+  });
+
+  test('qget() over a server that closes every connection after one answer', async () => {
+    const content = makeContent(12 * 1024 * 1024, 7);
+    const server = createHttpServer((req, res) => {
+      const m = /bytes=(\d+)-(\d*)/.exec(req.headers.range ?? '');
+      const start = m ? Number(m[1]) : 0;
+      const end = m?.[2] ? Number(m[2]) + 1 : content.length;
+      res.writeHead(m ? 206 : 200, {
+        connection: 'close',
+        etag: '"c1"',
+        'content-length': end - start,
+        ...(m ? { 'content-range': `bytes ${start}-${end - 1}/${content.length}` } : {}),
+      });
+      res.end(content.subarray(start, end));
+    });
+    await new Promise<void>((r) => server.listen(0, '127.0.0.1', r));
+    after(() => new Promise<void>((r) => server.close(() => r())));
+    const dir = await fx.tempDir();
+    const { port } = server.address() as { port: number };
+    const out = join(dir, 'c.bin');
+    await qget(`http://127.0.0.1:${port}/c.bin`, { filepath: out, maxConnections: 3 });
+    assert.ok((await readFile(out)).equals(content));
   });
 });
