@@ -2,7 +2,7 @@
 // confirmed on disk. Written atomically (temp file + rename) so a crash leaves the old or the
 // new state, never half of one.
 
-import { readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
 
@@ -79,6 +79,11 @@ export async function saveControl(path: string, state: ControlState): Promise<vo
 }
 
 export async function removeControl(path: string): Promise<void> {
-  await rm(path, { force: true });
-  await rm(`${path}.tmp`, { force: true });
+  await Promise.all([unlinkIfThere(path), unlinkIfThere(`${path}.tmp`)]);
+}
+
+async function unlinkIfThere(path: string): Promise<void> {
+  await unlink(path).catch((err: NodeJS.ErrnoException) => {
+    if (err.code !== 'ENOENT') throw err;
+  });
 }

@@ -198,6 +198,8 @@ export class DownloadJob {
   #nextSegmentId = 0;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   #leanAllowed = true;
+  /** A control path already found empty before the probe (saves a second look). */
+  #noSavedState: string | undefined;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -299,7 +301,9 @@ export class DownloadJob {
     const ticker = setInterval(() => this.#tick(), TICK_MS);
     try {
       let done: ByteRange[] = [];
-      const saved = resume?.saved ?? (fresh ? undefined : await loadControl(this.#controlPath));
+      const looked = this.#noSavedState === this.#controlPath;
+      const saved =
+        resume?.saved ?? (fresh || looked ? undefined : await loadControl(this.#controlPath));
       if (saved && sameResource(saved, info)) {
         done = clipRanges(saved.ranges, await this.#part.size());
         this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
@@ -350,6 +354,7 @@ export class DownloadJob {
     const path = output ?? resolve(this.#o.dir ?? '.', filenameFromResponse({ url: this.#o.url }));
     const { partPath, controlPath } = this.#pathsFor(path);
     const saved = await loadControl(controlPath);
+    if (!saved) this.#noSavedState = controlPath;
     if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
     if (output === undefined && saved.url !== this.#o.url) return undefined;
     const onDisk = await stat(partPath).then(
