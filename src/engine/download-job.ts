@@ -129,6 +129,8 @@ const MIN_RATED_REQUEST = 64 * 1024;
 const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
 const REQUEST_SECONDS = 0.25;
+/** With fsync on, dirty pages are pushed to disk in the background every this many bytes. */
+const BACKGROUND_FLUSH_BYTES = 64 * 1024 * 1024;
 /** A connection slower than this share of its peers' median reconnects. */
 const CRAWL_FRACTION = 0.25;
 /** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
@@ -294,6 +296,7 @@ export class DownloadJob {
       await this.#preparePaths(path);
       this.#observer.resource?.(info, path);
       this.#part = await PartFile.open(this.#partPath);
+      if (this.#o.fsync) this.#part.flushEvery = BACKGROUND_FLUSH_BYTES;
     } catch (err) {
       discardBody(probe.response?.body);
       throw err;

@@ -31,6 +31,13 @@ export function localIoError(err: unknown, action: string, path: string): LocalI
 export class PartFile {
   readonly path: string;
   readonly #fh: FileHandle;
+  /**
+   * When set, a background fdatasync starts after this many bytes were written since the last,
+   * so the final flush before the rename has little left to do.
+   */
+  flushEvery = 0;
+  #dirty = 0;
+  #flushing: Promise<void> | undefined;
 
   private constructor(path: string, fh: FileHandle) {
     this.path = path;
@@ -70,7 +77,18 @@ export class PartFile {
             ? await this.#fh.write(pending[0]!, 0, pending[0]!.length, pos)
             : await this.#fh.writev(pending, pos);
         pos += bytesWritten;
+        this.#dirty += bytesWritten;
         pending = dropBytes(pending, bytesWritten);
+      }
+      if (this.flushEvery > 0 && this.#dirty >= this.flushEvery && !this.#flushing) {
+        this.#dirty = 0;
+        // Errors show at the final sync(), which must succeed before the rename.
+        this.#flushing = this.#fh
+          .datasync()
+          .catch(() => {})
+          .finally(() => {
+            this.#flushing = undefined;
+          });
       }
     } catch (err) {
       throw localIoError(err, 'write to', this.path);
@@ -86,6 +104,7 @@ export class PartFile {
   }
 
   async sync(): Promise<void> {
+    await this.#flushing;
     try {
       await this.#fh.datasync();
     } catch (err) {
@@ -94,6 +113,7 @@ export class PartFile {
   }
 
   async close(): Promise<void> {
+    await this.#flushing;
     await this.#fh.close().catch(() => {});
   }
 }
