@@ -106,10 +106,16 @@ export class RangeFetch {
     const signal = this.#controller.signal;
     let source: BodySource;
     let servedEnd: number;
+    /** Where this fetch stops reading (before servedEnd for the probe's open-ended answer). */
+    let stopAt: number;
     if (opened) {
       source = undiciSource(opened.response);
       servedEnd = opened.servedEnd;
-      seg.requestEnd = servedEnd;
+      // The probe's open-ended answer comes through undici; with a lean connection at hand,
+      // only its first request's worth is read there and the rest goes the lean way.
+      const cap = this.#ctx.connection ? Math.floor(this.#ctx.requestBytes?.() ?? 0) : 0;
+      stopAt = cap > 0 ? Math.min(servedEnd, seg.pos + cap) : servedEnd;
+      seg.requestEnd = stopAt;
     } else {
       // What is asked is fixed now: a steal may move seg.end while the answer is on its way.
       const askedStart = seg.pos;
@@ -136,6 +142,7 @@ export class RangeFetch {
           );
         }
         servedEnd = checkRangeResponse(info, source, askedStart, askedEnd);
+        stopAt = servedEnd;
       } catch (err) {
         source.discard();
         throw err;
@@ -185,7 +192,7 @@ export class RangeFetch {
           const chunk = await source.read();
           if (chunk === null) break;
           this.lastDataAt = now();
-          let take = Math.min(chunk.length, Math.min(seg.end, servedEnd) - seg.pos);
+          let take = Math.min(chunk.length, Math.min(seg.end, stopAt) - seg.pos);
           if (take > 0 && limiters.length > 0) {
             for (const limiter of limiters) {
               const wait = limiter.take(take, limiterOwner, signal);
@@ -197,7 +204,7 @@ export class RangeFetch {
               }
             }
             // The tail may have been stolen while waiting.
-            take = Math.min(take, Math.min(seg.end, servedEnd) - seg.pos);
+            take = Math.min(take, Math.min(seg.end, stopAt) - seg.pos);
           }
           let offset = 0;
           while (offset < take) {
@@ -215,12 +222,12 @@ export class RangeFetch {
               await flush(false);
             }
           }
-          if (seg.pos >= Math.min(seg.end, servedEnd)) break;
+          if (seg.pos >= Math.min(seg.end, stopAt)) break;
         }
       } finally {
         signal.removeEventListener('abort', onAbort);
       }
-      const expectedEnd = Math.min(seg.end, servedEnd);
+      const expectedEnd = Math.min(seg.end, stopAt);
       if (Number.isFinite(expectedEnd) && seg.pos < expectedEnd) {
         throw new NetworkError(`the connection closed early at byte ${seg.pos} of ${expectedEnd}`);
       }
