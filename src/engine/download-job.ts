@@ -46,7 +46,7 @@ import {
 import { filenameFromResponse } from './filename.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
 import { localIoError, PartFile } from './part-file.js';
-import { type FetchContext, RangeFetch } from './range-fetch.js';
+import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
 import {
   checkValidators,
   describeResource,
@@ -58,6 +58,7 @@ import {
 import {
   type ByteRange,
   chooseSteal,
+  median,
   mergeRanges,
   missingRanges,
   type Segment,
@@ -605,9 +606,8 @@ export class DownloadJob {
     for (const f of this.#fetches) {
       if (f.transferring && f.segment.speed !== undefined) speeds.push(f.segment.speed);
     }
-    if (speeds.length < 3) return;
-    speeds.sort((a, b) => a - b);
-    const typical = speeds[speeds.length >> 1]!;
+    const typical = median(speeds);
+    if (speeds.length < 3 || typical === undefined) return;
     for (const f of this.#fetches) {
       const speed = f.segment.speed;
       if (!f.lean || !f.transferring || f.crawlJudged || speed === undefined) continue;
@@ -627,9 +627,8 @@ export class DownloadJob {
     const others: number[] = [];
     for (const w of this.#workers)
       if (w !== resources && w.speed !== undefined) others.push(w.speed);
-    if (others.length < 2) return false;
-    others.sort((a, b) => a - b);
-    return speed < CRAWL_FRACTION * others[others.length >> 1]!;
+    const typical = median(others);
+    return others.length >= 2 && typical !== undefined && speed < CRAWL_FRACTION * typical;
   }
 
   /** The tightest rate limit in force (bytes/s), 0 when none. */
@@ -651,15 +650,17 @@ export class DownloadJob {
     };
   }
 
+  /** A segment with bytes left that no connection is working on. */
+  #freeSegment(): Segment | undefined {
+    return this.#segments.find((s) => !s.active && s.pos < s.end);
+  }
+
   #hasWork(): boolean {
-    if (this.#segments.some((s) => !s.active && s.pos < s.end)) return true;
+    if (this.#freeSegment()) return true;
     return chooseSteal(this.#segments, this.#stealOptions(undefined)) !== null;
   }
 
-  #spawn(initial?: {
-    segment: Segment;
-    opened: { response: OpenedResponse; servedEnd: number };
-  }): void {
+  #spawn(initial?: { segment: Segment; opened: OpenedAnswer }): void {
     this.#live++;
     this.#worker(initial)
       .catch((err) => this.#stop(toQgetError(err, this.#info.finalUrl)))
@@ -673,7 +674,7 @@ export class DownloadJob {
 
   /** Hand out the next range: a free segment, else the tail of the slowest one (work stealing). */
   #takeWork(thiefSpeed: number | undefined): Segment | undefined {
-    const free = this.#segments.find((s) => !s.active && s.pos < s.end);
+    const free = this.#freeSegment();
     if (free) return free;
     const steal = chooseSteal(this.#segments, this.#stealOptions(thiefSpeed));
     if (!steal) return undefined;
@@ -688,10 +689,7 @@ export class DownloadJob {
     return seg;
   }
 
-  async #worker(initial?: {
-    segment: Segment;
-    opened: { response: OpenedResponse; servedEnd: number };
-  }): Promise<void> {
+  async #worker(initial?: { segment: Segment; opened: OpenedAnswer }): Promise<void> {
     // A socket of its own (unless the caller shares a dispatcher), closed when the worker
     // leaves: open sockets then follow the live workers, which a per-client cap needs. Over
     // plain http that socket is a lean RangeConnection (see range-connection.ts).
@@ -719,16 +717,12 @@ export class DownloadJob {
   }
 
   async #workLoop(
-    initial:
-      | { segment: Segment; opened: { response: OpenedResponse; servedEnd: number } }
-      | undefined,
+    initial: { segment: Segment; opened: OpenedAnswer } | undefined,
     resources: WorkerResources,
   ): Promise<void> {
     let speed: number | undefined;
     let refusals = 0;
-    let next:
-      | { segment: Segment; opened?: { response: OpenedResponse; servedEnd: number } }
-      | undefined = initial;
+    let next: { segment: Segment; opened?: OpenedAnswer } | undefined = initial;
     while (!this.#stopping && !this.#fatal) {
       const seg = next?.segment ?? this.#takeWork(speed);
       if (!seg) return;
@@ -737,8 +731,6 @@ export class DownloadJob {
       // afresh (the tick has a first estimate within 200 ms).
       seg.speed = resources.lean?.reusable && this.#leanAllowed ? resources.speed : undefined;
       const fetch = new RangeFetch(this.#fetchContext(resources), seg);
-      const meter = { fetch, at: performance.now(), bytes: 0 };
-      this.#meters.set(fetch, meter);
       this.#fetches.add(fetch);
       const before = seg.pos;
       let action: FailureAction | 'done' = 'done';
@@ -762,7 +754,6 @@ export class DownloadJob {
         resources.speed = average ?? resources.speed;
         resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
         this.#fetches.delete(fetch);
-        this.#meters.delete(fetch);
       }
       // A bounded request ended inside the segment: the same connection goes on with it.
       next = action === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
@@ -793,8 +784,6 @@ export class DownloadJob {
       }
     }
   }
-
-  readonly #meters = new Map<RangeFetch, { fetch: RangeFetch; at: number; bytes: number }>();
 
   #onFetchError(error: QgetError, seg: Segment, fetch: RangeFetch, before: number): FailureAction {
     if (this.#stopping || this.#fatal || error instanceof AbortError) return 'stop';
@@ -865,7 +854,6 @@ export class DownloadJob {
     for (let failures = 0; ; ) {
       const fetch = new RangeFetch(this.#fetchContext(single), seg);
       this.#fetches.add(fetch);
-      this.#meters.set(fetch, { fetch, at: performance.now(), bytes: 0 });
       seg.active = true;
       try {
         const res = response ?? (await this.#openWhole());
@@ -886,7 +874,6 @@ export class DownloadJob {
       } finally {
         seg.active = false;
         this.#fetches.delete(fetch);
-        this.#meters.delete(fetch);
       }
     }
     if (info.size === undefined) {
@@ -953,22 +940,21 @@ export class DownloadJob {
   #tick(): void {
     const now = performance.now();
     let transferring = 0;
-    for (const meter of this.#meters.values()) {
-      const { fetch } = meter;
+    for (const fetch of this.#fetches) {
       if (fetch.transferring) transferring++;
-      const elapsed = now - meter.at;
+      const elapsed = now - fetch.meterAt;
       const seg = fetch.segment;
       // Speeds are measured once bytes flow (a slow answer is not a crawl); the first value is
       // the attempt's average after 200 ms, so stealing knows a crawler before it is too late.
       if (fetch.started && seg.speed === undefined && now - fetch.startedAt >= 200) {
         seg.speed = fetch.averageSpeed(now);
-        meter.at = now;
-        meter.bytes = fetch.received;
+        fetch.meterAt = now;
+        fetch.meterBytes = fetch.received;
       } else if (elapsed >= 500 && fetch.started && seg.speed !== undefined) {
-        const rate = ((fetch.received - meter.bytes) * 1000) / elapsed;
+        const rate = ((fetch.received - fetch.meterBytes) * 1000) / elapsed;
         seg.speed = 0.5 * seg.speed + 0.5 * rate;
-        meter.at = now;
-        meter.bytes = fetch.received;
+        fetch.meterAt = now;
+        fetch.meterBytes = fetch.received;
       }
       // The average only halves per window; a connection silent this long has stalled, and
       // stealing (chooseSteal) then takes all it has left.

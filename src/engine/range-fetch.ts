@@ -41,6 +41,12 @@ export interface FetchContext {
   requestBytes?: () => number;
 }
 
+/** An answer already validated elsewhere (the probe's), whose body starts at the segment's pos. */
+export interface OpenedAnswer {
+  response: OpenedResponse;
+  servedEnd: number;
+}
+
 export class RangeFetch {
   readonly segment: Segment;
   /** Time of the last byte received or of the last rate-limit wait, for the stall watchdog. */
@@ -59,6 +65,9 @@ export class RangeFetch {
   ttfbMs: number | undefined;
   /** The engine has judged whether this fetch's connection crawls. */
   crawlJudged = false;
+  /** The engine's speed meter: when it last sampled, and `received` then. */
+  meterAt: number;
+  meterBytes = 0;
   readonly #ctx: FetchContext;
   readonly #controller = new AbortController();
   #released = false;
@@ -67,6 +76,7 @@ export class RangeFetch {
     this.#ctx = ctx;
     this.segment = segment;
     this.lastDataAt = ctx.now();
+    this.meterAt = this.lastDataAt;
   }
 
   /** Over this worker's lean connection (which can be dropped and reopened cheaply). */
@@ -91,7 +101,7 @@ export class RangeFetch {
    * Fetch the segment from `segment.pos`. `opened` is an already validated response whose body
    * starts at `segment.pos` (the probe's), used instead of a new request.
    */
-  async run(opened?: { response: OpenedResponse; servedEnd: number }): Promise<void> {
+  async run(opened?: OpenedAnswer): Promise<void> {
     try {
       await this.#run(opened);
     } catch (err) {
@@ -100,7 +110,7 @@ export class RangeFetch {
     }
   }
 
-  async #run(opened: { response: OpenedResponse; servedEnd: number } | undefined): Promise<void> {
+  async #run(opened: OpenedAnswer | undefined): Promise<void> {
     const { info, part, limiters, limiterOwner, now, onBytes } = this.#ctx;
     const seg = this.segment;
     const signal = this.#controller.signal;

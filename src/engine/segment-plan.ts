@@ -185,7 +185,8 @@ export function chooseSteal(
   return best;
 }
 
-function median(values: number[]): number | undefined {
+/** The middle of `values` (the mean of the two middle ones for an even count). */
+export function median(values: readonly number[]): number | undefined {
   if (values.length === 0) return undefined;
   const sorted = [...values].sort((a, b) => a - b);
   const mid = sorted.length >> 1;
