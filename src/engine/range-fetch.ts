@@ -309,13 +309,6 @@ function undiciSource(response: OpenedResponse): BodySource {
       const next = await iterator.next();
       return next.done ? null : next.value;
     },
-    discard: (reason) => {
-      if (reason) {
-        response.body.on('error', () => {});
-        response.body.destroy(reason);
-      } else {
-        discardBody(response.body);
-      }
-    },
+    discard: (reason) => discardBody(response.body, reason),
   };
 }

@@ -115,13 +115,13 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
 }
 
 /**
- * Throw a response body away. undici reports a destroy without a reason as an 'error' event,
+ * Throw a response body away (with `reason`, if any). undici reports a destroy as an 'error' event,
  * which would crash the process with nobody listening.
  */
-export function discardBody(body: OpenedResponse['body'] | undefined): void {
+export function discardBody(body: OpenedResponse['body'] | undefined, reason?: Error): void {
   if (!body || body.destroyed) return;
   body.on('error', () => {});
-  body.destroy();
+  body.destroy(reason);
 }
 
 /** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */
