@@ -492,10 +492,14 @@ export class DownloadJob {
     const finished = new Promise<void>((r) => {
       this.#allDone = r;
     });
-    // Open connections in waves (4, 8, 16 …) rather than all in the same millisecond.
+    // Open connections in waves (4, 8, 16 …) rather than all in the same millisecond; after
+    // the first tick, the tick's own #fill() keeps the count up (a rate limit or a measured
+    // limit can hold it below the maximum for the whole download).
+    const rampStart = performance.now();
     const ramp = setInterval(() => {
       this.#fill();
-      if (this.#stopping || this.#live >= this.#governor.max) clearInterval(ramp);
+      const over = performance.now() - rampStart > TICK_MS;
+      if (this.#stopping || this.#live >= this.#governor.max || over) clearInterval(ramp);
     }, 10);
     if (probe && first && first.start === probeStart) {
       this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
