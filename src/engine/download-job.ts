@@ -49,6 +49,7 @@ import { localIoError, PartFile } from './part-file.js';
 import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
 import {
   checkValidators,
+  checkWholeLength,
   describeResource,
   ifRangeValue,
   parseContentRange,
@@ -898,17 +899,7 @@ export class DownloadJob {
         res.statusCode === 206 && parseContentRange(res.headers['content-range'])?.start === 0;
       if (res.statusCode !== 200 && !fromZero) throw statusError(res);
       checkValidators(this.#info, res.headers);
-      const len = res.headers['content-length'];
-      if (
-        this.#info.size !== undefined &&
-        res.statusCode === 200 &&
-        len !== undefined &&
-        Number(len) !== this.#info.size
-      ) {
-        throw new ResourceChangedError(
-          `the resource changed on the server (size ${this.#info.size} became ${len})`,
-        );
-      }
+      if (res.statusCode === 200) checkWholeLength(this.#info, res.headers);
     } catch (err) {
       discardBody(res.body);
       throw err;

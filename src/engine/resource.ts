@@ -123,6 +123,16 @@ export function checkValidators(
   }
 }
 
+/** A whole-body answer (200) whose length differs from the probe's size is another version. */
+export function checkWholeLength(info: Pick<ResourceInfo, 'size'>, headers: Headers): void {
+  const len = contentLength(headers);
+  if (info.size !== undefined && len !== undefined && len !== info.size) {
+    throw new ResourceChangedError(
+      `the resource changed on the server (size ${info.size} became ${len})`,
+    );
+  }
+}
+
 /**
  * Check the answer to `Range: bytes=start-(end-1)` before any byte of it is written: a 206
  * starting at `start`, the same total, the same validators. A 200 is a RangeMismatchError with
@@ -137,12 +147,7 @@ export function checkRangeResponse(
 ): number {
   checkValidators(info, res.headers);
   if (res.statusCode === 200) {
-    const len = contentLength(res.headers);
-    if (info.size !== undefined && len !== undefined && len !== info.size) {
-      throw new ResourceChangedError(
-        `the resource changed on the server (size ${info.size} became ${len})`,
-      );
-    }
+    checkWholeLength(info, res.headers);
     throw new RangeMismatchError(
       `the server ignored the range ${start}-${end - 1} (answered 200)`,
       true,
