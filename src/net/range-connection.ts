@@ -67,7 +67,7 @@ export class RangeConnection {
     signal: AbortSignal,
   ): Promise<RangeResponse> {
     if (this.#state === 'head' || this.#state === 'body') this.destroy();
-    const reused = this.#socket !== undefined && this.#state === 'idle' && this.#served > 0;
+    const reused = this.reusable;
     try {
       return await this.#send(path, headers, signal);
     } catch (err) {
