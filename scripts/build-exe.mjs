@@ -27,6 +27,7 @@ import {
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
+import { thirdPartyNotices, undiciLite } from './bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -107,6 +108,7 @@ try {
     keepNames: false,
     legalComments: 'none',
     metafile: true,
+    plugins: [undiciLite],
     logLevel: 'warning',
     // src/version.ts reads package.json through import.meta.url only when __QGET_VERSION__ is
     // not defined; with the define that branch is dead (checked below), so its warning is noise.
@@ -139,27 +141,11 @@ writeNotices(bundle.metafile);
 
 // Licences of the npm packages compiled into the executable (the executable is also Node itself).
 function writeNotices(metafile) {
-  const packages = new Map();
-  for (const input of Object.keys(metafile.inputs)) {
-    const m = /(?:^|\/)node_modules\/((?:@[^/]+\/)?[^/]+)\//.exec(input.replaceAll('\\', '/'));
-    if (m && !packages.has(m[1]))
-      packages.set(m[1], join(root, input.slice(0, m.index + m[0].length)));
-  }
-  let text =
+  const header =
     `qget ${pkg.version} standalone executable. qget is licensed under ${pkg.license} (see LICENSE).\n` +
     `It is a copy of Node.js ${process.version} (license: https://github.com/nodejs/node/blob/${process.version}/LICENSE)\n` +
     'with these npm packages compiled in:\n';
-  for (const [name, dir] of [...packages].sort()) {
-    const meta = JSON.parse(readFileSync(join(dir, 'package.json'), 'utf8'));
-    const licenseFile = ['LICENSE', 'LICENSE.md', 'LICENSE.txt', 'license']
-      .map((f) => join(dir, f))
-      .find(existsSync);
-    text += `\n==== ${name} ${meta.version} (${meta.license}) ====\n`;
-    text += licenseFile
-      ? `${readFileSync(licenseFile, 'utf8').trim()}\n`
-      : '(no licence file in the package)\n';
-  }
-  writeFileSync(noticesPath, text);
+  writeFileSync(noticesPath, thirdPartyNotices(metafile, root, header));
 }
 
 // 2. The preparation blob. Node runs in build/ with relative paths, so stack traces name the

@@ -1,7 +1,7 @@
 // The HTTP layer: a keep-alive undici Agent and single owned connections, one request with
 // optional redirect following, and the mapping of undici / socket failures onto qget's errors.
 
-import { Agent, Client, type Dispatcher, errors as undiciErrors, request } from 'undici';
+import { Agent, Client, type Dispatcher, errors as undiciErrors } from 'undici';
 import {
   AbortError,
   HttpStatusError,
@@ -86,10 +86,12 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
   for (let hop = 0; ; hop++) {
     let res: Dispatcher.ResponseData;
     try {
-      res = await request(current, {
+      const target = new URL(current);
+      res = await options.dispatcher.request({
+        origin: target.origin,
+        path: `${target.pathname}${target.search}`,
         method: options.method ?? 'GET',
         headers: options.headers,
-        dispatcher: options.dispatcher,
         signal: options.signal ?? null,
       });
     } catch (err) {
