@@ -18,6 +18,7 @@ import {
 } from './downloader-options.js';
 import { AbortError, type QgetError } from './errors.js';
 import { createAgent, openRequest, toQgetError } from './net/client.js';
+import type { ConnectionPool } from './net/connection-pool.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { StreamTarget } from './stream-download.js';
@@ -42,10 +43,10 @@ export type DownloaderSignal = keyof DownloaderSignals;
 
 export type { DownloaderOptions } from './downloader-options.js';
 
-/** How a Manager plugs into its downloads: the shared limiter, its agent, its queue. */
+/** How a Manager plugs into its downloads: the shared limiter, its connections, its queue. */
 export interface DownloaderLink {
   readonly limiter: TokenBucket;
-  lease(): { dispatcher: Dispatcher; release(): void };
+  lease(): { pool: ConnectionPool; release(): void };
   /** The user called start(); true when the manager takes it from here. */
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
@@ -149,7 +150,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     } = options;
     this.#base = base;
     // Validate the engine options now rather than at the first start().
-    this.#engineOptions(undefined, undefined);
+    this.#engineOptions(undefined);
   }
 
   // ---- read-write properties ----
@@ -373,7 +374,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
   async updateSize(): Promise<number> {
     const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
-    const dispatcher = this.#base.dispatcher ?? lease?.dispatcher ?? getGlobalDispatcher();
+    const dispatcher = this.#base.dispatcher ?? lease?.pool.agent ?? getGlobalDispatcher();
     const controller = new AbortController();
     const timer =
       this.#timeout > 0 ? setTimeout(() => controller.abort(), this.#timeout * 1000) : undefined;
@@ -381,7 +382,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
       const res = await openRequest(this.#url, {
         dispatcher,
         method: 'HEAD',
-        headers: this.#engineOptions(undefined, undefined).headers,
+        headers: this.#engineOptions(undefined).headers,
         followRedirects: true,
         signal: controller.signal,
       });
@@ -442,9 +443,9 @@ export class Downloader extends Emitter<DownloaderSignals> {
     let error: QgetError | undefined;
     try {
       if (this.#stream) {
-        await this.#runStream(this.#stream, signal, lease?.dispatcher, limiters);
+        await this.#runStream(this.#stream, signal, lease?.pool.agent, limiters);
       } else {
-        await this.#runFile(signal, lease?.dispatcher, limiters);
+        await this.#runFile(signal, lease?.pool, limiters);
       }
     } catch (err) {
       error = toQgetError(err, this.#url, signal);
@@ -472,10 +473,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   async #runFile(
     signal: AbortSignal,
-    dispatcher: Dispatcher | undefined,
+    pool: ConnectionPool | undefined,
     limiters: readonly TokenBucket[],
   ): Promise<void> {
-    const options = this.#engineOptions(signal, dispatcher);
+    const options = this.#engineOptions(signal);
+    options.pool = pool;
     options.limiters = limiters;
     options.limiterOwner = this;
     options.observer = {
@@ -506,7 +508,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     leased: Dispatcher | undefined,
     limiters: readonly TokenBucket[],
   ): Promise<void> {
-    const options = this.#engineOptions(signal, undefined);
+    const options = this.#engineOptions(signal);
     const dispatcher =
       leased ?? options.dispatcher ?? createAgent({ connections: 1, timeoutMs: options.timeoutMs });
     try {
@@ -534,10 +536,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     }
   }
 
-  #engineOptions(
-    signal: AbortSignal | undefined,
-    dispatcher: Dispatcher | undefined,
-  ): EngineOptions {
+  #engineOptions(signal: AbortSignal | undefined): EngineOptions {
     const path = typeof this.#path === 'string' ? this.#path : undefined;
     const chunk =
       this.#rateLimit > 0 ? Math.min(this.#chunkSize, this.#rateLimit) : this.#chunkSize;
@@ -549,7 +548,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
       chunkBytes: Math.max(MIN_ENGINE_CHUNK, Math.round(chunk)),
       rateLimit: 0,
       signal,
-      dispatcher: dispatcher ?? this.#base.dispatcher,
+      dispatcher: this.#base.dispatcher,
     });
   }
 

@@ -1,8 +1,7 @@
 // bitpit's Manager: a queue of Downloaders with at most `maxRunning` running, one total rate
 // limit shared fairly between them (one token bucket, one owner per download), restarts after
-// transient errors, one keep-alive agent for all, and p-queue's onIdle().
+// transient errors, one connection pool for all (kept-alive sockets), and p-queue's onIdle().
 
-import type { Agent } from 'undici';
 import {
   Downloader,
   type DownloaderLink,
@@ -11,7 +10,7 @@ import {
 } from './downloader.js';
 import { checkCount, checkNumber, type DownloaderOptions, describe } from './downloader-options.js';
 import { Emitter } from './emitter.js';
-import { createAgent } from './net/client.js';
+import { ConnectionPool } from './net/connection-pool.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { humanReadable } from './units.js';
 
@@ -53,8 +52,8 @@ interface Entry {
   onState: (d: Downloader, old: string) => void;
 }
 
-interface SharedAgent {
-  agent: Agent;
+interface SharedPool {
+  pool: ConnectionPool;
   /** Runs (and HEAD requests) using it now. */
   users: number;
   /** stop() was called: close it when the last user is done. */
@@ -63,7 +62,7 @@ interface SharedAgent {
   markClosed: () => void;
 }
 
-/** Sockets per origin: the downloads' own limits bound the real number. */
+/** undici sockets per origin: the downloads' own limits bound the real number. */
 const AGENT_CONNECTIONS = 1024;
 
 export class Manager extends Emitter<ManagerSignals> {
@@ -83,9 +82,9 @@ export class Manager extends Emitter<ManagerSignals> {
   #wakeAt = Number.POSITIVE_INFINITY;
   #updating = false;
   #again = false;
-  #agent: SharedAgent | undefined;
-  /** Retired agents not closed yet (still used by downloads that outlived stop()). */
-  readonly #retired = new Set<SharedAgent>();
+  #pool: SharedPool | undefined;
+  /** Retired pools not closed yet (still used by downloads that outlived stop()). */
+  readonly #retired = new Set<SharedPool>();
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: ManagerOptions = {}) {
@@ -234,7 +233,7 @@ export class Manager extends Emitter<ManagerSignals> {
 
   /**
    * Stop managing: nothing more is started or stopped (running downloads go on; call stopAll()
-   * too to pause them). The shared agent is closed once the downloads using it have stopped; the
+   * too to pause them). The shared connection pool is closed once the downloads using it have stopped; the
    * promise resolves then.
    */
   stop(): Promise<void> {
@@ -242,9 +241,9 @@ export class Manager extends Emitter<ManagerSignals> {
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
     this.#clearWake();
-    const shared = this.#agent;
+    const shared = this.#pool;
     if (shared) {
-      this.#agent = undefined;
+      this.#pool = undefined;
       shared.retired = true;
       this.#retired.add(shared);
       if (shared.users === 0) this.#close(shared);
@@ -404,17 +403,17 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#wakeAt = Number.POSITIVE_INFINITY;
   }
 
-  // ---- the shared agent ----
+  // ---- the shared connection pool ----
 
-  #lease(): { dispatcher: Agent; release(): void } {
-    let shared = this.#running ? this.#agent : undefined;
+  #lease(): { pool: ConnectionPool; release(): void } {
+    let shared = this.#running ? this.#pool : undefined;
     if (!shared) {
-      shared = this.#newAgent();
+      shared = this.#newPool();
       if (this.#running) {
-        this.#agent = shared;
+        this.#pool = shared;
       } else {
-        // A download started by hand while the manager is stopped gets an agent of its own,
-        // closed when it is done: no agent outlives its users.
+        // A download started by hand while the manager is stopped gets a pool of its own,
+        // closed when it is done: no pool outlives its users.
         shared.retired = true;
         this.#retired.add(shared);
       }
@@ -423,7 +422,7 @@ export class Manager extends Emitter<ManagerSignals> {
     leased.users++;
     let released = false;
     return {
-      dispatcher: leased.agent,
+      pool: leased.pool,
       release: () => {
         if (released) return;
         released = true;
@@ -433,21 +432,21 @@ export class Manager extends Emitter<ManagerSignals> {
     };
   }
 
-  #newAgent(): SharedAgent {
+  #newPool(): SharedPool {
     const timeout = this.#downloadOptions.timeout ?? 10;
     let markClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
-    const agent = createAgent({
+    const pool = new ConnectionPool({
       connections: AGENT_CONNECTIONS,
       timeoutMs: timeout > 0 ? timeout * 1000 : 2 ** 31 - 1,
     });
-    return { agent, users: 0, retired: false, closed, markClosed };
+    return { pool, users: 0, retired: false, closed, markClosed };
   }
 
-  #close(shared: SharedAgent): void {
-    void shared.agent
+  #close(shared: SharedPool): void {
+    void shared.pool
       .close()
       .catch(() => {})
       .then(() => {

@@ -151,7 +151,8 @@ describe('qget command', () => {
   test('kill -9 mid-download, then the same command resumes from the control file', async () => {
     const size = 8 * 1024 * 1024;
     const content = makeContent(size);
-    const server = await fx.serve({ content, ratePerConnection: 1024 * 1024 });
+    // 4 connections at 512 KiB/s: 4 s in all; the first checkpoint comes after 1 s.
+    const server = await fx.serve({ content, ratePerConnection: 512 * 1024 });
     const dir = await fx.tempDir();
     const out = join(dir, 'k.bin');
     const args = ['-c', '4', '-o', out, server.fileUrl];
@@ -159,7 +160,7 @@ describe('qget command', () => {
     await waitFor(async () =>
       (await readFile(`${out}.qget`, 'utf8').catch(() => '')).includes('ranges'),
     );
-    await new Promise((r) => setTimeout(r, 1000));
+    await new Promise((r) => setTimeout(r, 500));
     first.child.kill('SIGKILL');
     await first.done;
     const state = JSON.parse(await readFile(`${out}.qget`, 'utf8')) as {

@@ -64,13 +64,89 @@ describe('RangeConnection', () => {
     }
   });
 
-  test('a chunked answer is UnsupportedResponseError', async () => {
-    const server = await fx.serve({ content: makeContent(100_000), sendLength: false });
+  test('a chunked answer is decoded, then the socket carries the next request', async () => {
+    const content = makeContent(300_000, 3);
+    const server = await fx.serve({ content, sendLength: false });
     const conn = new RangeConnection(server.fileUrl, 5000);
-    await assert.rejects(
-      conn.request('/file.bin', { range: 'bytes=0-99' }, never),
-      UnsupportedResponseError,
-    );
+    try {
+      for (let i = 0; i < 2; i++) {
+        const res = await conn.request('/file.bin', {}, never);
+        assert.equal(res.statusCode, 200);
+        assert.equal(res.length, -1);
+        assert.ok((await readAll(conn)).equals(content));
+        assert.equal(conn.reusable, true);
+      }
+      assert.equal(new Set(server.requests.map((q) => q.socketId)).size, 1);
+    } finally {
+      conn.destroy();
+    }
+  });
+
+  test('chunk framing split at every byte, extensions and trailers', async () => {
+    const body =
+      '5;name=value\r\nhello\r\n1\r\n \r\nA\r\n0123456789\r\n0\r\nx-trailer: yes\r\n\r\n';
+    const url = await rawServer((_req, socket) => {
+      const text = `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${body}`;
+      // One byte per write (and so, mostly, per read): every state of the decoder is cut.
+      let i = 0;
+      const next = (): void => {
+        if (i < text.length) socket.write(text[i++]!, () => setImmediate(next));
+      };
+      next();
+    });
+    const conn = new RangeConnection(url, 5000);
+    await conn.request('/f', {}, never);
+    assert.equal((await readAll(conn)).toString(), 'hello 0123456789');
+    assert.equal(conn.reusable, true);
+    conn.destroy();
+  });
+
+  test('bad chunk framing rejects the read as a protocol error', async () => {
+    const url = await rawServer((_req, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\nzz\r\nhello\r\n');
+    });
+    const conn = new RangeConnection(url, 5000);
+    await conn.request('/f', {}, never);
+    await assert.rejects(readAll(conn), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'ERR_QGET_PROTOCOL');
+      return true;
+    });
+    conn.destroy();
+  });
+
+  test('a body without length ends with the connection; the next request opens a new one', async () => {
+    let sockets = 0;
+    const url = await rawServer((_req, socket) => {
+      sockets++;
+      socket.write('HTTP/1.1 200 OK\r\n\r\nfirst part, ');
+      setTimeout(() => socket.end('second part'), 20);
+    });
+    const conn = new RangeConnection(url, 5000);
+    for (let i = 0; i < 2; i++) {
+      await conn.request('/f', {}, never);
+      assert.equal((await readAll(conn)).toString(), 'first part, second part');
+      assert.equal(conn.reusable, false);
+    }
+    assert.equal(sockets, 2);
+    conn.destroy();
+  });
+
+  test('a transfer coding other than chunked is UnsupportedResponseError', async () => {
+    const url = await rawServer((_req, socket) => {
+      socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n');
+    });
+    const conn = new RangeConnection(url, 5000);
+    await assert.rejects(conn.request('/f', {}, never), UnsupportedResponseError);
+    conn.destroy();
+  });
+
+  test('no answer within the timeout rejects the request', async () => {
+    const silent = await rawServer(() => {});
+    const conn = new RangeConnection(silent, 200);
+    await assert.rejects(conn.request('/f', {}, never), (err: NodeJS.ErrnoException) => {
+      assert.equal(err.code, 'ERR_QGET_HEADERS_TIMEOUT');
+      return true;
+    });
     conn.destroy();
   });
 

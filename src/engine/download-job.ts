@@ -20,17 +20,18 @@ import {
   TimeoutError,
 } from '../errors.js';
 import {
-  createAgent,
+  type Answer,
   createConnection,
-  discardBody,
   errorCode,
-  type OpenedResponse,
   openRequest,
   parseHttpUrl,
   statusError,
+  discardBody,
   toQgetError,
+  undiciAnswer,
 } from '../net/client.js';
-import { RangeConnection } from '../net/range-connection.js';
+import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
+import type { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import { type ChecksumSpec, verifyChecksum } from './checksum.js';
@@ -99,7 +100,10 @@ export interface EngineOptions {
   retries: number;
   fsync: boolean;
   signal?: AbortSignal | undefined;
+  /** Every request over this (a proxy, a mock …); no lean connections. */
   dispatcher?: Dispatcher | undefined;
+  /** Connections shared with other downloads (a Manager's); else the download has its own. */
+  pool?: ConnectionPool | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
   observer?: EngineObserver;
@@ -145,7 +149,8 @@ const IGNORED_RANGE_LIMIT = 3;
 
 /** What a worker keeps across its requests: its socket(s), batch buffers and measurements. */
 interface WorkerResources {
-  dispatcher: Dispatcher;
+  /** Its undici dispatcher (created on first use when it owns its socket). */
+  dispatcher: () => Dispatcher;
   lean: RangeConnection | undefined;
   batchBuffers: () => [Buffer, Buffer];
   /** Bytes/s of its last request, once measured. */
@@ -178,6 +183,8 @@ export class DownloadJob {
   #round = sharedController();
   #mode: 'segmented' | 'single' = 'segmented';
   #dispatcher!: Dispatcher;
+  /** Lean connections and the agent, unless the caller gave a dispatcher. */
+  #pool: ConnectionPool | undefined;
   #info!: ResourceInfo;
   #part!: PartFile;
   #partPath = '';
@@ -229,10 +236,15 @@ export class DownloadJob {
     const onAbort = (): void => this.#stop(new AbortError(undefined, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
     if (signal?.aborted) onAbort();
-    const ownAgent = this.#o.dispatcher === undefined;
-    this.#dispatcher =
-      this.#o.dispatcher ??
-      createAgent({ connections: this.#o.maxConnections, timeoutMs: this.#o.timeoutMs });
+    const ownPool =
+      this.#o.dispatcher === undefined && this.#o.pool === undefined
+        ? new ConnectionPool({
+            connections: this.#o.maxConnections,
+            timeoutMs: this.#o.timeoutMs,
+          })
+        : undefined;
+    this.#pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;
+    this.#dispatcher = this.#o.dispatcher ?? this.#pool!.agent;
     try {
       for (let restarts = 0; ; restarts++) {
         try {
@@ -262,7 +274,7 @@ export class DownloadJob {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
-      if (ownAgent) await this.#dispatcher.destroy().catch(() => {});
+      if (ownPool) await ownPool.destroy().catch(() => {});
     }
   }
 
@@ -300,7 +312,7 @@ export class DownloadJob {
       this.#part = await PartFile.open(this.#partPath);
       if (this.#o.fsync) this.#part.flushEvery = BACKGROUND_FLUSH_BYTES;
     } catch (err) {
-      discardBody(probe.response?.body);
+      this.#drop(probe.response);
       throw err;
     }
     const ticker = setInterval(() => this.#tick(), TICK_MS);
@@ -318,7 +330,7 @@ export class DownloadJob {
       }
       this.#observer.phase?.('download');
       if (info.size === 0) {
-        discardBody(probe.response?.body);
+        this.#drop(probe.response);
       } else if (!info.acceptRanges) {
         await this.#singleStream(probe.response);
       } else {
@@ -402,7 +414,7 @@ export class DownloadJob {
    * continue the saved state (200, 416, other size or validators) yields no response.
    */
   async #probe(resume: { start: number; end: number; saved: ControlState } | undefined): Promise<{
-    response: OpenedResponse | undefined;
+    response: Answer | undefined;
     info: ResourceInfo;
     start: number;
     /** Exclusive end of the bytes the response carries. */
@@ -419,23 +431,23 @@ export class DownloadJob {
     if (ifRange) headers['if-range'] = ifRange;
     for (let attempt = 1; ; attempt++) {
       try {
-        const res = await openRequest(this.#o.url, {
+        const res = await openAnswer(this.#o.url, {
+          pool: this.#pool,
           dispatcher: this.#dispatcher,
           headers,
           signal,
-          followRedirects: true,
         });
         if (
           !resume &&
           res.statusCode === 416 &&
           parseUnsatisfiedRange(res.headers['content-range']) === 0
         ) {
-          discardBody(res.body);
+          this.#drop(res);
           const info = describeResource(this.#o.url, { ...res, statusCode: 200 });
           return { response: undefined, info: { ...info, size: 0 }, start };
         }
         if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
-          discardBody(res.body);
+          this.#drop(res);
           return {
             response: undefined,
             info: describeResource(this.#o.url, { ...res, statusCode: 200 }),
@@ -443,18 +455,18 @@ export class DownloadJob {
           };
         }
         if (res.statusCode !== 200 && res.statusCode !== 206) {
-          discardBody(res.body);
+          this.#drop(res);
           throw statusError(res);
         }
         try {
           const info = describeResource(this.#o.url, res, start);
           if (resume && !sameResource(resume.saved, info)) {
-            discardBody(res.body);
+            this.#drop(res);
             return { response: undefined, info, start };
           }
           return { response: res, info, start, servedEnd: servedEnd(res, info) };
         } catch (err) {
-          discardBody(res.body);
+          this.#drop(res);
           if (resume && err instanceof RangeMismatchError) return this.#probe(undefined);
           throw err;
         }
@@ -468,7 +480,7 @@ export class DownloadJob {
   }
 
   async #segmented(
-    probe: OpenedResponse | undefined,
+    probe: Answer | undefined,
     probeStart: number,
     probeEnd: number,
     done: ByteRange[],
@@ -505,7 +517,7 @@ export class DownloadJob {
     if (probe && first && first.start === probeStart) {
       this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
     } else {
-      discardBody(probe?.body);
+      this.#drop(probe);
     }
     this.#fill();
     if (this.#live === 0) this.#allDone();
@@ -544,6 +556,7 @@ export class DownloadJob {
       onUnsupported: (err) => {
         if (this.#leanAllowed) this.#debug(`${err.message}: back to undici for the ranges`);
         this.#leanAllowed = false;
+        this.#pool?.undiciOnly(this.#info.finalUrl);
       },
       batchBuffers: resources.batchBuffers,
       headers: this.#o.headers,
@@ -695,19 +708,22 @@ export class DownloadJob {
   }
 
   async #worker(initial?: { segment: Segment; opened: OpenedAnswer }): Promise<void> {
-    // A socket of its own (unless the caller shares a dispatcher), closed when the worker
+    // A socket of its own (unless the caller gave a dispatcher), given back when the worker
     // leaves: open sockets then follow the live workers, which a per-client cap needs. Over
-    // plain http that socket is a lean RangeConnection (see range-connection.ts).
-    const own =
-      this.#o.dispatcher === undefined
-        ? createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs })
-        : undefined;
+    // plain http that socket is a lean RangeConnection (see range-connection.ts): the probe's
+    // for the worker that continues its answer, else one from the pool (kept alive from an
+    // earlier download to the same origin, or new).
+    const pool = this.#pool;
     const lean =
-      own && this.#leanAllowed
-        ? new RangeConnection(this.#info.finalUrl, this.#o.timeoutMs)
-        : undefined;
+      initial?.opened.response.connection ??
+      (pool && this.#leanAllowed ? pool.lean(new URL(this.#info.finalUrl)) : undefined);
+    let own: Dispatcher | undefined;
     const resources: WorkerResources = {
-      dispatcher: own ?? this.#dispatcher,
+      dispatcher: () => {
+        if (!pool) return this.#dispatcher;
+        own ??= createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs });
+        return own;
+      },
       lean,
       batchBuffers: lazyBufferPair(this.#o.chunkBytes),
     };
@@ -716,7 +732,10 @@ export class DownloadJob {
       await this.#workLoop(initial, resources);
     } finally {
       this.#workers.delete(resources);
-      lean?.destroy();
+      if (lean) {
+        if (pool) pool.release(lean);
+        else lean.destroy();
+      }
       own?.destroy().catch(() => {});
     }
   }
@@ -840,7 +859,7 @@ export class DownloadJob {
   }
 
   /** One stream of the whole body, written from byte 0; restarted from 0 after a failure. */
-  async #singleStream(probe: OpenedResponse | undefined): Promise<void> {
+  async #singleStream(probe: Answer | undefined): Promise<void> {
     const info = this.#info;
     this.#mode = 'single';
     const seg = this.#newSegment(0, info.size ?? Number.POSITIVE_INFINITY);
@@ -852,7 +871,7 @@ export class DownloadJob {
     // Every attempt starts again from byte 0: only getting further than ever before is progress.
     let furthest = 0;
     const single: WorkerResources = {
-      dispatcher: this.#dispatcher,
+      dispatcher: () => this.#dispatcher,
       lean: undefined,
       batchBuffers: lazyBufferPair(this.#o.chunkBytes),
     };
@@ -866,7 +885,11 @@ export class DownloadJob {
         this.#received -= seg.pos - seg.start;
         seg.pos = 0;
         seg.flushed = 0;
-        await fetch.run({ response: res, servedEnd: info.size ?? Number.POSITIVE_INFINITY });
+        try {
+          await fetch.run({ response: res, servedEnd: info.size ?? Number.POSITIVE_INFINITY });
+        } finally {
+          this.#drop(res);
+        }
         break;
       } catch (err) {
         const error = toQgetError(err, info.finalUrl, this.#abort.signal);
@@ -888,7 +911,7 @@ export class DownloadJob {
   }
 
   /** A plain GET of the whole resource, checked against the probe. */
-  async #openWhole(): Promise<OpenedResponse> {
+  async #openWhole(): Promise<Answer> {
     const res = await openRequest(this.#info.finalUrl, {
       dispatcher: this.#dispatcher,
       headers: this.#o.headers,
@@ -904,7 +927,17 @@ export class DownloadJob {
       discardBody(res.body);
       throw err;
     }
-    return res;
+    return undiciAnswer(res);
+  }
+
+  /** Done with an answer: the rest of its body dropped, its lean connection back to the pool. */
+  #drop(answer: Answer | undefined): void {
+    if (!answer) return;
+    answer.discard();
+    if (answer.connection) {
+      if (this.#pool) this.#pool.release(answer.connection);
+      else answer.connection.destroy();
+    }
   }
 
   /** Length check, optional fsync and checksum, then the move onto the output path. */
@@ -1007,7 +1040,7 @@ export class DownloadJob {
 }
 
 /** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */
-function servedEnd(res: OpenedResponse, info: ResourceInfo): number {
+function servedEnd(res: Answer, info: ResourceInfo): number {
   const range = parseContentRange(res.headers['content-range']);
   return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
 }

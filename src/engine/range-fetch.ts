@@ -4,7 +4,8 @@
 
 import type { Dispatcher } from 'undici';
 import { AbortError, HttpStatusError, NetworkError, ResourceChangedError } from '../errors.js';
-import { discardBody, type OpenedResponse, openRequest, toQgetError } from '../net/client.js';
+import { type Answer, openRequest, toQgetError, undiciAnswer } from '../net/client.js';
+import { leanAnswer } from '../net/connection-pool.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import { parseRetryAfter } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
@@ -17,7 +18,8 @@ const MAX_BATCH_AGE_MS = 250;
 export interface FetchContext {
   info: ResourceInfo;
   part: PartFile;
-  dispatcher: Dispatcher;
+  /** undici, for requests without a lean connection. */
+  dispatcher: () => Dispatcher;
   headers: Record<string, string>;
   /** Bytes gathered before one positional write. */
   chunkBytes: number;
@@ -43,7 +45,7 @@ export interface FetchContext {
 
 /** An answer already validated elsewhere (the probe's), whose body starts at the segment's pos. */
 export interface OpenedAnswer {
-  response: OpenedResponse;
+  response: Answer;
   servedEnd: number;
 }
 
@@ -114,12 +116,12 @@ export class RangeFetch {
     const { info, part, limiters, limiterOwner, now, onBytes } = this.#ctx;
     const seg = this.segment;
     const signal = this.#controller.signal;
-    let source: BodySource;
+    let source: Answer;
     let servedEnd: number;
     /** Where this fetch stops reading (before servedEnd for the probe's open-ended answer). */
     let stopAt: number;
     if (opened) {
-      source = undiciSource(opened.response);
+      source = opened.response;
       servedEnd = opened.servedEnd;
       // The probe's open-ended answer comes through undici; with a lean connection at hand,
       // only its first request's worth is read there and the rest goes the lean way.
@@ -264,7 +266,7 @@ export class RangeFetch {
     return this.started && ms >= 50 ? (this.received * 1000) / ms : undefined;
   }
 
-  async #request(start: number, end: number): Promise<BodySource> {
+  async #request(start: number, end: number): Promise<Answer> {
     const { info, connection, dispatcher, headers } = this.#ctx;
     const ifRange = ifRangeValue(info);
     const all = {
@@ -277,38 +279,14 @@ export class RangeFetch {
       const url = new URL(info.finalUrl);
       try {
         const res = await connection.request(`${url.pathname}${url.search}`, all, signal);
-        return {
-          ...res,
-          read: () => connection.read(),
-          discard: (reason) => connection.destroy(reason),
-        };
+        return leanAnswer(connection, res, info.finalUrl);
       } catch (err) {
         if (err instanceof UnsupportedResponseError) this.#ctx.onUnsupported?.(err);
         throw err;
       }
     }
-    return undiciSource(await openRequest(info.finalUrl, { dispatcher, signal, headers: all }));
+    return undiciAnswer(
+      await openRequest(info.finalUrl, { dispatcher: dispatcher(), signal, headers: all }),
+    );
   }
-}
-
-/** A response whose body is read piece by piece; `discard` drops what is left of it. */
-interface BodySource {
-  statusCode: number;
-  headers: Record<string, string | undefined>;
-  /** The next piece (valid until the next call), or null at the end. */
-  read(): Promise<Buffer | null>;
-  discard(reason?: Error): void;
-}
-
-function undiciSource(response: OpenedResponse): BodySource {
-  const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
-  return {
-    statusCode: response.statusCode,
-    headers: response.headers,
-    read: async () => {
-      const next = await iterator.next();
-      return next.done ? null : next.value;
-    },
-    discard: (reason) => discardBody(response.body, reason),
-  };
 }

@@ -11,6 +11,7 @@ import {
   TimeoutError,
   TooManyRedirectsError,
 } from '../errors.js';
+import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
 
 export const MAX_REDIRECTS = 10;
@@ -66,6 +67,38 @@ export interface OpenedResponse {
   url: string;
 }
 
+/**
+ * A response whose body is read piece by piece, over undici or over a lean RangeConnection: what
+ * the engine validates and reads. `discard` drops what is left of the body.
+ */
+export interface Answer {
+  statusCode: number;
+  /** Lower-case names, first value only. */
+  headers: Record<string, string | undefined>;
+  /** The URL that answered, after redirects. */
+  url: string;
+  /** The next piece (valid until the next call), or null at the end. */
+  read(): Promise<Buffer | null>;
+  discard(reason?: Error): void;
+  /** The lean connection it came over; whoever takes the answer owns it. */
+  connection?: RangeConnection | undefined;
+}
+
+/** An undici response as an Answer. */
+export function undiciAnswer(response: OpenedResponse): Answer {
+  const iterator = (response.body as AsyncIterable<Buffer>)[Symbol.asyncIterator]();
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers,
+    url: response.url,
+    read: async () => {
+      const next = await iterator.next();
+      return next.done ? null : next.value;
+    },
+    discard: (reason) => discardBody(response.body, reason),
+  };
+}
+
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 /** Parse and check a user-supplied URL. */
@@ -98,22 +131,42 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
       throw toQgetError(err, current, options.signal);
     }
     const headers = flattenHeaders(res.headers);
-    if (options.followRedirects && REDIRECTS.has(res.statusCode) && headers.location) {
+    const next = options.followRedirects
+      ? redirectTarget(url, current, hop, res.statusCode, headers)
+      : undefined;
+    if (next !== undefined) {
       discardBody(res.body);
-      if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(url);
-      try {
-        current = new URL(headers.location, current).href;
-      } catch (cause) {
-        throw new NetworkError(`bad redirect Location "${headers.location}" from ${current}`, {
-          cause,
-          transient: false,
-        });
-      }
-      parseHttpUrl(current);
+      current = next;
       continue;
     }
     return { statusCode: res.statusCode, headers, body: res.body, url: current };
   }
+}
+
+/**
+ * Where a redirect answer (hop number `hop` on the way from `url`) points, checked; undefined
+ * when the answer is not a redirect.
+ */
+export function redirectTarget(
+  url: string,
+  current: string,
+  hop: number,
+  statusCode: number,
+  headers: Record<string, string | undefined>,
+): string | undefined {
+  if (!REDIRECTS.has(statusCode) || !headers.location) return undefined;
+  if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(url);
+  let next: string;
+  try {
+    next = new URL(headers.location, current).href;
+  } catch (cause) {
+    throw new NetworkError(`bad redirect Location "${headers.location}" from ${current}`, {
+      cause,
+      transient: false,
+    });
+  }
+  parseHttpUrl(next);
+  return next;
 }
 
 /**
@@ -127,7 +180,7 @@ export function discardBody(body: OpenedResponse['body'] | undefined, reason?: E
 }
 
 /** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */
-export function statusError(res: OpenedResponse): HttpStatusError {
+export function statusError(res: Pick<Answer, 'statusCode' | 'headers' | 'url'>): HttpStatusError {
   return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
 }
 
@@ -167,6 +220,8 @@ const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
   'UND_ERR_HEADERS_TIMEOUT',
   'UND_ERR_BODY_TIMEOUT',
+  // From range-connection.ts.
+  'ERR_QGET_HEADERS_TIMEOUT',
 ]);
 
 /** The first string `code` along an error's cause chain (undici wraps socket errors). */

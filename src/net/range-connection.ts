@@ -1,17 +1,21 @@
 // The hot path for ranged GETs: one keep-alive HTTP/1.1 connection whose socket reads into one
 // reused buffer (net/tls `onread`), handing the body out as views that are valid until the next
 // read. No allocation per chunk, no stream machinery: memory stays flat whatever the file size.
-// Only what a ranged download over plain http needs is handled (Content-Length bodies); any
-// other framing is an UnsupportedResponseError, and the engine goes back to undici for the rest
-// of the download. https stays on undici.
+// Bodies framed by Content-Length, chunked transfer coding or the end of the connection are
+// read; anything else (HTTP/0.9, other transfer codings, huge heads) is an
+// UnsupportedResponseError, and the engine goes back to undici for that origin. https stays on
+// undici.
 
 import { connect as netConnect, type Socket } from 'node:net';
 
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
 const CRLFCRLF = Buffer.from('\r\n\r\n');
+/** Longest chunk-size or trailer line accepted. */
+const MAX_LINE = 8 * 1024;
+const LF = 0x0a;
 
-/** The server answered in a way this client does not parse (chunked, no length, HTTP/2 …). */
+/** The server answered in a way this client does not parse (HTTP/0.9, gzip coding …). */
 export class UnsupportedResponseError extends Error {
   constructor(message: string) {
     super(message);
@@ -28,9 +32,12 @@ export interface RangeResponse {
   statusCode: number;
   /** Lower-case names, first value only. */
   headers: Record<string, string | undefined>;
-  /** Body bytes to come. */
+  /** Body bytes to come; -1 when chunked or delimited by the end of the connection. */
   length: number;
 }
+
+/** How the end of a body is known. */
+type Framing = 'length' | 'chunked' | 'close';
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
 
@@ -46,10 +53,19 @@ export class RangeConnection {
   #head: Buffer[] = [];
   #headBytes = 0;
   #onHead: { resolve: (r: RangeResponse) => void; reject: (err: Error) => void } | undefined;
+  #framing: Framing = 'length';
+  /** Bytes left of the body (framing 'length') or of the current chunk ('chunked'). */
   #bodyLeft = 0;
+  /** Where a chunked body is: a size line, data, the CRLF after data, or trailers. */
+  #chunkPart: 'size' | 'data' | 'data-end' | 'trailers' = 'size';
+  /** A chunk-size or trailer line that a read cut short. */
+  #line = '';
   #keepAlive = true;
-  /** Body bytes that came with the head, handed out by the first read(). */
-  #early: Buffer | undefined;
+  /**
+   * Received bytes of the body not decoded yet: those that came with the head (a copy), or the
+   * rest of a socket read holding several chunks (a view; the socket is paused meanwhile).
+   */
+  #pending: Buffer | undefined;
   #reader: Pending | undefined;
   #error: Error | undefined;
 
@@ -87,22 +103,37 @@ export class RangeConnection {
   ): Promise<RangeResponse> {
     if (signal.aborted) return Promise.reject(signal.reason);
     const socket = this.#socket && this.#state === 'idle' ? this.#socket : this.#connect();
-    let text = `GET ${path} HTTP/1.1\r\nhost: ${this.#url.host}\r\n`;
-    for (const [name, value] of Object.entries(headers)) text += `${name}: ${value}\r\n`;
+    let text = `GET ${path} HTTP/1.1\r\n`;
+    let host = false;
+    for (const [name, value] of Object.entries(headers)) {
+      text += `${name}: ${value}\r\n`;
+      if (name.toLowerCase() === 'host') host = true;
+    }
+    if (!host) text += `host: ${this.#url.host}\r\n`;
     this.#state = 'head';
     this.#head = [];
     this.#headBytes = 0;
-    this.#early = undefined;
+    this.#pending = undefined;
     this.#error = undefined;
     return new Promise<RangeResponse>((resolve, reject) => {
       const onAbort = (): void => this.destroy(signal.reason as Error);
       signal.addEventListener('abort', onAbort, { once: true });
+      const timer = setTimeout(() => {
+        this.destroy(
+          socketError(
+            `no answer from ${this.#url.host} in ${Math.round(this.#timeoutMs / 1000)} s`,
+            'ERR_QGET_HEADERS_TIMEOUT',
+          ),
+        );
+      }, this.#timeoutMs);
       this.#onHead = {
         resolve: (r) => {
+          clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           resolve(r);
         },
         reject: (err) => {
+          clearTimeout(timer);
           signal.removeEventListener('abort', onAbort);
           reject(err);
         },
@@ -117,14 +148,34 @@ export class RangeConnection {
     return this.#socket !== undefined && this.#state === 'idle' && this.#served > 0;
   }
 
+  /** A response is on its way or being read. */
+  get busy(): boolean {
+    return this.#state === 'head' || this.#state === 'body';
+  }
+
+  /** `scheme://host:port` this connection talks to. */
+  get origin(): string {
+    return this.#url.origin;
+  }
+
+  /** Drop the rest of the current response (and the socket with it); a finished one keeps it. */
+  abandon(reason?: Error): void {
+    if (this.busy) this.destroy(reason);
+  }
+
+  /** Whether an open socket keeps the process alive (an idle pooled one does not). */
+  keepsAlive(yes: boolean): void {
+    if (yes) this.#socket?.ref();
+    else this.#socket?.unref();
+  }
+
   /** The next piece of the body, or null at its end. The view is valid until the next call. */
   read(): Promise<Buffer | null> {
-    if (this.#error) return Promise.reject(this.#error);
-    if (this.#early) {
-      const early = this.#early;
-      this.#early = undefined;
-      return Promise.resolve(early);
+    while (this.#pending && !this.#error) {
+      const data = this.#decodePending();
+      if (data) return Promise.resolve(data);
     }
+    if (this.#error) return Promise.reject(this.#error);
     if (this.#state !== 'body') return Promise.resolve(null);
     return new Promise<Buffer | null>((resolve, reject) => {
       this.#reader = { resolve, reject };
@@ -174,6 +225,14 @@ export class RangeConnection {
       if (this.#socket !== socket) return;
       const midway = this.#state === 'head' || this.#state === 'body';
       this.#socket = undefined;
+      if (this.#state === 'body' && this.#framing === 'close' && !this.#pending) {
+        // The end of a body delimited by the end of the connection.
+        this.#state = 'idle';
+        const reader = this.#reader;
+        this.#reader = undefined;
+        reader?.resolve(null);
+        return;
+      }
       if (midway) {
         this.#fail(socketError('the server closed the connection early', 'ERR_QGET_SOCKET_CLOSED'));
       }
@@ -200,28 +259,32 @@ export class RangeConnection {
       const rest = this.#takeHead(view);
       if (rest === undefined) return this.#state === 'head';
       view = rest;
-      if (!this.#inBody()) return false;
-      if (view.length > 0) {
-        // Copied: the read buffer is reused by the next read.
-        this.#early = Buffer.from(view.subarray(0, Math.min(view.length, this.#bodyLeft)));
-        this.#consumed(this.#early.length);
-      }
+      // Copied: the read buffer is reused by the next read.
+      if (view.length > 0 && this.#inBody()) this.#pending = Buffer.from(view);
+      else if (view.length > 0) this.#protocolError('data after the end of the answer');
       return false;
     }
     if (this.#state !== 'body' || !this.#reader) {
       // Bytes nobody asked for (a server talking out of turn): the socket cannot be trusted.
-      if (n > 0 && this.#state !== 'body')
-        this.destroy(socketError('unexpected data from the server', 'ERR_QGET_PROTOCOL'));
+      if (n > 0 && this.#state !== 'body') this.#protocolError('unexpected data from the server');
       return false;
     }
-    const take = Math.min(view.length, this.#bodyLeft);
+    this.#pending = view;
+    while (this.#pending && !this.#error) {
+      const data = this.#decodePending();
+      if (data) {
+        const reader = this.#reader;
+        this.#reader = undefined;
+        reader.resolve(data);
+        return false;
+      }
+    }
+    if (this.#error) return false;
+    if (this.#state === 'body') return true;
+    // A chunked body ended inside this read (its trailers), with no data in it.
     const reader = this.#reader;
     this.#reader = undefined;
-    const chunk = view.subarray(0, take);
-    this.#consumed(take);
-    if (view.length > take)
-      this.destroy(socketError('more data than the body length', 'ERR_QGET_PROTOCOL'));
-    reader.resolve(chunk);
+    reader.resolve(null);
     return false;
   }
 
@@ -230,9 +293,66 @@ export class RangeConnection {
     return this.#state === 'body';
   }
 
-  #consumed(bytes: number): void {
-    this.#bodyLeft -= bytes;
-    if (this.#bodyLeft > 0) return;
+  /**
+   * Takes the next piece of body data out of #pending (undefined when what it held was framing
+   * only); bytes after the end of the body make the socket unusable.
+   */
+  #decodePending(): Buffer | undefined {
+    const view = this.#pending!;
+    this.#pending = undefined;
+    if (this.#framing === 'close') return view.length > 0 ? view : undefined;
+    if (this.#framing === 'length') {
+      const take = Math.min(view.length, this.#bodyLeft);
+      this.#bodyLeft -= take;
+      if (this.#bodyLeft === 0) this.#bodyDone();
+      if (view.length > take) this.#protocolError('more data than the body length');
+      return take > 0 ? view.subarray(0, take) : undefined;
+    }
+    let i = 0;
+    while (i < view.length && this.#state === 'body') {
+      if (this.#chunkPart === 'data') {
+        const take = Math.min(view.length - i, this.#bodyLeft);
+        this.#bodyLeft -= take;
+        if (this.#bodyLeft === 0) this.#chunkPart = 'data-end';
+        if (i + take < view.length) this.#pending = view.subarray(i + take);
+        return view.subarray(i, i + take);
+      }
+      const lf = view.indexOf(LF, i);
+      const end = lf < 0 ? view.length : lf;
+      this.#line += view.toString('latin1', i, end);
+      if (this.#line.length > MAX_LINE) {
+        this.#protocolError('chunk framing line too long');
+        return undefined;
+      }
+      i = end + 1;
+      if (lf < 0) break;
+      const line = this.#line.endsWith('\r') ? this.#line.slice(0, -1) : this.#line;
+      this.#line = '';
+      if (this.#chunkPart === 'data-end') {
+        if (line !== '') this.#protocolError('no CRLF after chunk data');
+        this.#chunkPart = 'size';
+      } else if (this.#chunkPart === 'size') {
+        const size = /^([0-9a-fA-F]{1,13})[ \t]*(;.*)?$/.exec(line);
+        if (!size) {
+          this.#protocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
+          return undefined;
+        }
+        this.#bodyLeft = Number.parseInt(size[1]!, 16);
+        this.#chunkPart = this.#bodyLeft === 0 ? 'trailers' : 'data';
+      } else if (line === '') {
+        this.#bodyDone();
+      }
+    }
+    if (i < view.length && !this.#error) this.#protocolError('more data than the chunked body');
+    return undefined;
+  }
+
+  #protocolError(message: string): void {
+    this.destroy(socketError(message, 'ERR_QGET_PROTOCOL'));
+  }
+
+  /** The body ended: the socket is free for the next request (or closed, if the server said so). */
+  #bodyDone(): void {
     this.#state = 'idle';
     this.#served++;
     if (!this.#keepAlive) {
@@ -268,8 +388,10 @@ export class RangeConnection {
       return rest.length > 0 ? this.#takeHead(rest) : undefined;
     }
     this.#bodyLeft = response.length;
-    this.#state = response.length > 0 ? 'body' : 'idle';
-    if (response.length === 0) this.#consumed(0);
+    this.#chunkPart = 'size';
+    this.#line = '';
+    this.#state = 'body';
+    if (response.length === 0) this.#bodyDone();
     const head = this.#onHead;
     this.#onHead = undefined;
     head?.resolve(response);
@@ -292,16 +414,25 @@ export class RangeConnection {
     const connection = headers.connection?.toLowerCase() ?? '';
     this.#keepAlive =
       status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
+    this.#framing = 'length';
     if (statusCode < 200 || statusCode === 204 || statusCode === 304) {
       return { statusCode, headers, length: 0 };
     }
-    if (headers['transfer-encoding'] !== undefined) {
-      throw new UnsupportedResponseError(`Transfer-Encoding: ${headers['transfer-encoding']}`);
+    const coding = headers['transfer-encoding'];
+    if (coding !== undefined) {
+      if (coding.toLowerCase() !== 'chunked') {
+        throw new UnsupportedResponseError(`Transfer-Encoding: ${coding}`);
+      }
+      this.#framing = 'chunked';
+      return { statusCode, headers, length: -1 };
     }
     const length = headers['content-length'];
-    if (length === undefined || !/^\d+$/.test(length)) {
-      throw new UnsupportedResponseError('no Content-Length');
+    if (length === undefined) {
+      this.#framing = 'close';
+      this.#keepAlive = false;
+      return { statusCode, headers, length: -1 };
     }
+    if (!/^\d+$/.test(length)) throw new UnsupportedResponseError(`Content-Length: ${length}`);
     return { statusCode, headers, length: Number(length) };
   }
 }

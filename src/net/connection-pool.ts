@@ -1,0 +1,193 @@
+// Connections kept open between requests and between downloads: one undici Agent (https, HEAD,
+// answers the lean client does not read) and idle lean RangeConnections per origin over plain
+// http. A download of its own creates one and destroys it at the end; a Manager shares one
+// among its downloads, so a queue of small files to one host runs on warm sockets.
+
+import type { Agent, Dispatcher } from 'undici';
+import {
+  type Answer,
+  createAgent,
+  openRequest,
+  parseHttpUrl,
+  redirectTarget,
+  toQgetError,
+  undiciAnswer,
+} from './client.js';
+import {
+  RangeConnection,
+  type RangeResponse,
+  UnsupportedResponseError,
+} from './range-connection.js';
+
+/** Idle lean connections kept at most (each holds a 64 KiB read buffer). */
+const MAX_IDLE = 64;
+/** A redirect's body is read to keep its socket when it is at most this long. */
+const MAX_DRAIN = 64 * 1024;
+
+export interface PoolOptions {
+  /** The undici Agent's sockets per origin. */
+  connections: number;
+  /** Connect and response-headers timeout, ms. */
+  timeoutMs: number;
+}
+
+export class ConnectionPool {
+  readonly agent: Agent;
+  readonly #timeoutMs: number;
+  readonly #idle = new Map<string, RangeConnection[]>();
+  #idleCount = 0;
+  /** Origins that answered in a way the lean client does not read: undici from then on. */
+  readonly #undiciOnly = new Set<string>();
+  #closed = false;
+
+  constructor(options: PoolOptions) {
+    this.agent = createAgent(options);
+    this.#timeoutMs = options.timeoutMs;
+  }
+
+  /**
+   * A lean connection to the origin of `url`, a kept-alive idle one when there is one; undefined
+   * when that origin goes through undici (https, or an answer the lean client cannot read).
+   */
+  lean(url: URL): RangeConnection | undefined {
+    if (url.protocol !== 'http:' || this.#closed || this.#undiciOnly.has(url.origin)) {
+      return undefined;
+    }
+    const idle = this.#idle.get(url.origin);
+    while (idle && idle.length > 0) {
+      const connection = idle.pop()!;
+      this.#idleCount--;
+      if (connection.reusable) {
+        connection.keepsAlive(true);
+        return connection;
+      }
+      connection.destroy();
+    }
+    return new RangeConnection(url, this.#timeoutMs);
+  }
+
+  /** Done with `connection`: kept for the next request to its origin when it can carry one. */
+  release(connection: RangeConnection): void {
+    if (this.#closed || !connection.reusable || this.#idleCount >= MAX_IDLE) {
+      connection.destroy();
+      return;
+    }
+    connection.keepsAlive(false);
+    const idle = this.#idle.get(connection.origin);
+    if (idle) idle.push(connection);
+    else this.#idle.set(connection.origin, [connection]);
+    this.#idleCount++;
+  }
+
+  /** The origin of `url` answered in a way the lean client does not read. */
+  undiciOnly(url: string | URL): void {
+    this.#undiciOnly.add(new URL(url).origin);
+  }
+
+  /** Close the idle connections and, once its requests are done, the agent. */
+  async close(): Promise<void> {
+    this.#dropIdle();
+    await this.agent.close();
+  }
+
+  /** Close everything now. */
+  async destroy(): Promise<void> {
+    this.#dropIdle();
+    await this.agent.destroy();
+  }
+
+  #dropIdle(): void {
+    this.#closed = true;
+    for (const idle of this.#idle.values()) for (const connection of idle) connection.destroy();
+    this.#idle.clear();
+    this.#idleCount = 0;
+  }
+}
+
+/** The response of a lean connection as an Answer; the connection stays with the answer. */
+export function leanAnswer(
+  connection: RangeConnection,
+  response: RangeResponse,
+  url: string,
+): Answer {
+  return {
+    statusCode: response.statusCode,
+    headers: response.headers,
+    url,
+    read: () => connection.read(),
+    discard: (reason) => connection.abandon(reason),
+    connection,
+  };
+}
+
+export interface AnswerOptions {
+  /** Lean connections from here when the URL allows (none: every request over `dispatcher`). */
+  pool: ConnectionPool | undefined;
+  dispatcher: Dispatcher;
+  headers: Record<string, string>;
+  signal: AbortSignal;
+}
+
+/**
+ * GET `url` following redirects: over a lean connection of the pool while the URLs are plain
+ * http and the answers are ones it reads, else over undici. An answer with a connection hands
+ * that connection to the caller, who gives it back to the pool (or drops it).
+ */
+export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
+  const { pool, signal } = options;
+  let current = url;
+  for (let hop = 0; ; hop++) {
+    const connection = pool?.lean(parseHttpUrl(current));
+    if (!connection) {
+      // undici follows the rest of the way (https, or an origin the lean client cannot read).
+      return undiciAnswer(await openRequest(current, { ...options, followRedirects: true }));
+    }
+    let response: RangeResponse;
+    try {
+      const target = new URL(current);
+      response = await connection.request(
+        `${target.pathname}${target.search}`,
+        options.headers,
+        signal,
+      );
+    } catch (err) {
+      connection.destroy();
+      if (err instanceof UnsupportedResponseError && !signal.aborted) {
+        pool!.undiciOnly(current);
+        return undiciAnswer(await openRequest(current, { ...options, followRedirects: true }));
+      }
+      throw toQgetError(err, current, signal);
+    }
+    let next: string | undefined;
+    try {
+      next = redirectTarget(url, current, hop, response.statusCode, response.headers);
+    } catch (err) {
+      connection.destroy();
+      throw err;
+    }
+    if (next === undefined) return leanAnswer(connection, response, current);
+    await drain(connection, response);
+    pool!.release(connection);
+    current = next;
+  }
+}
+
+/** Read a short body to its end so the socket can carry the next request; drop a long one. */
+async function drain(connection: RangeConnection, response: RangeResponse): Promise<void> {
+  if (response.length > MAX_DRAIN) {
+    connection.destroy();
+    return;
+  }
+  try {
+    let budget = MAX_DRAIN;
+    for (let piece = await connection.read(); piece; piece = await connection.read()) {
+      budget -= piece.length;
+      if (budget < 0) {
+        connection.destroy();
+        return;
+      }
+    }
+  } catch {
+    connection.destroy();
+  }
+}
