@@ -308,7 +308,7 @@ describe('Manager: the queue', () => {
     await m.stop();
   });
 
-  it('shares one keep-alive agent between its downloads and closes it on stop()', async () => {
+  it('shares kept-alive connections between its downloads and closes them on stop()', async () => {
     const content = makeContent(100 * KiB, 12);
     const server = await serve(content);
     const dir = await freshDir();

@@ -37,6 +37,9 @@ describe('PartFile', () => {
     const again = await PartFile.open(path);
     assert.equal(await again.size(), 5);
     await again.close();
+    const emptied = await PartFile.open(path, { truncate: true });
+    assert.equal(await emptied.size(), 0, 'truncate: the bytes of no use are gone');
+    await emptied.close();
   });
 
   it('says what went wrong locally in one sentence', () => {

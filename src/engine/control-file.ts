@@ -35,12 +35,23 @@ export function controlState(info: ResourceInfo, ranges: Iterable<ByteRange>): C
 
 /** The saved state, or undefined when there is none or it is unreadable. */
 export async function loadControl(path: string): Promise<ControlState | undefined> {
+  return (await readControl(path)).state;
+}
+
+/** The saved state (undefined when there is none or it is unreadable), and whether a file is there. */
+export async function readControl(
+  path: string,
+): Promise<{ state: ControlState | undefined; found: boolean }> {
   let text: string;
   try {
     text = await readFile(path, 'utf8');
-  } catch {
-    return undefined;
+  } catch (err) {
+    return { state: undefined, found: (err as NodeJS.ErrnoException).code !== 'ENOENT' };
   }
+  return { state: parseControl(text), found: true };
+}
+
+function parseControl(text: string): ControlState | undefined {
   try {
     const data = JSON.parse(text) as Partial<ControlState>;
     if (data.version !== 1 || !Array.isArray(data.ranges) || typeof data.url !== 'string')

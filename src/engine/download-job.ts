@@ -40,6 +40,7 @@ import {
   type ControlState,
   controlState,
   loadControl,
+  readControl,
   removeControl,
   sameResource,
   saveControl,
@@ -211,6 +212,10 @@ export class DownloadJob {
   #leanAllowed = true;
   /** A control path already found empty before the probe (saves a second look). */
   #noSavedState: string | undefined;
+  /** A control path with no file at all before the probe (nothing to remove if never saved). */
+  #noControlFile: string | undefined;
+  /** A checkpoint was written in this run. */
+  #checkpointed = false;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -268,7 +273,7 @@ export class DownloadJob {
             );
           }
           this.#debug(`${err.message}: discarding what was downloaded and starting over`);
-          await removeControl(this.#controlPath);
+          await this.#removeControl();
           this.#resetState();
         }
       }
@@ -306,10 +311,13 @@ export class DownloadJob {
     const info = probe.info;
     this.#info = info;
     const path = output ?? resume?.path ?? resolve(this.#o.dir ?? '.', info.filename);
+    // No saved state can apply: the .part is emptied as it is opened.
+    let startOver = false;
     try {
       await this.#preparePaths(path);
       this.#observer.resource?.(info, path);
-      this.#part = await PartFile.open(this.#partPath);
+      startOver = fresh || this.#noSavedState === this.#controlPath;
+      this.#part = await this.#openPart(startOver);
       if (this.#o.fsync) this.#part.flushEvery = BACKGROUND_FLUSH_BYTES;
     } catch (err) {
       this.#drop(probe.response);
@@ -318,13 +326,11 @@ export class DownloadJob {
     const ticker = setInterval(() => this.#tick(), TICK_MS);
     try {
       let done: ByteRange[] = [];
-      const looked = this.#noSavedState === this.#controlPath;
-      const saved =
-        resume?.saved ?? (fresh || looked ? undefined : await loadControl(this.#controlPath));
+      const saved = resume?.saved ?? (startOver ? undefined : await loadControl(this.#controlPath));
       if (saved && sameResource(saved, info)) {
         done = clipRanges(saved.ranges, await this.#part.size());
         this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
-      } else {
+      } else if (!startOver) {
         if (saved) this.#debug('saved state is for another version of the resource: starting over');
         await this.#part.truncate(0);
       }
@@ -370,8 +376,9 @@ export class DownloadJob {
   ): Promise<{ path: string; saved: ControlState; start: number; end: number } | undefined> {
     const path = output ?? resolve(this.#o.dir ?? '.', filenameFromResponse({ url: this.#o.url }));
     const { partPath, controlPath } = this.#pathsFor(path);
-    const saved = await loadControl(controlPath);
+    const { state: saved, found } = await readControl(controlPath);
     if (!saved) this.#noSavedState = controlPath;
+    if (!found) this.#noControlFile = controlPath;
     if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
     if (output === undefined && saved.url !== this.#o.url) return undefined;
     const onDisk = await stat(partPath).then(
@@ -388,14 +395,28 @@ export class DownloadJob {
 
   async #preparePaths(path: string): Promise<void> {
     if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
-    const dir = dirname(path);
-    try {
-      if (!(await stat(dir)).isDirectory())
-        throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
-    } catch (err) {
-      throw localIoError(err, 'write into', dir);
-    }
+    // Beside the output, opening the .part shows whether the folder is there (#openPart).
+    if (this.#o.tmpDir) await checkFolder(dirname(path));
     ({ partPath: this.#partPath, controlPath: this.#controlPath } = this.#pathsFor(path));
+  }
+
+  /** The .part, emptied when `startOver`; a missing folder is reported as the output's. */
+  async #openPart(startOver: boolean): Promise<PartFile> {
+    try {
+      return await PartFile.open(this.#partPath, { truncate: startOver });
+    } catch (err) {
+      const folder = dirname(this.#partPath);
+      if (!this.#o.tmpDir && ['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) {
+        await checkFolder(folder);
+      }
+      throw err;
+    }
+  }
+
+  /** The control file is removed unless there never was one in this run. */
+  async #removeControl(): Promise<void> {
+    if (this.#noControlFile === this.#controlPath && !this.#checkpointed) return;
+    await removeControl(this.#controlPath);
   }
 
   /** `<output>.part` and `<output>.qget`, or under tmpDir with a tag of the output path. */
@@ -960,7 +981,7 @@ export class DownloadJob {
     }
     this.#observer.verify?.(size, size);
     await moveIntoPlace(this.#partPath, path, this.#o.override);
-    await removeControl(this.#controlPath);
+    await this.#removeControl();
     return size;
   }
 
@@ -1017,6 +1038,7 @@ export class DownloadJob {
     const ranges: ByteRange[] = [...this.#baseDone];
     for (const s of this.#segments) if (s.flushed > s.start) ranges.push([s.start, s.flushed]);
     const state = controlState(this.#info, ranges);
+    this.#checkpointed = true;
     this.#saving = saveControl(this.#controlPath, state)
       .catch((err) => this.#debug(`could not save ${this.#controlPath}: ${err}`))
       .finally(() => {
@@ -1062,6 +1084,16 @@ function lazyBufferPair(bytes: number): () => [Buffer, Buffer] {
     pair ??= [Buffer.allocUnsafe(bytes), Buffer.allocUnsafe(bytes)];
     return pair;
   };
+}
+
+/** Throws a LocalIoError unless `dir` is a folder. */
+async function checkFolder(dir: string): Promise<void> {
+  try {
+    if (!(await stat(dir)).isDirectory())
+      throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
+  } catch (err) {
+    throw localIoError(err, 'write into', dir);
+  }
 }
 
 /** Saved ranges limited to what the .part can hold. */

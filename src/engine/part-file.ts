@@ -44,8 +44,18 @@ export class PartFile {
     this.#fh = fh;
   }
 
-  /** Open (creating it if needed) without truncating, so earlier bytes can be resumed. */
-  static async open(path: string): Promise<PartFile> {
+  /**
+   * Open, creating it if needed; without `truncate` the bytes in it are kept, so earlier bytes
+   * can be resumed.
+   */
+  static async open(path: string, options: { truncate?: boolean } = {}): Promise<PartFile> {
+    if (options.truncate) {
+      try {
+        return new PartFile(path, await open(path, 'w+'));
+      } catch (err) {
+        throw localIoError(err, 'create', path);
+      }
+    }
     try {
       return new PartFile(path, await open(path, 'r+'));
     } catch (err) {

@@ -62,8 +62,9 @@ export class RangeConnection {
   #line = '';
   #keepAlive = true;
   /**
-   * Received bytes of the body not decoded yet: those that came with the head (a copy), or the
-   * rest of a socket read holding several chunks (a view; the socket is paused meanwhile).
+   * Received bytes of the body not decoded yet (those that came with the head, or the rest of a
+   * read holding several chunks): a view of the read buffer, which the paused socket leaves
+   * alone until read() resumes it.
    */
   #pending: Buffer | undefined;
   #reader: Pending | undefined;
@@ -259,8 +260,7 @@ export class RangeConnection {
       const rest = this.#takeHead(view);
       if (rest === undefined) return this.#state === 'head';
       view = rest;
-      // Copied: the read buffer is reused by the next read.
-      if (view.length > 0 && this.#inBody()) this.#pending = Buffer.from(view);
+      if (view.length > 0 && this.#inBody()) this.#pending = view;
       else if (view.length > 0) this.#protocolError('data after the end of the answer');
       return false;
     }
@@ -364,13 +364,16 @@ export class RangeConnection {
 
   /** Gathers the head; returns the bytes after it once complete, else undefined. */
   #takeHead(view: Buffer): Buffer | undefined {
-    this.#head.push(Buffer.from(view));
+    // Usually the whole head is in one read, and is parsed where it lies; the rest of the read
+    // is body, a view the socket (paused until the next read()) leaves alone. A head cut across
+    // reads is gathered in copies.
     this.#headBytes += view.length;
-    const all = this.#head.length === 1 ? this.#head[0]! : Buffer.concat(this.#head);
+    const all = this.#head.length === 0 ? view : Buffer.concat([...this.#head, view]);
     const end = all.indexOf(CRLFCRLF);
     if (end < 0) {
       if (this.#headBytes > MAX_HEAD)
         this.destroy(new UnsupportedResponseError('response headers too large'));
+      else this.#head = [Buffer.from(all)];
       return undefined;
     }
     this.#head = [];
