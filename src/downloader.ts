@@ -3,7 +3,6 @@
 
 import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
-import { type Dispatcher, getGlobalDispatcher } from 'undici';
 import { Emitter } from './emitter.js';
 import { DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { filenameFromResponse } from './engine/filename.js';
@@ -17,7 +16,7 @@ import {
   isWritable,
 } from './downloader-options.js';
 import { AbortError, type QgetError } from './errors.js';
-import { createAgent, openRequest, toQgetError } from './net/client.js';
+import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
 import type { ConnectionPool } from './net/connection-pool.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
@@ -98,6 +97,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   #path: string | Writable | undefined;
   readonly #dirPath: string | undefined;
   #resolvedPath: string | undefined;
+  #guessedPath: { url: string; dir: string | undefined; path: string } | undefined;
   #rateLimit: number;
   readonly #bucket: TokenBucket;
   #timeout: number;
@@ -168,9 +168,13 @@ export class Downloader extends Emitter<DownloaderSignals> {
   /** The destination: the path or stream given, else the server-named file in `dirPath`. */
   get path(): string | Writable {
     if (this.#path !== undefined) return this.#path;
-    return (
-      this.#resolvedPath ?? resolve(this.#dirPath ?? '.', filenameFromResponse({ url: this.#url }))
-    );
+    if (this.#resolvedPath !== undefined) return this.#resolvedPath;
+    // The name the URL gives, remembered while the URL and folder stay the same.
+    const guess = this.#guessedPath;
+    if (guess?.url === this.#url && guess.dir === this.#dirPath) return guess.path;
+    const path = resolve(this.#dirPath ?? '.', filenameFromResponse({ url: this.#url }));
+    this.#guessedPath = { url: this.#url, dir: this.#dirPath, path };
+    return path;
   }
 
   set path(value: string | Writable | undefined) {
@@ -374,7 +378,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
   async updateSize(): Promise<number> {
     const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
-    const dispatcher = this.#base.dispatcher ?? lease?.pool.agent ?? getGlobalDispatcher();
+    const dispatcher =
+      this.#base.dispatcher ?? lease?.pool.agent ?? (await loadUndici()).getGlobalDispatcher();
     const controller = new AbortController();
     const timer =
       this.#timeout > 0 ? setTimeout(() => controller.abort(), this.#timeout * 1000) : undefined;
@@ -505,7 +510,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   async #runStream(
     stream: StreamTarget,
     signal: AbortSignal,
-    leased: Dispatcher | undefined,
+    leased: Requester | undefined,
     limiters: readonly TokenBucket[],
   ): Promise<void> {
     const options = this.#engineOptions(signal);

@@ -5,7 +5,6 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import type { Dispatcher } from 'undici';
 import type { ChecksumSpec } from './engine/checksum.js';
 import {
   AbortError,
@@ -16,7 +15,13 @@ import {
   TimeoutError,
 } from './errors.js';
 import { checkValidators, ifRangeValue, parseContentRange } from './engine/resource.js';
-import { type OpenedResponse, openRequest, statusError, toQgetError } from './net/client.js';
+import {
+  type OpenedResponse,
+  openRequest,
+  type Requester,
+  statusError,
+  toQgetError,
+} from './net/client.js';
 import type { TokenBucket } from './rate/token-bucket.js';
 
 /** What identifies the version of the resource whose bytes are in the stream. */
@@ -35,7 +40,7 @@ export interface StreamDownloadOptions {
   /** Size seen by the earlier run, -1 unknown. */
   knownSize?: number;
   headers: Record<string, string>;
-  dispatcher: Dispatcher;
+  dispatcher: Requester;
   signal?: AbortSignal | undefined;
   /** Longest wait for a byte from the server, ms. */
   timeoutMs: number;

@@ -7,7 +7,6 @@ import { setMaxListeners } from 'node:events';
 import { stat } from 'node:fs/promises';
 import { basename, dirname, join, resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import type { Dispatcher } from 'undici';
 import {
   AbortError,
   FileExistsError,
@@ -25,6 +24,7 @@ import {
   errorCode,
   openRequest,
   parseHttpUrl,
+  type Requester,
   statusError,
   discardBody,
   toQgetError,
@@ -34,6 +34,7 @@ import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
 import type { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
+import { bufferPair } from './batch-buffers.js';
 import { type ChecksumSpec, verifyChecksum } from './checksum.js';
 import { ConnectionGovernor } from './connection-governor.js';
 import {
@@ -102,7 +103,7 @@ export interface EngineOptions {
   fsync: boolean;
   signal?: AbortSignal | undefined;
   /** Every request over this (a proxy, a mock …); no lean connections. */
-  dispatcher?: Dispatcher | undefined;
+  dispatcher?: Requester | undefined;
   /** Connections shared with other downloads (a Manager's); else the download has its own. */
   pool?: ConnectionPool | undefined;
   limiters?: readonly TokenBucket[];
@@ -151,9 +152,10 @@ const IGNORED_RANGE_LIMIT = 3;
 /** What a worker keeps across its requests: its socket(s), batch buffers and measurements. */
 interface WorkerResources {
   /** Its undici dispatcher (created on first use when it owns its socket). */
-  dispatcher: () => Dispatcher;
+  dispatcher: () => Requester;
   lean: RangeConnection | undefined;
-  batchBuffers: () => [Buffer, Buffer];
+  /** Its two batch buffers, taken on first use and given back when the worker ends. */
+  buffers: ReturnType<typeof bufferPair>;
   /** Bytes/s of its last request, once measured. */
   speed?: number | undefined;
   /** Round trip of its last request, ms. */
@@ -183,7 +185,7 @@ export class DownloadJob {
   /** Aborted when the current round of connections must stop (failure, fallback, abort). */
   #round = sharedController();
   #mode: 'segmented' | 'single' = 'segmented';
-  #dispatcher!: Dispatcher;
+  #dispatcher!: Requester;
   /** Lean connections and the agent, unless the caller gave a dispatcher. */
   #pool: ConnectionPool | undefined;
   #info!: ResourceInfo;
@@ -579,7 +581,7 @@ export class DownloadJob {
         this.#leanAllowed = false;
         this.#pool?.undiciOnly(this.#info.finalUrl);
       },
-      batchBuffers: resources.batchBuffers,
+      batchBuffers: resources.buffers.get,
       headers: this.#o.headers,
       chunkBytes: this.#o.chunkBytes,
       limiters: this.#o.limiters ?? [],
@@ -738,7 +740,7 @@ export class DownloadJob {
     const lean =
       initial?.opened.response.connection ??
       (pool && this.#leanAllowed ? pool.lean(new URL(this.#info.finalUrl)) : undefined);
-    let own: Dispatcher | undefined;
+    let own: Requester | undefined;
     const resources: WorkerResources = {
       dispatcher: () => {
         if (!pool) return this.#dispatcher;
@@ -746,13 +748,14 @@ export class DownloadJob {
         return own;
       },
       lean,
-      batchBuffers: lazyBufferPair(this.#o.chunkBytes),
+      buffers: bufferPair(this.#o.chunkBytes),
     };
     this.#workers.add(resources);
     try {
       await this.#workLoop(initial, resources);
     } finally {
       this.#workers.delete(resources);
+      resources.buffers.release();
       if (lean) {
         if (pool) pool.release(lean);
         else lean.destroy();
@@ -888,14 +891,32 @@ export class DownloadJob {
     this.#baseDone = [];
     this.#received = 0;
     this.#resumed = 0;
-    let response = probe;
-    // Every attempt starts again from byte 0: only getting further than ever before is progress.
-    let furthest = 0;
     const single: WorkerResources = {
       dispatcher: () => this.#dispatcher,
       lean: undefined,
-      batchBuffers: lazyBufferPair(this.#o.chunkBytes),
+      buffers: bufferPair(this.#o.chunkBytes),
     };
+    try {
+      await this.#streamWhole(seg, single, probe);
+    } finally {
+      single.buffers.release();
+    }
+    if (info.size === undefined) {
+      await this.#part.truncate(seg.pos);
+      this.#info = { ...info, size: seg.pos };
+    }
+  }
+
+  /** The attempts of #singleStream, each from byte 0. */
+  async #streamWhole(
+    seg: Segment,
+    single: WorkerResources,
+    probe: Answer | undefined,
+  ): Promise<void> {
+    const info = this.#info;
+    let response = probe;
+    // Every attempt starts again from byte 0: only getting further than ever before is progress.
+    let furthest = 0;
     for (let failures = 0; ; ) {
       const fetch = new RangeFetch(this.#fetchContext(single), seg);
       this.#fetches.add(fetch);
@@ -924,10 +945,6 @@ export class DownloadJob {
         seg.active = false;
         this.#fetches.delete(fetch);
       }
-    }
-    if (info.size === undefined) {
-      await this.#part.truncate(seg.pos);
-      this.#info = { ...info, size: seg.pos };
     }
   }
 
@@ -1075,15 +1092,6 @@ function sharedController(): AbortController {
   const controller = new AbortController();
   setMaxListeners(0, controller.signal);
   return controller;
-}
-
-/** Two batch buffers of `bytes`, allocated on first use and reused after that. */
-function lazyBufferPair(bytes: number): () => [Buffer, Buffer] {
-  let pair: [Buffer, Buffer] | undefined;
-  return () => {
-    pair ??= [Buffer.allocUnsafe(bytes), Buffer.allocUnsafe(bytes)];
-    return pair;
-  };
 }
 
 /** Throws a LocalIoError unless `dir` is a folder. */

@@ -2,9 +2,14 @@
 // before writing a byte, then read, rate-limit and write in batches at their offsets, stopping
 // early when another connection has stolen the segment's tail.
 
-import type { Dispatcher } from 'undici';
 import { AbortError, HttpStatusError, NetworkError, ResourceChangedError } from '../errors.js';
-import { type Answer, openRequest, toQgetError, undiciAnswer } from '../net/client.js';
+import {
+  type Answer,
+  openRequest,
+  type Requester,
+  toQgetError,
+  undiciAnswer,
+} from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import { parseRetryAfter } from '../net/retry-delay.js';
@@ -19,7 +24,7 @@ export interface FetchContext {
   info: ResourceInfo;
   part: PartFile;
   /** undici, for requests without a lean connection. */
-  dispatcher: () => Dispatcher;
+  dispatcher: () => Requester;
   headers: Record<string, string>;
   /** Bytes gathered before one positional write. */
   chunkBytes: number;

@@ -1,7 +1,9 @@
 // The HTTP layer: a keep-alive undici Agent and single owned connections, one request with
 // optional redirect following, and the mapping of undici / socket failures onto qget's errors.
+// undici itself is loaded on first use: downloads over plain http go over the lean
+// RangeConnection and never need it, and loading it is a sizeable share of a short run.
 
-import { Agent, Client, type Dispatcher, errors as undiciErrors } from 'undici';
+import type { Dispatcher } from 'undici';
 import {
   AbortError,
   HttpStatusError,
@@ -33,12 +35,61 @@ function socketOptions(timeoutMs: number) {
   };
 }
 
+/**
+ * What qget asks of a dispatcher: one request at a time, then closing. A user's undici Dispatcher
+ * is one; so are the lazily created ones below.
+ */
+export interface Requester {
+  request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData>;
+  close(): Promise<void>;
+  destroy(): Promise<void>;
+}
+
+let undiciModule: Promise<typeof import('undici')> | undefined;
+
+/** The undici module, imported on first use. */
+export function loadUndici(): Promise<typeof import('undici')> {
+  undiciModule ??= import('undici');
+  return undiciModule;
+}
+
+/** A dispatcher created (and undici loaded) at its first request. */
+class LazyDispatcher implements Requester {
+  readonly #create: (undici: typeof import('undici')) => Dispatcher;
+  #dispatcher: Dispatcher | undefined;
+  #closed = false;
+
+  constructor(create: (undici: typeof import('undici')) => Dispatcher) {
+    this.#create = create;
+  }
+
+  async request(options: Dispatcher.RequestOptions): Promise<Dispatcher.ResponseData> {
+    const undici = await loadUndici();
+    if (this.#closed) throw new undici.errors.ClientDestroyedError();
+    this.#dispatcher ??= this.#create(undici);
+    return this.#dispatcher.request(options);
+  }
+
+  async close(): Promise<void> {
+    this.#closed = true;
+    await this.#dispatcher?.close();
+  }
+
+  async destroy(): Promise<void> {
+    this.#closed = true;
+    await this.#dispatcher?.destroy();
+  }
+}
+
 /** A keep-alive pool; body stalls are watched by the engine itself (rate limiting pauses reads). */
-export function createAgent(options: AgentOptions): Agent {
-  return new Agent({
-    connections: Math.max(1, options.connections),
-    ...socketOptions(options.timeoutMs),
-  });
+export function createAgent(options: AgentOptions): Requester {
+  return new LazyDispatcher(
+    (undici) =>
+      new undici.Agent({
+        connections: Math.max(1, options.connections),
+        ...socketOptions(options.timeoutMs),
+      }),
+  );
 }
 
 /**
@@ -46,12 +97,15 @@ export function createAgent(options: AgentOptions): Agent {
  * socket: an undici pool hands requests to its first free client even when that one has no
  * socket, so it opens new connections while idle ones still hold a server's per-client slots.
  */
-export function createConnection(url: string, options: Pick<AgentOptions, 'timeoutMs'>): Client {
-  return new Client(new URL(url).origin, socketOptions(options.timeoutMs));
+export function createConnection(url: string, options: Pick<AgentOptions, 'timeoutMs'>): Requester {
+  const origin = new URL(url).origin;
+  return new LazyDispatcher(
+    (undici) => new undici.Client(origin, socketOptions(options.timeoutMs)),
+  );
 }
 
 export interface OpenOptions {
-  dispatcher: Dispatcher;
+  dispatcher: Requester;
   headers: Record<string, string>;
   signal?: AbortSignal | undefined;
   followRedirects?: boolean;
@@ -257,9 +311,8 @@ export function toQgetError(
     const reason = signal.reason;
     return reason instanceof QgetError ? reason : new AbortError(undefined, { cause: reason });
   }
-  if (err instanceof undiciErrors.RequestAbortedError)
-    return new AbortError(undefined, { cause: err });
   const code = errorCode(err);
+  if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
   if (code && TIMEOUT_CODES.has(code)) {
     return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {

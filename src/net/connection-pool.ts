@@ -3,12 +3,12 @@
 // http. A download of its own creates one and destroys it at the end; a Manager shares one
 // among its downloads, so a queue of small files to one host runs on warm sockets.
 
-import type { Agent, Dispatcher } from 'undici';
 import {
   type Answer,
   createAgent,
   openRequest,
   parseHttpUrl,
+  type Requester,
   redirectTarget,
   toQgetError,
   undiciAnswer,
@@ -32,7 +32,8 @@ export interface PoolOptions {
 }
 
 export class ConnectionPool {
-  readonly agent: Agent;
+  /** undici, loaded at its first request. */
+  readonly agent: Requester;
   readonly #timeoutMs: number;
   readonly #idle = new Map<string, RangeConnection[]>();
   #idleCount = 0;
@@ -123,7 +124,7 @@ export function leanAnswer(
 export interface AnswerOptions {
   /** Lean connections from here when the URL allows (none: every request over `dispatcher`). */
   pool: ConnectionPool | undefined;
-  dispatcher: Dispatcher;
+  dispatcher: Requester;
   headers: Record<string, string>;
   signal: AbortSignal;
 }
