@@ -21,12 +21,12 @@ import {
 import {
   type Answer,
   createConnection,
+  discardBody,
   errorCode,
   openRequest,
   parseHttpUrl,
   type Requester,
   statusError,
-  discardBody,
   toQgetError,
   undiciAnswer,
 } from '../net/client.js';
