@@ -189,6 +189,39 @@ describe('qget command', () => {
   });
 });
 
+describe('qget over https', () => {
+  const fixtures = resolve(import.meta.dirname, 'fixtures');
+  const tls = async () => ({
+    key: await readFile(join(fixtures, 'localhost-key.pem'), 'utf8'),
+    cert: await readFile(join(fixtures, 'localhost-cert.pem'), 'utf8'),
+  });
+
+  test('downloads over several TLS connections when the certificate is trusted', async () => {
+    const content = makeContent(6 * 1024 * 1024, 61);
+    const server = await fx.serve({ content, tls: await tls() });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'secure.bin');
+    const env = { ...process.env, NODE_EXTRA_CA_CERTS: join(fixtures, 'localhost-cert.pem') };
+    const r = await run(['-c', '4', '-o', out, server.fileUrl], dir, '', env);
+    assert.equal(r.code, 0, r.stderr);
+    assert.equal(sha256(await readFile(out)), sha256(content));
+    assert.ok(
+      server.requests.some((q) => q.range && q.range !== 'bytes=0-'),
+      'ranged requests',
+    );
+  });
+
+  test('an untrusted certificate is a network error (exit 4) and leaves no file', async () => {
+    const server = await fx.serve({ content: makeContent(100_000, 62), tls: await tls() });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'untrusted.bin');
+    const r = await run(['-o', out, server.fileUrl], dir);
+    assert.equal(r.code, 4, r.stderr);
+    assert.match(r.stderr, /TLS|certificate/i);
+    assert.equal(await exists(out), false);
+  });
+});
+
 async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
   const until = Date.now() + ms;
   while (Date.now() < until) {

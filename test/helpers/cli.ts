@@ -19,8 +19,13 @@ export function startCli(
   args: string[],
   cwd: string,
   stdin = '',
+  env: NodeJS.ProcessEnv = process.env,
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [BIN, ...args], { cwd, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [BIN, ...args], {
+    cwd,
+    env,
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   let stdout = '';
   let stderr = '';
   child.stdout!.on('data', (d) => {
@@ -39,6 +44,11 @@ export function startCli(
   return { child, done };
 }
 
-export function runCli(args: string[], cwd: string, stdin?: string): Promise<CliRun> {
-  return startCli(args, cwd, stdin).done;
+export function runCli(
+  args: string[],
+  cwd: string,
+  stdin?: string,
+  env?: NodeJS.ProcessEnv,
+): Promise<CliRun> {
+  return startCli(args, cwd, stdin, env).done;
 }

@@ -8,6 +8,7 @@ import {
   type IncomingMessage,
   type ServerResponse,
 } from 'node:http';
+import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { type BodyPlan, type Pacer, writeBody } from './body.js';
 import { type ContentSource, makeContent, virtualContent } from './content.js';
@@ -53,6 +54,8 @@ export interface ServerConfig {
   /** After N requests the content is replaced by other bytes of the same size, and the
    * validators change (once), 0 = off. */
   changeAfterRequests: number;
+  /** Serve https with this key and certificate (PEM), fixed when the server starts. */
+  tls: { key: string; cert: string } | null;
 }
 
 export interface RequestRecord {
@@ -127,6 +130,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     stallTimes: 1,
     ignoreRangeEvery: 0,
     changeAfterRequests: 0,
+    tls: null,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -168,8 +172,11 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     return conn.admitted;
   }
 
-  const server = createServer({ keepAliveTimeout: 5000 });
-  server.on('connection', (socket: Socket) => {
+  const server = config.tls
+    ? createHttpsServer({ ...config.tls, keepAliveTimeout: 5000 })
+    : createServer({ keepAliveTimeout: 5000 });
+  // The socket requests arrive on: with TLS, the secure one wrapped around the TCP connection.
+  server.on(config.tls ? 'secureConnection' : 'connection', (socket: Socket) => {
     sockets.add(socket);
     stats.connectionsAccepted++;
     stats.openConnections++;
@@ -389,7 +396,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     server.listen(0, '127.0.0.1', () => resolve());
   });
   const { port } = server.address() as AddressInfo;
-  const base = `http://127.0.0.1:${port}`;
+  const base = `${config.tls ? 'https' : 'http'}://127.0.0.1:${port}`;
 
   return {
     url: base,
