@@ -131,6 +131,27 @@ describe('RangeConnection', () => {
     conn.destroy();
   });
 
+  test('bytes beyond the body: the body is kept, the socket is not reused', async () => {
+    let sockets = 0;
+    const url = await rawServer((req, socket) => {
+      sockets++;
+      const chunked = req.includes('x-chunked');
+      socket.write(
+        chunked
+          ? 'HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\nJUNK'
+          : 'HTTP/1.1 200 OK\r\ncontent-length: 2\r\n\r\nokJUNK',
+      );
+    });
+    const conn = new RangeConnection(url, 5000);
+    for (const headers of [{}, { 'x-chunked': '1' }]) {
+      await conn.request('/f', headers, never);
+      assert.equal((await readAll(conn)).toString(), 'ok');
+      assert.equal(conn.reusable, false);
+    }
+    assert.equal(sockets, 2);
+    conn.destroy();
+  });
+
   test('a transfer coding other than chunked is UnsupportedResponseError', async () => {
     const url = await rawServer((_req, socket) => {
       socket.write('HTTP/1.1 200 OK\r\ntransfer-encoding: gzip, chunked\r\n\r\n0\r\n\r\n');

@@ -261,7 +261,7 @@ export class RangeConnection {
       if (rest === undefined) return this.#state === 'head';
       view = rest;
       if (view.length > 0 && this.#inBody()) this.#pending = view;
-      else if (view.length > 0) this.#protocolError('data after the end of the answer');
+      else if (view.length > 0) this.#dropSocket();
       return false;
     }
     if (this.#state !== 'body' || !this.#reader) {
@@ -305,7 +305,7 @@ export class RangeConnection {
       const take = Math.min(view.length, this.#bodyLeft);
       this.#bodyLeft -= take;
       if (this.#bodyLeft === 0) this.#bodyDone();
-      if (view.length > take) this.#protocolError('more data than the body length');
+      if (view.length > take) this.#dropSocket();
       return take > 0 ? view.subarray(0, take) : undefined;
     }
     let i = 0;
@@ -343,8 +343,18 @@ export class RangeConnection {
         this.#bodyDone();
       }
     }
-    if (i < view.length && !this.#error) this.#protocolError('more data than the chunked body');
+    if (i < view.length && !this.#error) this.#dropSocket();
     return undefined;
+  }
+
+  /**
+   * More bytes than the answer had (a server talking out of turn): the body is complete, but the
+   * socket cannot carry another request.
+   */
+  #dropSocket(): void {
+    const socket = this.#socket;
+    this.#socket = undefined;
+    socket?.destroy();
   }
 
   #protocolError(message: string): void {
