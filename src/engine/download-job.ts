@@ -138,7 +138,7 @@ const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
 const REQUEST_SECONDS = 0.25;
 /** With fsync on, dirty pages are pushed to disk in the background every this many bytes. */
-const BACKGROUND_FLUSH_BYTES = 64 * 1024 * 1024;
+const BACKGROUND_FLUSH_BYTES = 16 * 1024 * 1024;
 /** A connection slower than this share of its peers' median reconnects. */
 const CRAWL_FRACTION = 0.25;
 /** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
