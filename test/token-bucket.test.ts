@@ -234,7 +234,12 @@ describe('TokenBucket', () => {
       }
     })();
     await clock.advance(10_000);
-    console.log(modest.bytes / rate, greedy.bytes / rate);
+    // Ten seconds at the rate in all; the modest owner gets about what it asks for (it waits
+    // 64 ms after each take, so a little under a quarter), the greedy ones the rest.
+    const total = (modest.bytes + greedy.bytes) / rate;
+    assert.ok(total > 9.5 && total < 10.5, `${total} s worth in 10 s`);
+    assert.ok(modest.bytes / rate >= 1.8, `the modest owner got ${modest.bytes / rate} s worth`);
+    assert.ok(greedy.bytes / rate >= 7.5, `the greedy owners got ${greedy.bytes / rate} s worth`);
     stop = true;
     bucket.setRate(0);
     await clock.advance(100);
