@@ -5,17 +5,9 @@ import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { ConnectionPool, openAnswer } from '../src/net/connection-pool.js';
 import { makeContent } from './helpers/content.js';
-import { useFixtures } from './helpers/fixture.js';
+import { readAll, useFixtures } from './helpers/fixture.js';
 
 const fx = useFixtures();
-
-async function readAll(answer: { read(): Promise<Buffer | null> }): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (let piece = await answer.read(); piece; piece = await answer.read()) {
-    parts.push(Buffer.from(piece));
-  }
-  return Buffer.concat(parts);
-}
 
 describe('ConnectionPool', () => {
   const pool = new ConnectionPool({ connections: 4, timeoutMs: 5000 });

@@ -9,19 +9,10 @@ import { after, describe, test } from 'node:test';
 import { qget } from '../src/index.js';
 import { RangeConnection, UnsupportedResponseError } from '../src/net/range-connection.js';
 import { makeContent } from './helpers/content.js';
-import { useFixtures } from './helpers/fixture.js';
+import { readAll, useFixtures } from './helpers/fixture.js';
 
 const fx = useFixtures();
 const never = new AbortController().signal;
-
-async function readAll(conn: RangeConnection): Promise<Buffer> {
-  const parts: Buffer[] = [];
-  for (;;) {
-    const view = await conn.read();
-    if (view === null) return Buffer.concat(parts);
-    parts.push(Buffer.from(view));
-  }
-}
 
 /** A raw TCP server answering every request with `answer(requestText)`. */
 async function rawServer(answer: (request: string, socket: Socket) => void): Promise<string> {

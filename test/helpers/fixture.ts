@@ -120,3 +120,12 @@ export async function interruptAt(
     hasCode('ERR_ABORTED'),
   );
 }
+
+/** Every piece of a body read piece by piece (views copied: each is valid until the next read). */
+export async function readAll(source: { read(): Promise<Buffer | null> }): Promise<Buffer> {
+  const parts: Buffer[] = [];
+  for (let piece = await source.read(); piece; piece = await source.read()) {
+    parts.push(Buffer.from(piece));
+  }
+  return Buffer.concat(parts);
+}
