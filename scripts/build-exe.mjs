@@ -27,7 +27,7 @@ import {
 import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { thirdPartyNotices, undiciLite } from './bundle.mjs';
+import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -96,13 +96,9 @@ try {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
-    define: {
-      __QGET_VERSION__: JSON.stringify(pkg.version),
-      // ws (the daemon's WebSocket server) would try to require its optional native add-ons,
-      // which an executable cannot load (and Node warns about trying); it works without them.
-      'process.env.WS_NO_BUFFER_UTIL': '"1"',
-      'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
-    },
+    // The version compiled in; ws kept from its optional native add-ons, which an executable
+    // cannot load (and Node warns about trying).
+    define: bundleDefines(pkg.version),
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: false,

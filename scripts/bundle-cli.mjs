@@ -9,7 +9,7 @@ import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
-import { thirdPartyNotices, undiciLite } from './bundle.mjs';
+import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -38,12 +38,7 @@ const result = await esbuild.build({
   banner: {
     js: "import { createRequire as __qgetRequire } from 'node:module'; const require = __qgetRequire(import.meta.url);",
   },
-  define: {
-    __QGET_VERSION__: JSON.stringify(pkg.version),
-    // ws would try its optional native add-ons; it works without them.
-    'process.env.WS_NO_BUFFER_UTIL': '"1"',
-    'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
-  },
+  define: bundleDefines(pkg.version),
   plugins: [undiciLite],
   legalComments: 'none',
   metafile: true,

@@ -1,6 +1,6 @@
 // Shared by the two bundles of the command line (scripts/bundle-cli.mjs for dist/, and
-// scripts/build-exe.mjs for the standalone executable): the esbuild plugin that gives them the
-// lean undici entry, and the notices for the npm packages compiled into a bundle.
+// scripts/build-exe.mjs for the standalone executable): their defines, the esbuild plugin that
+// gives them the lean undici entry, and the notices for the npm packages compiled into them.
 
 import { existsSync, readFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
@@ -15,6 +15,18 @@ export const undiciLite = {
     build.onResolve({ filter: /^undici$/ }, () => ({ path: join(here, 'undici-lite.mjs') }));
   },
 };
+
+/**
+ * esbuild `define`s of both bundles: the version compiled in (src/version.ts then reads no
+ * package.json), and ws told not to try its optional native add-ons (it works without them).
+ */
+export function bundleDefines(version) {
+  return {
+    __QGET_VERSION__: JSON.stringify(version),
+    'process.env.WS_NO_BUFFER_UTIL': '"1"',
+    'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
+  };
+}
 
 /** The licence of every npm package esbuild compiled in (from its metafile), after `header`. */
 export function thirdPartyNotices(metafile, root, header) {
