@@ -756,10 +756,7 @@ export class DownloadJob {
     } finally {
       this.#workers.delete(resources);
       resources.buffers.release();
-      if (lean) {
-        if (pool) pool.release(lean);
-        else lean.destroy();
-      }
+      this.#giveBack(lean);
       own?.destroy().catch(() => {});
     }
   }
@@ -972,10 +969,12 @@ export class DownloadJob {
   #drop(answer: Answer | undefined): void {
     if (!answer) return;
     answer.discard();
-    if (answer.connection) {
-      if (this.#pool) this.#pool.release(answer.connection);
-      else answer.connection.destroy();
-    }
+    this.#giveBack(answer.connection);
+  }
+
+  /** A lean connection back to the pool it came from (lean connections only come from one). */
+  #giveBack(connection: RangeConnection | undefined): void {
+    if (connection) this.#pool?.release(connection);
   }
 
   /** Length check, optional fsync and checksum, then the move onto the output path. */

@@ -2,17 +2,17 @@
 // before writing a byte, then read, rate-limit and write in batches at their offsets, stopping
 // early when another connection has stolen the segment's tail.
 
-import { AbortError, HttpStatusError, NetworkError, ResourceChangedError } from '../errors.js';
+import { AbortError, NetworkError, ResourceChangedError } from '../errors.js';
 import {
   type Answer,
   openRequest,
   type Requester,
+  statusError,
   toQgetError,
   undiciAnswer,
 } from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
-import { parseRetryAfter } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
 import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
@@ -128,8 +128,9 @@ export class RangeFetch {
     if (opened) {
       source = opened.response;
       servedEnd = opened.servedEnd;
-      // The probe's open-ended answer comes through undici; with a lean connection at hand,
-      // only its first request's worth is read there and the rest goes the lean way.
+      // The probe's answer may be open-ended: with a lean connection at hand only one request's
+      // worth is read from it (requests stay bounded, as stealing expects) and the rest is asked
+      // for anew over that connection.
       const cap = this.#ctx.connection ? Math.floor(this.#ctx.requestBytes?.() ?? 0) : 0;
       stopAt = cap > 0 ? Math.min(servedEnd, seg.pos + cap) : servedEnd;
       seg.requestEnd = stopAt;
@@ -151,13 +152,7 @@ export class RangeFetch {
             `the resource changed on the server (bytes ${askedStart}-${askedEnd - 1} are now out of range)`,
           );
         }
-        if (source.statusCode !== 206 && source.statusCode !== 200) {
-          throw new HttpStatusError(
-            source.statusCode,
-            info.finalUrl,
-            parseRetryAfter(source.headers['retry-after']),
-          );
-        }
+        if (source.statusCode !== 206 && source.statusCode !== 200) throw statusError(source);
         servedEnd = checkRangeResponse(info, source, askedStart, askedEnd);
         stopAt = servedEnd;
       } catch (err) {

@@ -248,27 +248,11 @@ function flattenHeaders(
   return out;
 }
 
-const TRANSIENT_CODES = new Set([
-  'ECONNRESET',
-  'ECONNREFUSED',
-  'ECONNABORTED',
-  'EPIPE',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'EAI_AGAIN',
-  'UND_ERR_SOCKET',
-  'UND_ERR_CLOSED',
-  'UND_ERR_DESTROYED',
-  'UND_ERR_REQ_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_RES_CONTENT_LENGTH_MISMATCH',
-  'UND_ERR_INFO',
-  'HPE_INVALID_CHUNK_SIZE',
-  // From range-connection.ts.
-  'ERR_QGET_SOCKET_CLOSED',
-  'ERR_QGET_PROTOCOL',
-]);
+/**
+ * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
+ * and are not; every other code (ECONNRESET, EPIPE, UND_ERR_SOCKET, HPE_* …) is (toQgetError).
+ */
+const TRANSIENT_ERR_CODES = new Set(['ERR_QGET_SOCKET_CLOSED', 'ERR_QGET_PROTOCOL']);
 
 const TIMEOUT_CODES = new Set([
   'UND_ERR_CONNECT_TIMEOUT',
@@ -332,7 +316,7 @@ export function toQgetError(
     });
   }
   // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
-  const transient = code === undefined || TRANSIENT_CODES.has(code) || !code.startsWith('ERR_');
+  const transient = code === undefined || !code.startsWith('ERR_') || TRANSIENT_ERR_CODES.has(code);
   return new NetworkError(`connection to ${new URL(url).host} failed: ${code ?? detail}`, {
     cause: err,
     transient,

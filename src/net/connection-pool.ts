@@ -136,16 +136,16 @@ export interface AnswerOptions {
  */
 export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
   const { pool, signal } = options;
+  // undici follows the rest of the way (https, or an origin the lean client cannot read).
+  const overUndici = async (from: string): Promise<Answer> =>
+    undiciAnswer(await openRequest(from, { ...options, followRedirects: true }));
   let current = url;
   for (let hop = 0; ; hop++) {
-    const connection = pool?.lean(parseHttpUrl(current));
-    if (!connection) {
-      // undici follows the rest of the way (https, or an origin the lean client cannot read).
-      return undiciAnswer(await openRequest(current, { ...options, followRedirects: true }));
-    }
+    const target = parseHttpUrl(current);
+    const connection = pool?.lean(target);
+    if (!connection) return overUndici(current);
     let response: RangeResponse;
     try {
-      const target = new URL(current);
       response = await connection.request(
         `${target.pathname}${target.search}`,
         options.headers,
@@ -155,7 +155,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
       connection.destroy();
       if (err instanceof UnsupportedResponseError && !signal.aborted) {
         pool!.undiciOnly(current);
-        return undiciAnswer(await openRequest(current, { ...options, followRedirects: true }));
+        return overUndici(current);
       }
       throw toQgetError(err, current, signal);
     }

@@ -83,7 +83,7 @@ export class RangeConnection {
     headers: Record<string, string>,
     signal: AbortSignal,
   ): Promise<RangeResponse> {
-    if (this.#state === 'head' || this.#state === 'body') this.destroy();
+    if (this.busy) this.destroy();
     const reused = this.reusable;
     try {
       return await this.#send(path, headers, signal);
@@ -224,7 +224,7 @@ export class RangeConnection {
     socket.on('close', () => {
       clearTimeout(timer);
       if (this.#socket !== socket) return;
-      const midway = this.#state === 'head' || this.#state === 'body';
+      const midway = this.busy;
       this.#socket = undefined;
       if (this.#state === 'body' && this.#framing === 'close' && !this.#pending) {
         // The end of a body delimited by the end of the connection.
