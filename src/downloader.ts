@@ -468,10 +468,12 @@ export class Downloader extends Emitter<DownloaderSignals> {
       this.#setState('pause');
     } else {
       this.#lastError = error;
-      this.#setState('error');
+      // Scheduled before the state is announced: listeners of 'error' see isRestarting and
+      // restartTime (bitpit's lesson 3 decides there whether a retry is coming).
       if (error.transient && this.#restartWait >= 0 && !this.isRestarting && !this.#alive) {
         this.restart();
       }
+      this.#setState('error');
     }
     if (this.#startAfterStop && !this.#alive) this.start();
   }

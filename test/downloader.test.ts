@@ -368,9 +368,14 @@ describe('Downloader: errors and restarts', () => {
     const states = recordStates(d);
     const restartTimes: (Date | null)[] = [];
     d.on('restart-time-changed', (dl) => restartTimes.push(dl.restartTime));
+    const seenOnError: boolean[] = [];
+    d.on('state-changed', (dl) => {
+      if (dl.state === 'error') seenOnError.push(dl.isRestarting);
+    });
     d.start();
     await d.join();
     assert.equal(d.state, 'error');
+    assert.deepEqual(seenOnError, [true], "listeners of 'error' already see the restart coming");
     assert.equal(d.lastError?.transient, true);
     assert.equal(d.isRestarting, true);
     const at = d.restartTime?.getTime() ?? 0;
