@@ -111,6 +111,29 @@ describe('qget command', () => {
     assert.equal(await exists(out), false);
   });
 
+  test('-o and --checksum hold for one URL given with --json or in a list of one', async () => {
+    const content = makeContent(50_000, 63);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    await writeFile(join(dir, 'one.txt'), `${server.fileUrl}\n`);
+    for (const source of [
+      ['--json', server.fileUrl],
+      ['-i', 'one.txt'],
+    ]) {
+      const out = join(dir, `named-${source[0]}.bin`);
+      const bad = await run(['--checksum', `sha256=${'0'.repeat(64)}`, '-o', out, ...source], dir);
+      assert.equal(bad.code, 5, bad.stderr);
+      assert.equal(await exists(out), false);
+      assert.equal(await exists(join(dir, 'file.bin')), false, 'not saved under its own name');
+      const good = await run(
+        ['--checksum', `sha256=${sha256(content)}`, '-o', out, ...source],
+        dir,
+      );
+      assert.equal(good.code, 0, good.stderr);
+      assert.equal(sha256(await readFile(out)), sha256(content));
+    }
+  });
+
   test('off a terminal, progress is a plain line every few seconds', async () => {
     const content = makeContent(3 * 1024 * 1024);
     // One connection at 512 KiB/s: about 6 s, so at least one progress line.

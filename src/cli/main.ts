@@ -190,6 +190,10 @@ export function toDownloaderOptions(
   headers: Record<string, string>,
 ): DownloaderOptions {
   return {
+    // -o and --checksum come with one URL only (checked above); a list of one or --json runs
+    // that URL here too.
+    path: opts.output,
+    checksum: opts.checksum,
     dirPath: opts.dir,
     override: opts.force,
     maxConnections: opts.connections,
