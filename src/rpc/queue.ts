@@ -329,9 +329,20 @@ export class DownloadQueue {
     const requeue = [...this.#requeue].filter((j) => !j.d.isAlive || j.result);
     if (inOrder && requeue.length === 0) return;
     for (const j of requeue) this.#requeue.delete(j);
+    // Only the Manager's order from the first difference on is redone (or from a requeued job):
+    // appending one download to a long queue touches nothing else.
+    const again = new Set(requeue.map((j) => j.d));
+    let keep = 0;
+    while (
+      keep < Math.min(have.length, want.length) &&
+      have[keep] === want[keep] &&
+      !again.has(have[keep]!)
+    ) {
+      keep++;
+    }
     // Each remove() and add() lets the Manager start a download: one that has started stays.
-    for (const d of have) if (!d.isAlive) manager.remove(d);
+    for (const d of have.slice(keep)) if (!d.isAlive) manager.remove(d);
     // add() starts a download at once when a slot is free, so the first of the queue goes first.
-    for (const d of want) if (!d.isAlive) manager.add(d);
+    for (const d of want.slice(keep)) if (!d.isAlive) manager.add(d);
   }
 }
