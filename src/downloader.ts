@@ -1,11 +1,10 @@
 // bitpit's Downloader: one download with a state machine, signals, pause/resume and automatic
 // restart, on top of the segmented engine (a file path) or a single ordered stream (a Writable).
 
-import { resolve } from 'node:path';
 import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
 import { DownloadJob, type EngineOptions } from './engine/download-job.js';
-import { filenameFromResponse } from './engine/filename.js';
+import { pathFromUrl } from './engine/filename.js';
 import {
   checkInteger,
   checkNumber,
@@ -97,7 +96,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   #path: string | Writable | undefined;
   readonly #dirPath: string | undefined;
   #resolvedPath: string | undefined;
-  #guessedPath: { url: string; dir: string | undefined; path: string } | undefined;
+  #guessedPath: { url: string; path: string } | undefined;
   #rateLimit: number;
   readonly #bucket: TokenBucket;
   #timeout: number;
@@ -162,6 +161,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
   set url(value: string) {
     this.#assertStopped('url');
     this.#url = checkUrl(value);
+    // The name the server gave was for the old URL.
+    this.#resolvedPath = undefined;
     this.emit('url-changed', this);
   }
 
@@ -169,12 +170,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
   get path(): string | Writable {
     if (this.#path !== undefined) return this.#path;
     if (this.#resolvedPath !== undefined) return this.#resolvedPath;
-    // The name the URL gives, remembered while the URL and folder stay the same.
-    const guess = this.#guessedPath;
-    if (guess?.url === this.#url && guess.dir === this.#dirPath) return guess.path;
-    const path = resolve(this.#dirPath ?? '.', filenameFromResponse({ url: this.#url }));
-    this.#guessedPath = { url: this.#url, dir: this.#dirPath, path };
-    return path;
+    // The name the URL gives, remembered while the URL stays the same (dirPath cannot change).
+    if (this.#guessedPath?.url !== this.#url) {
+      this.#guessedPath = { url: this.#url, path: pathFromUrl(this.#url, this.#dirPath) };
+    }
+    return this.#guessedPath.path;
   }
 
   set path(value: string | Writable | undefined) {
@@ -555,7 +555,6 @@ export class Downloader extends Emitter<DownloaderSignals> {
       chunkBytes: Math.max(MIN_ENGINE_CHUNK, Math.round(chunk)),
       rateLimit: 0,
       signal,
-      dispatcher: this.#base.dispatcher,
     });
   }
 

@@ -202,6 +202,10 @@ describe('Downloader: downloading into a file', () => {
     ]);
     assert.equal(d.path, join(sub, 'named.bin'));
     assert.equal(sha256(await readFile(join(sub, 'named.bin'))), sha256(content));
+    // The server's name was for that URL: another URL goes back to its own name.
+    d.url = `${server.url}/other.bin`;
+    assert.equal(d.path, join(sub, 'other.bin'));
+    d.url = `${server.url}/named/guess.bin`;
     // ~1 s at 2 MiB/s with a 0.1 s period: many periodic speed reports, near the limit on
     // average (single periods are bursty: the bucket grants whole network chunks).
     assert.ok(speeds.length >= 6, `speed-changed ${speeds.length} times while downloading`);

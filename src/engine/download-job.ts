@@ -46,7 +46,7 @@ import {
   sameResource,
   saveControl,
 } from './control-file.js';
-import { filenameFromResponse } from './filename.js';
+import { pathFromUrl } from './filename.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
 import { localIoError, PartFile } from './part-file.js';
 import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
@@ -376,7 +376,7 @@ export class DownloadJob {
   async #findResumeState(
     output: string | undefined,
   ): Promise<{ path: string; saved: ControlState; start: number; end: number } | undefined> {
-    const path = output ?? resolve(this.#o.dir ?? '.', filenameFromResponse({ url: this.#o.url }));
+    const path = output ?? pathFromUrl(this.#o.url, this.#o.dir);
     const { partPath, controlPath } = this.#pathsFor(path);
     const { state: saved, found } = await readControl(controlPath);
     if (!saved) this.#noSavedState = controlPath;

@@ -1,6 +1,8 @@
 // Picks the local file name for a download: Content-Disposition (RFC 6266 / RFC 5987) parsing,
 // URL fallback, and sanitising into one safe path component.
 
+import { resolve } from 'node:path';
+
 /** Name used when neither the headers nor the URL yield anything usable. */
 export const FALLBACK_FILENAME = 'download';
 
@@ -207,4 +209,9 @@ export function filenameFromResponse(input: {
   if (headerName !== '') return headerName;
   const urlName = nameFromUrl(input.url);
   return urlName !== '' ? urlName : FALLBACK_FILENAME;
+}
+
+/** Where a download of `url` goes before the server has named it: the URL's name, in `dir`. */
+export function pathFromUrl(url: string, dir: string | undefined): string {
+  return resolve(dir ?? '.', filenameFromResponse({ url }));
 }
