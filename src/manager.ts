@@ -11,6 +11,7 @@ import {
 import { checkCount, checkNumber, type DownloaderOptions, describe } from './downloader-options.js';
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
+import { timeoutMs } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { humanReadable } from './units.js';
 
@@ -433,14 +434,13 @@ export class Manager extends Emitter<ManagerSignals> {
   }
 
   #newPool(): SharedPool {
-    const timeout = this.#downloadOptions.timeout ?? 10;
     let markClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
     });
     const pool = new ConnectionPool({
       connections: AGENT_CONNECTIONS,
-      timeoutMs: timeout > 0 ? timeout * 1000 : 2 ** 31 - 1,
+      timeoutMs: timeoutMs(this.#downloadOptions.timeout ?? 10),
     });
     return { pool, users: 0, retired: false, closed, markClosed };
   }

@@ -72,6 +72,11 @@ function nonNegative(name: string, value: number | undefined, fallback: number):
 }
 
 /** Turn public options into the engine's, with defaults and precise errors. */
+/** The `timeout` option (seconds, 0 = none) in ms, as timers take it. */
+export function timeoutMs(seconds: number): number {
+  return seconds > 0 ? seconds * 1000 : 2 ** 31 - 1;
+}
+
 export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
   const debug =
     typeof options.debug === 'function'
@@ -95,7 +100,7 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     tmpDir: options.tmpDir,
     headers: { 'accept-encoding': 'identity', ...lowerCaseKeys(options.headers ?? {}) },
     checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
-    timeoutMs: timeout > 0 ? timeout * 1000 : 2 ** 31 - 1,
+    timeoutMs: timeoutMs(timeout),
     retries: positiveInt('retries', options.retries, 5, 0),
     fsync: options.fsync ?? true,
     signal: options.signal,
