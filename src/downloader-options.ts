@@ -19,6 +19,7 @@ export type EnginePassThrough = Pick<
   | 'tmpDir'
   | 'fsync'
   | 'debug'
+  | 'onWarning'
 >;
 
 export interface DownloaderOptions extends EnginePassThrough {

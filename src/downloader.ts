@@ -5,6 +5,7 @@ import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
 import { DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { pathFromUrl } from './engine/filename.js';
+import type { OutputNames } from './engine/output-names.js';
 import {
   checkInteger,
   checkNumber,
@@ -49,6 +50,8 @@ export interface DownloaderLink {
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
   requestStop(d: Downloader): void;
+  /** Output names taken in this run: a download whose path is taken is renamed. */
+  readonly names: OutputNames;
 }
 
 /** Internal entry points for Manager (not exported from the package). */
@@ -166,10 +169,16 @@ export class Downloader extends Emitter<DownloaderSignals> {
     this.emit('url-changed', this);
   }
 
-  /** The destination: the path or stream given, else the server-named file in `dirPath`. */
+  /**
+   * The destination: the stream given, else the file it is (or will be) saved as: the path given
+   * or the server-named file in `dirPath`, renamed `name.1.ext` if another download of its
+   * Manager has that name.
+   */
   get path(): string | Writable {
+    if (this.#resolvedPath !== undefined && typeof this.#path !== 'object') {
+      return this.#resolvedPath;
+    }
     if (this.#path !== undefined) return this.#path;
-    if (this.#resolvedPath !== undefined) return this.#resolvedPath;
     // The name the URL gives, remembered while the URL stays the same (dirPath cannot change).
     if (this.#guessedPath?.url !== this.#url) {
       this.#guessedPath = { url: this.#url, path: pathFromUrl(this.#url, this.#dirPath) };
@@ -487,11 +496,13 @@ export class Downloader extends Emitter<DownloaderSignals> {
     options.pool = pool;
     options.limiters = limiters;
     options.limiterOwner = this;
+    options.outputNames = this.#link?.names;
+    options.outputOwner = this;
     options.observer = {
       resource: (info, path) => {
         const before = this.path;
         this.#resolvedPath = path;
-        if (typeof this.#path !== 'string' && before !== this.path) this.emit('path-changed', this);
+        if (before !== this.path) this.emit('path-changed', this);
         this.#setSize(info.size ?? -1);
       },
       progress: (received, total) => {

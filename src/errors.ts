@@ -14,6 +14,7 @@ export type QgetErrorCode =
   | 'ERR_CHECKSUM'
   | 'ERR_FILE_EXISTS'
   | 'ERR_LOCAL_IO'
+  | 'ERR_OUTPUT_BUSY'
   | 'ERR_ABORTED';
 
 export interface QgetErrorOptions {
@@ -147,6 +148,17 @@ export class LocalIoError extends QgetError {
   constructor(message: string, options: QgetErrorOptions = {}) {
     super('ERR_LOCAL_IO', message, options);
     this.name = 'LocalIoError';
+  }
+}
+
+/** Another download (another process, or another download in this one) is writing this output. */
+export class OutputBusyError extends QgetError {
+  readonly path: string;
+
+  constructor(path: string, holder: string, options: QgetErrorOptions = {}) {
+    super('ERR_OUTPUT_BUSY', `${path} is being downloaded by ${holder}`, options);
+    this.name = 'OutputBusyError';
+    this.path = path;
   }
 }
 

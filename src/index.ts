@@ -12,6 +12,7 @@ export {
   isQgetError,
   LocalIoError,
   NetworkError,
+  OutputBusyError,
   QgetError,
   type QgetErrorCode,
   RangeMismatchError,

@@ -12,6 +12,7 @@ import { checkCount, checkNumber, type DownloaderOptions, describe } from './dow
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
 import { timeoutMs } from './qget.js';
+import { OutputNames } from './engine/output-names.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { humanReadable } from './units.js';
 
@@ -76,6 +77,8 @@ export class Manager extends Emitter<ManagerSignals> {
   #downloadOptions: DownloaderOptions;
   readonly #bucket: TokenBucket;
   readonly #entries: Entry[] = [];
+  /** Output names taken by this manager's downloads: a second download of a name is renamed. */
+  readonly #names = new OutputNames();
   readonly #link: DownloaderLink;
   #running = false;
   #tick: ReturnType<typeof setInterval> | undefined;
@@ -104,6 +107,7 @@ export class Manager extends Emitter<ManagerSignals> {
       lease: () => this.#lease(),
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
+      names: this.#names,
     };
   }
 
@@ -216,6 +220,8 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#entries.splice(this.#entries.indexOf(entry), 1);
     d.unlisten('state-changed', entry.onState);
     downloaderInternals.link(d, undefined);
+    // A download still stopping may write its last bytes: its names stay taken until then.
+    void d.join().then(() => this.#names.release(d));
     this.emit('remove', this, d);
     this.update();
   }

@@ -47,6 +47,8 @@ export interface QgetOptions {
   fsync?: boolean | undefined;
   /** An undici dispatcher to share connections between downloads. */
   dispatcher?: Dispatcher | undefined;
+  /** Receives one line a user should see: saved bytes of another URL discarded, a name changed. */
+  onWarning?: ((message: string) => void) | undefined;
 }
 
 export interface QgetResult extends DownloadResult {}
@@ -107,6 +109,7 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     dispatcher: options.dispatcher,
     limiters: rateLimit > 0 ? [new TokenBucket(rateLimit)] : [],
     debug,
+    warn: options.onWarning,
     observer: progress
       ? {
           resource: (_info, path) => {

@@ -12,6 +12,7 @@ export const EXIT = {
   exists: 6,
   localIo: 7,
   server: 8,
+  busy: 9,
   interrupted: 130,
 } as const;
 
@@ -28,6 +29,7 @@ const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_RANGE_MISMATCH: EXIT.server,
   ERR_RESOURCE_CHANGED: EXIT.server,
   ERR_SIZE_MISMATCH: EXIT.server,
+  ERR_OUTPUT_BUSY: EXIT.busy,
   ERR_ABORTED: EXIT.interrupted,
 };
 

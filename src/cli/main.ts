@@ -9,6 +9,7 @@ import { collect, intArg, secondsArg, sizeArg } from './arg-parsers.js';
 import { VERSION } from '../version.js';
 import { addDaemonOptions, type DaemonCliOptions } from './daemon-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
+import { settleOutput } from './output-target.js';
 
 export interface CliOptions extends DaemonCliOptions {
   output?: string;
@@ -40,7 +41,10 @@ export function buildProgram(): Command {
       'Download resources over many simultaneous HTTP Range connections, resumably, and never leave a wrong file.',
     )
     .argument('[url...]', 'URL(s) of the resource(s)')
-    .option('-o, --output <path>', 'output path (default: the name the server gives)')
+    .option(
+      '-o, --output <path>',
+      'output file (default: the name the server gives); a folder or a path ending in / saves into it; - writes to standard output',
+    )
     .option('-f, --force', 'overwrite an existing output file', false)
     .option('-c, --connections <n>', 'most simultaneous connections', intArg(1), 16)
     .option(
@@ -79,7 +83,9 @@ export function buildProgram(): Command {
     .option('--no-fsync', 'do not flush the file to disk before renaming it')
     .option('-q, --quiet', 'print only errors', false)
     .option('--debug', 'explain retries, steals and limits on stderr', false)
-    .addOption(new Option('-d, --dir <dir>', 'folder for the downloaded file(s)'))
+    .addOption(
+      new Option('-d, --dir <dir>', 'folder for the downloaded file(s), created if missing'),
+    )
     .option(
       '-i, --input-file <file>',
       'read URLs from a file, one per line (# comments; - for stdin); with --enable-rpc, aria2 input-file format',
@@ -97,7 +103,8 @@ Exit codes:
   2 bad usage (option, URL)                       6 output file exists (use --force)
   3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
   4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
-  130 interrupted (run the same command again to resume)`,
+  9 another download is writing the same output   130 interrupted (run the same command again to resume)
+  1 internal error (a bug: please report it)`,
     );
 }
 
@@ -156,6 +163,11 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     if (urls.length > 1 && opts.checksum !== undefined) {
       throw new InvalidArgumentError('--checksum applies to one download: give one URL.');
     }
+    if (opts.output === '-' && (opts.inputFile !== undefined || opts.json)) {
+      throw new InvalidArgumentError(
+        '-o - writes one URL to standard output: not with -i or --json.',
+      );
+    }
   } catch (err) {
     // Thrown by our own checks after parsing (commander has not printed it).
     if (err instanceof InvalidArgumentError) {
@@ -167,6 +179,16 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       return helpOrVersion.includes(err.code) ? EXIT.ok : EXIT.usage;
     }
     throw err;
+  }
+  try {
+    Object.assign(opts, await settleOutput({ output: opts.output, dir: opts.dir }));
+  } catch (err) {
+    io.stderr.write(`qget: error: ${err instanceof Error ? err.message : String(err)}\n`);
+    return EXIT.localIo;
+  }
+  if (opts.output === '-') {
+    const { runToStdout } = await import('./run-stdout.js');
+    return runToStdout(urls[0]!, toDownloaderOptions(opts, headers), opts, io);
   }
   // The library (and undici) load only once there is work to do: `--version` stays fast.
   if (urls.length === 1 && opts.inputFile === undefined && !opts.json) {

@@ -17,11 +17,21 @@ export interface ManyOptions {
 
 export async function runMany(
   entries: InputEntry[],
-  downloadOptions: DownloaderOptions,
+  options: DownloaderOptions,
   cli: CliOptions,
   many: ManyOptions,
   io: Io,
 ): Promise<number> {
+  const tty = io.stderr.isTTY === true && !cli.quiet && !many.json;
+  // Warnings (a name changed, another URL's bytes discarded): on a live table they would break
+  // its redraw, so they are printed after it.
+  const warnings: string[] = [];
+  const onWarning = (message: string): void => {
+    if (many.json) io.stdout.write(`${JSON.stringify({ event: 'warning', message })}\n`);
+    else if (tty) warnings.push(message);
+    else if (!cli.quiet) io.stderr.write(`qget: ${message}\n`);
+  };
+  const downloadOptions: DownloaderOptions = { ...options, onWarning };
   const manager = new Manager({
     maxRunning: many.maxRunning,
     rateLimit: cli.rateLimit ?? 0,
@@ -36,7 +46,6 @@ export async function runMany(
     if (out !== undefined) options.path = resolve(folder ?? '.', out);
     return manager.add(new Downloader(url, options));
   });
-  const tty = io.stderr.isTTY === true && !cli.quiet && !many.json;
   const table = tty ? new LiveTable(io.stderr) : undefined;
   const say = (line: string): void => {
     if (many.json) io.stdout.write(`${line}\n`);
@@ -81,6 +90,7 @@ export async function runMany(
   } finally {
     if (redraw) clearInterval(redraw);
     table?.draw(downloads);
+    for (const message of warnings) io.stderr.write(`qget: ${message}\n`);
     dispose();
     await manager.stop();
   }

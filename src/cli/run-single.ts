@@ -3,6 +3,7 @@
 
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
+  AbortError,
   formatBytes,
   isQgetError,
   ProgressState,
@@ -58,10 +59,24 @@ export async function runSingle(
         io.stderr.write(`qget: ${message}\n`);
       }
     : undefined;
+  // With --debug the same line is already in the debug output.
+  const onWarning =
+    cli.quiet || cli.debug
+      ? undefined
+      : (message: string) => {
+          view.finish();
+          io.stderr.write(`qget: ${message}\n`);
+        };
   try {
     for (;;) {
       try {
-        const result = await qget(url, { ...options, progress, signal: controller.signal, debug });
+        const result = await qget(url, {
+          ...options,
+          progress,
+          signal: controller.signal,
+          debug,
+          onWarning,
+        });
         view.finish();
         if (!cli.quiet) io.stderr.write(`${summary(result)}\n`);
         return EXIT.ok;
@@ -74,7 +89,8 @@ export async function runSingle(
           `qget: ${describeError(err, cli.debug)}; restarting in ${cli.retryWait} s\n`,
         );
         await sleep(cli.retryWait * 1000, undefined, { signal: controller.signal }).catch(() => {});
-        if (controller.signal.aborted) throw err;
+        // Interrupted while waiting: the state of the failed run is saved; say so, exit 130.
+        if (controller.signal.aborted) throw new AbortError(undefined, { cause: err });
       }
     }
   } catch (err) {

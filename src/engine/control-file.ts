@@ -2,6 +2,7 @@
 // confirmed on disk. Written atomically (temp file + rename) so a crash leaves the old or the
 // new state, never half of one.
 
+import { readFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
@@ -51,6 +52,15 @@ export async function readControl(
   return { state: parseControl(text), found: true };
 }
 
+/** The saved state read synchronously (for decisions that must not yield); undefined if none. */
+export function readControlSync(path: string): ControlState | undefined {
+  try {
+    return parseControl(readFileSync(path, 'utf8'));
+  } catch {
+    return undefined;
+  }
+}
+
 function parseControl(text: string): ControlState | undefined {
   try {
     const data = JSON.parse(text) as Partial<ControlState>;
@@ -83,10 +93,28 @@ export function sameResource(saved: ControlState, info: ResourceInfo): boolean {
   return info.etag !== undefined || info.lastModified !== undefined;
 }
 
+/**
+ * Whether saved state was written for this download's source: the URL as given, or the final
+ * URL after redirects. Bytes of another URL are another file, however alike the validators.
+ */
+export function sameSource(saved: ControlState, url: string, finalUrl?: string): boolean {
+  return (
+    saved.url === url ||
+    saved.finalUrl === url ||
+    (finalUrl !== undefined && (saved.finalUrl === finalUrl || saved.url === finalUrl))
+  );
+}
+
 export async function saveControl(path: string, state: ControlState): Promise<void> {
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state)}\n`);
-  await rename(tmp, path);
+  try {
+    await writeFile(tmp, `${JSON.stringify(state)}\n`);
+    await rename(tmp, path);
+  } catch (err) {
+    // A failed save (disk full …) leaves the previous state, and no temp file beside it.
+    await unlink(tmp).catch(() => {});
+    throw err;
+  }
 }
 
 export async function removeControl(path: string): Promise<void> {

@@ -42,11 +42,15 @@ import {
   controlState,
   loadControl,
   readControl,
+  readControlSync,
   removeControl,
   sameResource,
+  sameSource,
   saveControl,
 } from './control-file.js';
 import { pathFromUrl } from './filename.js';
+import { OutputClaim } from './output-claim.js';
+import type { OutputNames } from './output-names.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
 import { localIoError, PartFile } from './part-file.js';
 import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
@@ -108,8 +112,14 @@ export interface EngineOptions {
   pool?: ConnectionPool | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
+  /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */
+  outputNames?: OutputNames | undefined;
+  /** Who holds the names this download takes (its Downloader); default: the job. */
+  outputOwner?: object | undefined;
   observer?: EngineObserver;
   debug?: ((message: string) => void) | undefined;
+  /** One line a user should see (work discarded, a name changed). */
+  warn?: ((message: string) => void) | undefined;
 }
 
 export interface DownloadResult {
@@ -218,6 +228,8 @@ export class DownloadJob {
   #noControlFile: string | undefined;
   /** A checkpoint was written in this run. */
   #checkpointed = false;
+  /** This process's claim on the output (one writer per output), held until run() ends. */
+  #claim: OutputClaim | undefined;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -235,10 +247,13 @@ export class DownloadJob {
     parseHttpUrl(this.#o.url);
     const signal = this.#o.signal;
     if (signal?.aborted) throw new AbortError(undefined, { cause: signal.reason });
-    const output = this.#o.output === undefined ? undefined : resolve(this.#o.output);
+    const output =
+      this.#o.output === undefined ? undefined : this.#reservePath(resolve(this.#o.output));
     if (output !== undefined && !this.#o.override && (await pathExists(output))) {
       throw new FileExistsError(output);
     }
+    // A named output is claimed before any request: a second writer stops here, touching nothing.
+    if (output !== undefined) await this.#claimOutput(output);
     // Added only now: the finally below is what removes it.
     const onAbort = (): void => this.#stop(new AbortError(undefined, { cause: signal?.reason }));
     signal?.addEventListener('abort', onAbort, { once: true });
@@ -281,8 +296,36 @@ export class DownloadJob {
       }
     } finally {
       signal?.removeEventListener('abort', onAbort);
+      await this.#claim?.release();
       if (ownPool) await ownPool.destroy().catch(() => {});
     }
+  }
+
+  /** The path this download writes when it wants `wanted`: renamed if taken in this run. */
+  #reservePath(wanted: string): string {
+    const names = this.#o.outputNames;
+    if (!names) return wanted;
+    const path = names.reserve(wanted, this.#o.outputOwner ?? this, (p) => this.#foreign(p));
+    if (path !== wanted) this.#warn(`${wanted} is taken by another download: saving as ${path}`);
+    return path;
+  }
+
+  /** Saved state at `path` that belongs to another resource (its bytes are someone's work). */
+  #foreign(path: string): boolean {
+    const saved = readControlSync(this.#pathsFor(path).controlPath);
+    return saved !== undefined && !sameSource(saved, this.#o.url);
+  }
+
+  async #claimOutput(path: string): Promise<void> {
+    if (this.#claim?.path === path) return;
+    await this.#claim?.release();
+    this.#claim = undefined;
+    this.#claim = await OutputClaim.acquire(path, this.#pathsFor(path).controlPath);
+  }
+
+  #warn(message: string): void {
+    this.#o.warn?.(message);
+    this.#debug(message);
   }
 
   #resetState(): void {
@@ -312,10 +355,12 @@ export class DownloadJob {
     }
     const info = probe.info;
     this.#info = info;
-    const path = output ?? resume?.path ?? resolve(this.#o.dir ?? '.', info.filename);
+    const path =
+      output ?? this.#reservePath(resume?.path ?? resolve(this.#o.dir ?? '.', info.filename));
     // No saved state can apply: the .part is emptied as it is opened.
     let startOver = false;
     try {
+      await this.#claimOutput(path);
       await this.#preparePaths(path);
       this.#observer.resource?.(info, path);
       startOver = fresh || this.#noSavedState === this.#controlPath;
@@ -329,11 +374,19 @@ export class DownloadJob {
     try {
       let done: ByteRange[] = [];
       const saved = resume?.saved ?? (startOver ? undefined : await loadControl(this.#controlPath));
-      if (saved && sameResource(saved, info)) {
+      const sameUrl = saved !== undefined && sameSource(saved, this.#o.url, info.finalUrl);
+      if (saved && sameUrl && sameResource(saved, info)) {
         done = clipRanges(saved.ranges, await this.#part.size());
         this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
       } else if (!startOver) {
-        if (saved) this.#debug('saved state is for another version of the resource: starting over');
+        if (saved && !sameUrl) {
+          const bytes = sumRanges(clipRanges(saved.ranges, await this.#part.size()));
+          this.#warn(
+            `${this.#partPath} was saved from another URL: discarding its ${bytes} bytes and starting over`,
+          );
+        } else if (saved) {
+          this.#debug('saved state is for another version of the resource: starting over');
+        }
         await this.#part.truncate(0);
       }
       this.#observer.phase?.('download');
@@ -376,13 +429,19 @@ export class DownloadJob {
   async #findResumeState(
     output: string | undefined,
   ): Promise<{ path: string; saved: ControlState; start: number; end: number } | undefined> {
-    const path = output ?? pathFromUrl(this.#o.url, this.#o.dir);
+    let path = output;
+    if (path === undefined) {
+      const wanted = pathFromUrl(this.#o.url, this.#o.dir);
+      const owner = this.#o.outputOwner ?? this;
+      path = this.#o.outputNames?.peek(wanted, owner, (p) => this.#foreign(p)) ?? wanted;
+    }
     const { partPath, controlPath } = this.#pathsFor(path);
     const { state: saved, found } = await readControl(controlPath);
     if (!saved) this.#noSavedState = controlPath;
     if (!found) this.#noControlFile = controlPath;
     if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
-    if (output === undefined && saved.url !== this.#o.url) return undefined;
+    // Another URL's bytes are not continued (whether the final URL matches is known after the probe).
+    if (!sameSource(saved, this.#o.url)) return undefined;
     const onDisk = await stat(partPath).then(
       (s) => s.size,
       () => -1,

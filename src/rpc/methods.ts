@@ -91,15 +91,9 @@ export async function addDownload(
     throw new RpcError(METHOD_ERROR, `GID ${givenGid} is not unique.`);
   }
   const effective = ctx.globals.effective(own);
+  // A path another download of the daemon has is not refused: the Manager saves this one as
+  // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
   const target = resolveTarget(effective, ctx.globals.dir);
-  if (target.path !== undefined) {
-    // Also a removed download still stopping: it may write its last bytes.
-    const busy = [...ctx.queue.unfinished, ...ctx.queue.stopped.filter((j) => j.d.isAlive)];
-    const clash = busy.find((j) => j.d.path === target.path);
-    if (clash) {
-      throw new RpcError(METHOD_ERROR, `GID#${clash.gid} is already downloading ${target.path}.`);
-    }
-  }
   const d = new Downloader(http[0]!, downloaderOptions(effective, target, ctx.template));
   await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
   const job: Job = {

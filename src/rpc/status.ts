@@ -124,6 +124,8 @@ const BY_CODE: Record<string, number> = {
   ERR_SIZE_MISMATCH: 22,
   ERR_CHECKSUM: 32,
   ERR_FILE_EXISTS: 13,
+  // aria2: "aria2 was downloading same file".
+  ERR_OUTPUT_BUSY: 11,
   ERR_ABORTED: 7,
 };
 
