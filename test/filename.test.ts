@@ -3,6 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   filenameFromResponse,
+  MAX_NAME_BYTES,
   parseContentDisposition,
   sanitizeFilename,
 } from '../src/engine/filename.js';
@@ -101,20 +102,22 @@ describe('sanitizeFilename', () => {
     assert.equal(sanitizeFilename('console.txt'), 'console.txt');
   });
 
-  it('caps at 255 UTF-8 bytes, keeping the extension and whole characters', () => {
+  it('caps at MAX_NAME_BYTES UTF-8 bytes, keeping the extension and whole characters', () => {
     const long = `${'é'.repeat(300)}.tar.txt`;
     const capped = sanitizeFilename(long);
-    assert.ok(Buffer.byteLength(capped, 'utf8') <= 255);
+    assert.ok(Buffer.byteLength(capped, 'utf8') <= MAX_NAME_BYTES);
+    // With every suffix qget adds, the name still fits a 255-byte file system limit.
+    assert.ok(Buffer.byteLength(`${capped}.9999.1a2b3c4d.qget.lock`, 'utf8') <= 255);
     assert.ok(capped.endsWith('.txt'));
     assert.ok(!capped.includes('\uFFFD'));
-    assert.equal(capped, `${'é'.repeat(125)}.txt`); // 251 bytes left for 2-byte chars
+    assert.equal(capped, `${'é'.repeat(110)}.txt`); // 220 bytes left for 2-byte chars
 
     const noExt = 'x'.repeat(400);
-    assert.equal(sanitizeFilename(noExt), 'x'.repeat(255));
+    assert.equal(sanitizeFilename(noExt), 'x'.repeat(MAX_NAME_BYTES));
 
     const emoji = '😀'.repeat(100);
     const cappedEmoji = sanitizeFilename(emoji);
-    assert.equal(cappedEmoji, '😀'.repeat(63));
+    assert.equal(cappedEmoji, '😀'.repeat(56));
   });
 });
 

@@ -6,7 +6,13 @@ import { resolve } from 'node:path';
 /** Name used when neither the headers nor the URL yield anything usable. */
 export const FALLBACK_FILENAME = 'download';
 
-const MAX_NAME_BYTES = 255;
+/**
+ * File systems allow 255 bytes per name; qget adds to the name it saves: a number when the name is
+ * taken in the run (`.1` … `.9999`, 5 bytes), and beside the output `.part`, `.qget`, `.qget.tmp`
+ * and `.qget.lock` (10), or under --tmp a tag before them (`.1a2b3c4d`, 9 more). 224 leaves room
+ * for all of them.
+ */
+export const MAX_NAME_BYTES = 224;
 // An "extension" longer than this is more likely part of the name, so truncation may cut it.
 const MAX_EXTENSION_BYTES = 32;
 

@@ -6,6 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { dirname, join } from 'node:path';
 import { OutputBusyError } from '../errors.js';
 import { errorCode } from '../net/client.js';
 import { localIoError } from './part-file.js';
@@ -77,7 +78,8 @@ export class OutputClaim {
 
 /** Create the lock with its whole content in one step (a hard link of a finished temp file). */
 async function createLock(lockPath: string, me: LockHolder): Promise<boolean> {
-  const tmp = `${lockPath}.${me.token}.tmp`;
+  // Named apart from the output, so a name at the length limit still fits.
+  const tmp = join(dirname(lockPath), `.qget-lock-${me.token}.tmp`);
   try {
     await writeFile(tmp, `${JSON.stringify(me)}\n`, { mode: 0o600 });
     await link(tmp, lockPath);
@@ -134,7 +136,7 @@ export function isAlive(holder: LockHolder): boolean {
  * once one moves it; one that moved a live lock by mistake (it was replaced in between) puts it back.
  */
 async function takeOver(lockPath: string, stale: LockHolder | undefined): Promise<void> {
-  const aside = `${lockPath}.${randomBytes(6).toString('hex')}.stale`;
+  const aside = join(dirname(lockPath), `.qget-stale-${randomBytes(6).toString('hex')}`);
   try {
     await rename(lockPath, aside);
   } catch (err) {
