@@ -3,6 +3,7 @@
 // new state, never half of one.
 
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { hasUserinfo } from '../net/credentials.js';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
 
@@ -85,7 +86,9 @@ export function sameResource(saved: ControlState, info: ResourceInfo): boolean {
 
 export async function saveControl(path: string, state: ControlState): Promise<void> {
   const tmp = `${path}.tmp`;
-  await writeFile(tmp, `${JSON.stringify(state)}\n`);
+  // A URL with a password in it is for the owner's eyes only.
+  const secret = hasUserinfo(state.url) || hasUserinfo(state.finalUrl);
+  await writeFile(tmp, `${JSON.stringify(state)}\n`, secret ? { mode: 0o600 } : undefined);
   await rename(tmp, path);
 }
 
