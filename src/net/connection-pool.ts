@@ -131,9 +131,10 @@ export interface AnswerOptions {
 }
 
 /**
- * GET `url` (the URL the user gave: its origin alone gets the credentials) following redirects: over a lean connection of the pool while the URLs are plain
+ * GET `url` following redirects: over a lean connection of the pool while the URLs are plain
  * http and the answers are ones it reads, else over undici. An answer with a connection hands
- * that connection to the caller, who gives it back to the pool (or drops it).
+ * that connection to the caller, who gives it back to the pool (or drops it). `url` is the URL
+ * the user gave: only its origin gets the credentials (credentials.ts).
  */
 export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
   const { pool, signal } = options;
