@@ -9,6 +9,7 @@ import type { QgetOptions } from './qget.js';
 export type EnginePassThrough = Pick<
   QgetOptions,
   | 'headers'
+  | 'userAgent'
   | 'checksum'
   | 'override'
   | 'dispatcher'

@@ -397,6 +397,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
         dispatcher,
         method: 'HEAD',
         headers: this.#engineOptions(undefined).headers,
+        userUrl: this.#url,
         followRedirects: true,
         signal: controller.signal,
       });

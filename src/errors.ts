@@ -1,5 +1,8 @@
 // Every error qget raises: one base class with a stable string `code` and a `cause`,
 // subclasses that only set `name` and `code`, and a guard. The CLI maps codes to exit codes.
+// A message never shows a URL's password: every one is masked (`user:***@`) on the way in.
+
+import { redactUrl, redactUrls } from './net/credentials.js';
 
 export type QgetErrorCode =
   | 'ERR_INVALID_URL'
@@ -29,7 +32,7 @@ export class QgetError extends Error {
   readonly transient: boolean;
 
   constructor(code: QgetErrorCode, message: string, options: QgetErrorOptions = {}) {
-    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    super(redactUrls(message), options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'QgetError';
     this.code = code;
     this.transient = options.transient ?? false;
@@ -55,6 +58,7 @@ const TRANSIENT_STATUSES = new Set([408, 425, 429, 500, 502, 503, 504]);
 
 export class HttpStatusError extends QgetError {
   readonly statusCode: number;
+  /** The URL that answered, its password masked (see redactUrl). */
   readonly url: string;
   /** Seconds from a `Retry-After` header, when the server sent one. */
   readonly retryAfter: number | undefined;
@@ -71,7 +75,7 @@ export class HttpStatusError extends QgetError {
     });
     this.name = 'HttpStatusError';
     this.statusCode = statusCode;
-    this.url = url;
+    this.url = redactUrl(url);
     this.retryAfter = retryAfter;
   }
 }

@@ -1,6 +1,7 @@
 // The public API of the package: only re-exports.
 
-export { qget, type QgetOptions, type QgetResult } from './qget.js';
+export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './qget.js';
+export { redactUrl, redactUrls } from './net/credentials.js';
 export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './progress.js';
 export {
   AbortError,

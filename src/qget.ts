@@ -5,8 +5,13 @@ import type { Dispatcher } from 'undici';
 import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { parseChecksum } from './engine/checksum.js';
 import { InvalidOptionError } from './errors.js';
+import { redactUrls } from './net/credentials.js';
 import type { ProgressState } from './progress.js';
 import { TokenBucket } from './rate/token-bucket.js';
+import { VERSION } from './version.js';
+
+/** What qget says it is, unless told otherwise (`userAgent`, or a User-Agent header). */
+export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
 
 export interface QgetOptions {
   /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
@@ -33,8 +38,13 @@ export interface QgetOptions {
   /** Log decisions (retries, steals, limits) to stderr, or to the given function. */
   debug?: boolean | ((message: string) => void) | undefined;
   signal?: AbortSignal | undefined;
-  /** Extra request headers. */
+  /**
+   * Extra request headers. Authorization, Cookie and Proxy-Authorization go to the origin of
+   * `url` only: a redirect elsewhere drops them. A User-Agent here wins over `userAgent`.
+   */
   headers?: Record<string, string> | undefined;
+  /** The User-Agent header. Default `qget/<version>`. */
+  userAgent?: string | undefined;
   /** `sha256=<hex>` (also sha1, sha512, md5): verified before the file is put in place. */
   checksum?: string | undefined;
   /** Seconds without a byte before a connection is dropped and its range continued elsewhere. Default 10. */
@@ -79,13 +89,25 @@ export function timeoutMs(seconds: number): number {
   return seconds > 0 ? seconds * 1000 : 2 ** 31 - 1;
 }
 
+/** A header value that cannot end the header line it is written into. */
+function headerValue(name: string, value: string | undefined, fallback: string): string {
+  if (value === undefined) return fallback;
+  if (typeof value !== 'string' || value === '' || /[\r\n\0]/.test(value)) {
+    throw new InvalidOptionError(
+      `Expected \`${name}\` to be a non-empty string on one line, got ${JSON.stringify(value)}`,
+    );
+  }
+  return value;
+}
+
 export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
-  const debug =
+  const log =
     typeof options.debug === 'function'
       ? options.debug
       : options.debug
         ? (message: string) => console.error(`qget: ${message}`)
         : undefined;
+  const debug = log && ((message: string) => log(redactUrls(message)));
   const timeout = nonNegative('timeout', options.timeout, 10);
   const rateLimit = nonNegative('rateLimit', options.rateLimit, 0);
   const progress = options.progress;
@@ -100,7 +122,12 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     maxPartBytes: Math.round(nonNegative('maxPartMb', options.maxPartMb, 0) * 1024 * 1024),
     minSplitBytes: MIN_SPLIT,
     tmpDir: options.tmpDir,
-    headers: { 'accept-encoding': 'identity', ...lowerCaseKeys(options.headers ?? {}) },
+    // Like curl: -A (userAgent) sets the User-Agent, a User-Agent header overrides it.
+    headers: {
+      'accept-encoding': 'identity',
+      'user-agent': headerValue('userAgent', options.userAgent, DEFAULT_USER_AGENT),
+      ...lowerCaseKeys(options.headers ?? {}),
+    },
     checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
     timeoutMs: timeoutMs(timeout),
     retries: positiveInt('retries', options.retries, 5, 0),

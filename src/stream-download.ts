@@ -153,6 +153,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
         ? { ...o.headers, range: `bytes=${o.offset}-`, 'if-range': ifRange! }
         : o.headers,
       signal,
+      userUrl: o.url,
       followRedirects: true,
     });
     url = res.url;

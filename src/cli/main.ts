@@ -22,6 +22,7 @@ export interface CliOptions extends DaemonCliOptions {
   tmp?: string;
   debug: boolean;
   header: string[];
+  userAgent?: string;
   checksum?: string;
   timeout: number;
   retries: number;
@@ -65,6 +66,7 @@ export function buildProgram(): Command {
     )
     .option('--tmp <dir>', 'folder for the .part file and its resume state')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
+    .option('-U, --user-agent <string>', 'the User-Agent header (default qget/<version>)')
     .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
     .option(
       '--timeout <seconds>',
@@ -224,6 +226,7 @@ export function toDownloaderOptions(
     maxPartMb: opts.part,
     tmpDir: opts.tmp,
     headers,
+    userAgent: opts.userAgent,
     timeout: opts.timeout,
     retries: opts.retries,
     fsync: opts.fsync,
@@ -242,6 +245,7 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     maxPartMb: opts.part,
     tmpDir: opts.tmp,
     headers,
+    userAgent: opts.userAgent,
     checksum: opts.checksum,
     timeout: opts.timeout,
     retries: opts.retries,

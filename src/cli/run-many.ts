@@ -3,7 +3,14 @@
 // summary naming each failure, and Ctrl-C that pauses everything resumably.
 
 import { resolve } from 'node:path';
-import { Downloader, type DownloaderOptions, formatBytes, isQgetError, Manager } from '../index.js';
+import {
+  Downloader,
+  type DownloaderOptions,
+  formatBytes,
+  isQgetError,
+  Manager,
+  redactUrl,
+} from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { InputEntry } from './input-file.js';
 import type { CliOptions, Io } from './main.js';
@@ -125,7 +132,7 @@ function summarize(
       `${complete.length} of ${downloads.length} downloaded (${formatBytes(bytes)} in ${seconds} s)${failed.length ? `, ${failed.length} failed:` : ''}\n`,
     );
     for (const d of failed) {
-      io.stderr.write(`  ${d.url}: ${describeError(d.lastError, cli.debug)}\n`);
+      io.stderr.write(`  ${redactUrl(d.url)}: ${describeError(d.lastError, cli.debug)}\n`);
     }
   }
   if (interrupted) {

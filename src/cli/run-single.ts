@@ -10,6 +10,7 @@ import {
   type QgetOptions,
   type QgetResult,
   qget,
+  redactUrls,
 } from '../index.js';
 import type { CliOptions, Io } from './main.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
@@ -30,13 +31,14 @@ export function abortOnSignals(controller: AbortController, onFirst: () => void)
   };
 }
 
+/** One error as printed; a URL's password in it (a cause's, say) shows as `user:***@`. */
 export function describeError(err: unknown, debug: boolean): string {
   if (debug && err instanceof Error && err.stack) {
     const cause =
       err.cause instanceof Error ? `\ncaused by: ${err.cause.stack ?? err.cause.message}` : '';
-    return `${err.stack}${cause}`;
+    return redactUrls(`${err.stack}${cause}`);
   }
-  return err instanceof Error ? err.message : String(err);
+  return redactUrls(err instanceof Error ? err.message : String(err));
 }
 
 export async function runSingle(

@@ -3,10 +3,10 @@
 // state change; with --json one JSON object per event on standard output.
 
 import { basename } from 'node:path';
-import { type Downloader, formatBytes, formatDuration } from '../index.js';
+import { type Downloader, formatBytes, formatDuration, redactUrl } from '../index.js';
 
 export function nameOf(d: Downloader): string {
-  return typeof d.path === 'string' ? basename(d.path) : d.url;
+  return typeof d.path === 'string' ? basename(d.path) : redactUrl(d.url);
 }
 
 /** One row in bitpit's format. */
@@ -78,7 +78,7 @@ export function eventJson(
   return JSON.stringify({
     event,
     time: new Date().toISOString(),
-    url: d.url,
+    url: redactUrl(d.url),
     path: typeof d.path === 'string' ? d.path : null,
     state: d.state,
     size: d.size,

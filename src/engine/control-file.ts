@@ -4,6 +4,7 @@
 
 import { readFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { hasUserinfo } from '../net/credentials.js';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
 
@@ -107,8 +108,10 @@ export function sameSource(saved: ControlState, url: string, finalUrl?: string):
 
 export async function saveControl(path: string, state: ControlState): Promise<void> {
   const tmp = `${path}.tmp`;
+  // A URL with a password in it is for the owner's eyes only.
+  const secret = hasUserinfo(state.url) || hasUserinfo(state.finalUrl);
   try {
-    await writeFile(tmp, `${JSON.stringify(state)}\n`);
+    await writeFile(tmp, `${JSON.stringify(state)}\n`, secret ? { mode: 0o600 } : undefined);
     await rename(tmp, path);
   } catch (err) {
     // A failed save (disk full …) leaves the previous state, and no temp file beside it.

@@ -1009,6 +1009,7 @@ export class DownloadJob {
     const res = await openRequest(this.#info.finalUrl, {
       dispatcher: this.#dispatcher,
       headers: this.#o.headers,
+      userUrl: this.#o.url,
       signal: this.#abort.signal,
     });
     try {

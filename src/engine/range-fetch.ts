@@ -12,6 +12,7 @@ import {
   undiciAnswer,
 } from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
+import { requestHeaders } from '../net/credentials.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
@@ -269,11 +270,12 @@ export class RangeFetch {
   async #request(start: number, end: number): Promise<Answer> {
     const { info, connection, dispatcher, headers } = this.#ctx;
     const ifRange = ifRangeValue(info);
-    const all = {
+    // The final URL gets the credentials only if it kept the origin of the URL given.
+    const all = requestHeaders(info.finalUrl, info.url, {
       ...headers,
       range: `bytes=${start}-${end - 1}`,
       ...(ifRange ? { 'if-range': ifRange } : {}),
-    };
+    });
     const signal = this.#controller.signal;
     if (connection) {
       const url = new URL(info.finalUrl);
@@ -286,7 +288,12 @@ export class RangeFetch {
       }
     }
     return undiciAnswer(
-      await openRequest(info.finalUrl, { dispatcher: dispatcher(), signal, headers: all }),
+      await openRequest(info.finalUrl, {
+        dispatcher: dispatcher(),
+        signal,
+        headers: all,
+        userUrl: info.url,
+      }),
     );
   }
 }

@@ -13,6 +13,7 @@ import {
   TimeoutError,
   TooManyRedirectsError,
 } from '../errors.js';
+import { requestHeaders } from './credentials.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
 
@@ -107,6 +108,12 @@ export function createConnection(url: string, options: Pick<AgentOptions, 'timeo
 export interface OpenOptions {
   dispatcher: Requester;
   headers: Record<string, string>;
+  /**
+   * The URL the user gave: only its origin gets the credentials (the credential headers and
+   * its userinfo as Basic auth; see credentials.ts). Required so that no request to a final URL
+   * forgets where it came from.
+   */
+  userUrl: string;
   signal?: AbortSignal | undefined;
   followRedirects?: boolean;
   method?: 'GET' | 'HEAD';
@@ -178,7 +185,7 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
         method: options.method ?? 'GET',
-        headers: options.headers,
+        headers: requestHeaders(target, options.userUrl, options.headers),
         signal: options.signal ?? null,
       });
     } catch (err) {

@@ -13,6 +13,7 @@ import {
   toQgetError,
   undiciAnswer,
 } from './client.js';
+import { requestHeaders } from './credentials.js';
 import {
   RangeConnection,
   type RangeResponse,
@@ -132,13 +133,14 @@ export interface AnswerOptions {
 /**
  * GET `url` following redirects: over a lean connection of the pool while the URLs are plain
  * http and the answers are ones it reads, else over undici. An answer with a connection hands
- * that connection to the caller, who gives it back to the pool (or drops it).
+ * that connection to the caller, who gives it back to the pool (or drops it). `url` is the URL
+ * the user gave: only its origin gets the credentials (credentials.ts).
  */
 export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
   const { pool, signal } = options;
   // undici follows the rest of the way (https, or an origin the lean client cannot read).
   const overUndici = async (from: string): Promise<Answer> =>
-    undiciAnswer(await openRequest(from, { ...options, followRedirects: true }));
+    undiciAnswer(await openRequest(from, { ...options, userUrl: url, followRedirects: true }));
   let current = url;
   for (let hop = 0; ; hop++) {
     const target = parseHttpUrl(current);
@@ -148,7 +150,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     try {
       response = await connection.request(
         `${target.pathname}${target.search}`,
-        options.headers,
+        requestHeaders(target, url, options.headers),
         signal,
       );
     } catch (err) {

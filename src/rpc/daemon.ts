@@ -4,7 +4,7 @@
 
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { type DownloaderOptions, Manager } from '../index.js';
+import { type DownloaderOptions, Manager, redactUrls } from '../index.js';
 import { addDownload, downloadMethods, jobOptions, type MethodContext } from './methods.js';
 import { GlobalOptions, type OptionValues, readOptionLines } from './options.js';
 import { JsonRpc, METHOD_ERROR, RpcError } from './protocol.js';
@@ -61,6 +61,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     rateLimit,
     override,
     headers,
+    userAgent,
     checksum: _checksum,
     path: _path,
     ...template
@@ -83,6 +84,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   };
   const headerLines = Object.entries(headers ?? {}).map(([k, v]) => `${k}: ${v}`);
   if (headerLines.length > 0) initial.header = headerLines.join('\n');
+  if (userAgent !== undefined) initial['user-agent'] = userAgent;
   if (options.saveSession !== undefined) initial['save-session'] = resolve(options.saveSession);
   const globals = new GlobalOptions(initial);
 
@@ -191,7 +193,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     try {
       await addDownload(ctx, entry.uris, readOptionLines(entry.options));
     } catch (err) {
-      log(`input line ${entry.line} (${entry.uris.join(' ')}) skipped: ${(err as Error).message}`);
+      const uris = redactUrls(entry.uris.join(' '));
+      log(`input line ${entry.line} (${uris}) skipped: ${(err as Error).message}`);
     }
   }
 

@@ -291,7 +291,6 @@ export function downloaderOptions(
     if (colon > 0)
       headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
-  if (values['user-agent'] !== undefined) headers['user-agent'] = values['user-agent'];
   if (values.referer !== undefined) headers.referer = values.referer;
   const tries = values['max-tries'];
   return {
@@ -302,6 +301,8 @@ export function downloaderOptions(
     rateLimit: Number(values['max-download-limit'] ?? 0),
     override: values['allow-overwrite'] === 'true',
     headers,
+    // As on the command line: a User-Agent in `header` wins over `user-agent`.
+    userAgent: values['user-agent'] ?? template.userAgent,
     checksum: values.checksum,
     timeout: values.timeout !== undefined ? Number(values.timeout) : template.timeout,
     // aria2's 0 means "no limit".

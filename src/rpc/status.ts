@@ -3,7 +3,7 @@
 // codes) for a qget error.
 
 import { isAbsolute, relative } from 'node:path';
-import { HttpStatusError, type QgetError } from '../index.js';
+import { HttpStatusError, type QgetError, redactUrls } from '../index.js';
 
 export type Aria2Status = 'active' | 'waiting' | 'paused' | 'error' | 'complete' | 'removed';
 
@@ -11,6 +11,7 @@ export type Aria2Status = 'active' | 'waiting' | 'paused' | 'error' | 'complete'
 export interface StatusSource {
   gid: string;
   status: Aria2Status;
+  /** As given, credentials included, as aria2 shows them (the RPC secret guards them). */
   uris: readonly string[];
   dir: string;
   /** Absolute path of the file (the name the server gave once known). */
@@ -94,7 +95,8 @@ export function statusShape(src: StatusSource, keys?: readonly string[]): Record
   };
   if (stopped(src.status)) {
     all.errorCode = String(src.errorCode ?? 0);
-    all.errorMessage = src.errorMessage ?? '';
+    // Never a password, whoever built the message.
+    all.errorMessage = redactUrls(src.errorMessage ?? '');
   }
   if (keys === undefined || keys.length === 0) return all;
   const picked: Record<string, unknown> = {};

@@ -56,6 +56,8 @@ export interface ServerConfig {
   changeAfterRequests: number;
   /** Serve https with this key and certificate (PEM), fixed when the server starts. */
   tls: { key: string; cert: string } | null;
+  /** Content requests without exactly this Authorization header get 401, null = open. */
+  authorization: string | null;
 }
 
 export interface RequestRecord {
@@ -131,6 +133,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     ignoreRangeEvery: 0,
     changeAfterRequests: 0,
     tls: null,
+    authorization: null,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -300,6 +303,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     }
     if (req.method !== 'GET' && req.method !== 'HEAD') {
       sendText(res, record, 405, 'method not allowed\n', { Allow: 'GET, HEAD' });
+      return;
+    }
+    if (config.authorization !== null && req.headers.authorization !== config.authorization) {
+      sendText(res, record, 401, 'unauthorized\n', { 'WWW-Authenticate': 'Basic realm="test"' });
       return;
     }
     const disposition = path.startsWith('/named/')
