@@ -17,6 +17,7 @@ import {
 import { AbortError, type QgetError } from './errors.js';
 import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
 import type { ConnectionPool } from './net/connection-pool.js';
+import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { StreamTarget } from './stream-download.js';
@@ -393,14 +394,13 @@ export class Downloader extends Emitter<DownloaderSignals> {
       });
       await res.body.dump().catch(() => {});
       if (res.statusCode >= 200 && res.statusCode < 300) {
-        const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
-        const length = res.headers['content-length'];
+        // The engine's rules: a Content-Range total, else an identity-coded Content-Length.
+        const range = res.headers['content-range'];
         const size =
-          total !== undefined
-            ? Number(total)
-            : length && /^\d+$/.test(length)
-              ? Number(length)
-              : -1;
+          parseContentRange(range)?.total ??
+          parseUnsatisfiedRange(range) ??
+          contentLength(res.headers) ??
+          -1;
         this.#setSize(size);
       }
     } catch {

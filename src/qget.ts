@@ -5,6 +5,7 @@ import type { Dispatcher } from 'undici';
 import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { parseChecksum } from './engine/checksum.js';
 import { InvalidOptionError } from './errors.js';
+import { lowerCaseKeys } from './net/headers.js';
 import type { ProgressState } from './progress.js';
 import { TokenBucket } from './rate/token-bucket.js';
 
@@ -120,10 +121,6 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
         }
       : {},
   };
-}
-
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /**

@@ -14,7 +14,7 @@ import {
   RangeMismatchError,
   TimeoutError,
 } from './errors.js';
-import { checkValidators, ifRangeValue, parseContentRange } from './engine/resource.js';
+import { checkValidators, ifRangeValue } from './engine/resource.js';
 import {
   type OpenedResponse,
   openRequest,
@@ -22,6 +22,7 @@ import {
   statusError,
   toQgetError,
 } from './net/client.js';
+import { contentLength, parseContentRange } from './net/headers.js';
 import type { TokenBucket } from './rate/token-bucket.js';
 
 /** What identifies the version of the resource whose bytes are in the stream. */
@@ -216,9 +217,7 @@ function acceptResponse(res: OpenedResponse, o: StreamDownloadOptions): number {
   const knownSize = o.knownSize ?? -1;
   if (o.offset === 0) {
     if (res.statusCode !== 200) throw statusError(res);
-    const len = res.headers['content-length'];
-    const encoded = (res.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity';
-    return len !== undefined && /^\d+$/.test(len) && !encoded ? Number(len) : -1;
+    return contentLength(res.headers) ?? -1;
   }
   if (res.statusCode === 200) {
     throw new RangeMismatchError(

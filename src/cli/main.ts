@@ -3,7 +3,7 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { DownloaderOptions, QgetOptions } from '../index.js';
+import { type DownloaderOptions, parseHeaderLines, type QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
 import { collect, intArg, secondsArg, sizeArg } from './arg-parsers.js';
 import { VERSION } from '../version.js';
@@ -101,17 +101,13 @@ Exit codes:
     );
 }
 
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new InvalidArgumentError(`"${line}" is not a header; write "Name: value".`);
-    }
-    headers[name.toLowerCase()] = line.slice(colon + 1).trim();
+/** The -H lines as headers; a bad line is a usage error. */
+function headerArgs(lines: string[]): Record<string, string> {
+  try {
+    return parseHeaderLines(lines);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
   }
-  return headers;
 }
 
 export interface Io {
@@ -135,7 +131,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   try {
     program.parse(argv, { from: 'user' });
     opts = program.opts<CliOptions>();
-    headers = parseHeaders(opts.header);
+    headers = headerArgs(opts.header);
     urls = [...program.args];
     if (opts.enableRpc) {
       const { runDaemon } = await import('./run-daemon.js');

@@ -13,6 +13,7 @@ import {
   TimeoutError,
   TooManyRedirectsError,
 } from '../errors.js';
+import { flattenHeaders } from './headers.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
 
@@ -236,16 +237,6 @@ export function discardBody(body: OpenedResponse['body'] | undefined, reason?: E
 /** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */
 export function statusError(res: Pick<Answer, 'statusCode' | 'headers' | 'url'>): HttpStatusError {
   return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
-}
-
-function flattenHeaders(
-  raw: Record<string, string | string[] | undefined>,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    out[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
-  }
-  return out;
 }
 
 /**
