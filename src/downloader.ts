@@ -5,19 +5,19 @@ import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
 import { DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { pathFromUrl } from './engine/filename.js';
+import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
+import { AbortError, type QgetError } from './errors.js';
+import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
+import type { ConnectionPool } from './net/connection-pool.js';
+import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
 import {
   checkInteger,
   checkNumber,
   checkPath,
   checkUrl,
-  type DownloaderOptions,
-  type EnginePassThrough,
   isWritable,
-} from './downloader-options.js';
-import { AbortError, type QgetError } from './errors.js';
-import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
-import type { ConnectionPool } from './net/connection-pool.js';
-import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
+  MIN_CHUNK_BYTES,
+} from './options-check.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { StreamTarget } from './stream-download.js';
@@ -64,7 +64,6 @@ export const downloaderInternals: {
 };
 
 const DEFAULT_CHUNK = 256 * 1024;
-const MIN_ENGINE_CHUNK = 1024;
 
 /** bitpit's bar(): floor(ratio × width) `char`s padded with spaces; `unknown` × width if unknown. */
 export function progressBar(ratio: number, width = 30, char = '=', unknown = '?'): string {
@@ -137,7 +136,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     this.#timeout = checkNumber('timeout', options.timeout, 10, 0);
     this.#updatePeriod = checkNumber('updatePeriod', options.updatePeriod, 1, 0, true);
     this.#restartWait = checkNumber('restartWait', options.restartWait, -1);
-    this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK);
+    this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
     const {
       path: _p,
       dirPath: _d,
@@ -238,7 +237,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   }
 
   set chunkSize(value: number) {
-    this.#chunkSize = checkInteger('chunkSize', value, DEFAULT_CHUNK);
+    this.#chunkSize = checkInteger('chunkSize', value, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
   }
 
   // ---- read-only properties ----
@@ -552,7 +551,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
       filepath: path,
       dir: this.#dirPath,
       timeout: this.#timeout,
-      chunkBytes: Math.max(MIN_ENGINE_CHUNK, Math.round(chunk)),
+      // A rate limit below the smallest batch still writes batches of that size.
+      chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
       rateLimit: 0,
       signal,
     });

@@ -8,7 +8,8 @@ import {
   downloaderInternals,
   type HumanReadable,
 } from './downloader.js';
-import { checkCount, checkNumber, type DownloaderOptions, describe } from './downloader-options.js';
+import type { DownloaderOptions } from './downloader-options.js';
+import { checkCount, checkNumber, checkObject, optionError } from './options-check.js';
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
 import { timeoutMs } from './qget.js';
@@ -90,9 +91,7 @@ export class Manager extends Emitter<ManagerSignals> {
 
   constructor(options: ManagerOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
-    }
+    checkObject('options', options);
     this.#maxRunning = checkCount('maxRunning', options.maxRunning);
     this.#rateLimit = checkNumber('rateLimit', options.rateLimit, 0, 0);
     this.#restartWait = checkNumber('restartWait', options.restartWait, 30);
@@ -184,7 +183,7 @@ export class Manager extends Emitter<ManagerSignals> {
     const d =
       typeof download === 'string' ? new Downloader(download, this.#downloadOptions) : download;
     if (!(d instanceof Downloader)) {
-      throw new TypeError(`Expected a URL or a Downloader, got ${describe(download)}`);
+      throw optionError('download', 'a URL or a Downloader', download);
     }
     if (this.#entry(d)) return d;
     const previous = downloaderInternals.link(d, this.#link);
@@ -460,9 +459,5 @@ function failedForGood(d: Downloader): boolean {
 }
 
 function checkDownloadOptions(value: unknown): DownloaderOptions {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') {
-    throw new TypeError(`Expected \`downloadOptions\` to be an object, got ${describe(value)}`);
-  }
-  return { ...(value as DownloaderOptions) };
+  return { ...checkObject<DownloaderOptions>('downloadOptions', value) };
 }

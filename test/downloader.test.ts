@@ -9,7 +9,12 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Downloader, progressBar } from '../src/downloader.js';
-import { ChecksumError, HttpStatusError, InvalidUrlError } from '../src/errors.js';
+import {
+  ChecksumError,
+  HttpStatusError,
+  InvalidOptionError,
+  InvalidUrlError,
+} from '../src/errors.js';
 import { humanReadable } from '../src/units.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { reachState, recordStates, waitFor } from './helpers/events.js';
@@ -98,10 +103,10 @@ describe('Downloader: construction and properties', () => {
     ]);
   });
 
-  it('rejects bad options with precise TypeErrors, and a bad URL with InvalidUrlError', () => {
+  it('rejects bad options with precise InvalidOptionErrors, and a bad URL with InvalidUrlError', () => {
     const url = 'http://127.0.0.1:9/x';
     assert.throws(() => new Downloader(url, { rateLimit: -1 }), {
-      name: 'TypeError',
+      name: 'InvalidOptionError',
       message: 'Expected `rateLimit` to be a number from 0 and up, got -1 (number)',
     });
     assert.throws(
@@ -109,7 +114,7 @@ describe('Downloader: construction and properties', () => {
       /`updatePeriod` to be a number above 0/,
     );
     assert.throws(() => new Downloader(url, { chunkSize: 1.5 }), /`chunkSize` to be an integer/);
-    assert.throws(() => new Downloader(url, { timeout: Number.NaN }), TypeError);
+    assert.throws(() => new Downloader(url, { timeout: Number.NaN }), InvalidOptionError);
     assert.throws(
       () => new Downloader(url, { path: 42 as never }),
       /`path` to be a non-empty string or a Writable/,
@@ -120,8 +125,8 @@ describe('Downloader: construction and properties', () => {
     const d = new Downloader(url);
     assert.throws(() => {
       d.rateLimit = -5;
-    }, TypeError);
-    assert.throws(() => d.restart(Number.POSITIVE_INFINITY), TypeError);
+    }, InvalidOptionError);
+    assert.throws(() => d.restart(Number.POSITIVE_INFINITY), InvalidOptionError);
   });
 
   it('bar() follows the seed: floor(ratio × width) chars, padded; unknown ratio → unknown chars', () => {
