@@ -48,8 +48,6 @@ interface Entry {
   queued: boolean;
   /** Being stopped by the manager to free a slot; it stays queued. */
   preempted: boolean;
-  /** performance.now() of its last transient failure; restartWait counts from it. */
-  failedAt: number;
   startedAt: number;
   onState: (d: Downloader, old: string) => void;
 }
@@ -80,8 +78,6 @@ export class Manager extends Emitter<ManagerSignals> {
   readonly #link: DownloaderLink;
   #running = false;
   #tick: ReturnType<typeof setInterval> | undefined;
-  #wake: ReturnType<typeof setTimeout> | undefined;
-  #wakeAt = Number.POSITIVE_INFINITY;
   #updating = false;
   #again = false;
   #pool: SharedPool | undefined;
@@ -103,6 +99,8 @@ export class Manager extends Emitter<ManagerSignals> {
       lease: () => this.#lease(),
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
+      requestRestart: (d) => this.#requestRestart(d),
+      restartWait: () => this.#restartWait,
     };
   }
 
@@ -142,6 +140,8 @@ export class Manager extends Emitter<ManagerSignals> {
 
   set restartWait(value: number) {
     this.#restartWait = checkNumber('restartWait', value, 30);
+    // Pending restarts follow the new wait (counted from now), as a download's own restartWait.
+    for (const e of this.#entries) downloaderInternals.rescheduleRestart(e.d);
     this.emit('property-changed', this, 'restartWait');
     this.update();
   }
@@ -197,7 +197,6 @@ export class Manager extends Emitter<ManagerSignals> {
       d,
       queued: d.isAlive || (d.state !== 'complete' && !failedForGood(d)),
       preempted: false,
-      failedAt: Number.NEGATIVE_INFINITY,
       startedAt: d.isAlive ? performance.now() : Number.NEGATIVE_INFINITY,
       onState: (_d, old) => this.#onState(entry, old),
     };
@@ -240,7 +239,6 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#running = false;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
-    this.#clearWake();
     const shared = this.#pool;
     if (shared) {
       this.#pool = undefined;
@@ -293,7 +291,6 @@ export class Manager extends Emitter<ManagerSignals> {
 
   #schedule(): void {
     if (!this.#running) return;
-    const now = performance.now();
     const limit = this.#maxRunning > 0 ? this.#maxRunning : Number.POSITIVE_INFINITY;
     const active = this.#entries.filter((e) => e.d.isAlive && !e.preempted);
     if (active.length > limit) {
@@ -307,19 +304,12 @@ export class Manager extends Emitter<ManagerSignals> {
     }
     // A download being stopped still holds its connections: it counts until it has stopped.
     let running = this.#entries.filter((e) => e.d.isAlive).length;
-    let wakeAt = Number.POSITIVE_INFINITY;
     for (const e of this.#entries) {
       if (running >= limit) break;
       if (!e.queued || e.d.isAlive) continue;
-      const readyAt = e.failedAt + this.#restartWait * 1000;
-      if (readyAt > now) {
-        wakeAt = Math.min(wakeAt, readyAt);
-        continue;
-      }
       running++;
       downloaderInternals.start(e.d);
     }
-    this.#setWake(wakeAt);
   }
 
   #onState(entry: Entry, _old: string): void {
@@ -333,8 +323,9 @@ export class Manager extends Emitter<ManagerSignals> {
         entry.queued = false;
         break;
       case 'error':
-        entry.failedAt = performance.now();
-        if (failedForGood(d) || this.#restartWait < 0) entry.queued = false;
+        // A transient failure's restart, if any, is pending on the download's own timer (by the
+        // restart rule over both waits): it queues the download again when it comes due.
+        entry.queued = false;
         break;
       case 'pause':
         entry.preempted = false;
@@ -347,9 +338,15 @@ export class Manager extends Emitter<ManagerSignals> {
     const entry = this.#entry(d);
     if (!entry || !this.#running) return false;
     entry.queued = true;
-    entry.failedAt = Number.NEGATIVE_INFINITY;
     this.update();
     return true;
+  }
+
+  #requestRestart(d: Downloader): void {
+    const entry = this.#entry(d);
+    if (!entry) return;
+    entry.queued = true;
+    this.update();
   }
 
   #requestStop(d: Downloader): void {
@@ -379,28 +376,6 @@ export class Manager extends Emitter<ManagerSignals> {
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = setInterval(() => this.update(), this.#updatePeriod * 1000);
     this.#tick.unref();
-  }
-
-  /** A timer for the next restart wait that ends; it keeps the process alive, as pending work. */
-  #setWake(at: number): void {
-    if (at === this.#wakeAt) return;
-    this.#clearWake();
-    if (!Number.isFinite(at)) return;
-    this.#wakeAt = at;
-    this.#wake = setTimeout(
-      () => {
-        this.#wake = undefined;
-        this.#wakeAt = Number.POSITIVE_INFINITY;
-        this.update();
-      },
-      Math.max(0, at - performance.now()),
-    );
-  }
-
-  #clearWake(): void {
-    if (this.#wake !== undefined) clearTimeout(this.#wake);
-    this.#wake = undefined;
-    this.#wakeAt = Number.POSITIVE_INFINITY;
   }
 
   // ---- the shared connection pool ----

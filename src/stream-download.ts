@@ -12,6 +12,7 @@ import {
   LocalIoError,
   NetworkError,
   RangeMismatchError,
+  ResourceChangedError,
   TimeoutError,
 } from './errors.js';
 import { checkValidators, ifRangeValue } from './engine/resource.js';
@@ -237,9 +238,9 @@ function acceptResponse(res: OpenedResponse, o: StreamDownloadOptions): number {
     );
   }
   if (knownSize >= 0 && range.total !== knownSize) {
-    throw new RangeMismatchError(
-      `the resource changed size on the server (${knownSize} became ${range.total})`,
-      false,
+    // As in the engine (resource.ts); permanent here: what is in the stream cannot be taken back.
+    throw new ResourceChangedError(
+      `the resource changed on the server (size ${knownSize} became ${range.total})`,
       { transient: false },
     );
   }

@@ -14,6 +14,7 @@ import {
   HttpStatusError,
   InvalidOptionError,
   InvalidUrlError,
+  ResourceChangedError,
 } from '../src/errors.js';
 import { humanReadable } from '../src/units.js';
 import { makeContent, sha256 } from './helpers/content.js';
@@ -489,6 +490,30 @@ describe('Downloader: a Writable as path', () => {
     assert.equal(server.requests.length, 2);
     assert.equal(server.requests[1]?.range, `bytes=${kept}-`);
     assert.equal(server.requests[1]?.ifRange, server.config.etag);
+  });
+
+  it('a size change between runs on a stream is a permanent ResourceChangedError (D4)', async () => {
+    const server = await serve(content);
+    const sink = new SlowSink();
+    const d = new Downloader(server.fileUrl, { path: sink, rateLimit: 512 * KiB, restartWait: 0 });
+    d.start();
+    await waitFor(() => d.downloaded > 200 * KiB, 5000, 'some bytes');
+    d.stop();
+    await d.join();
+    // Same validators, other size: only the Content-Range total tells.
+    server.config.content = makeContent(content.length + 1000, 22);
+    d.rateLimit = 0;
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.ok(d.lastError instanceof ResourceChangedError, String(d.lastError));
+    assert.equal(d.lastError.code, 'ERR_RESOURCE_CHANGED');
+    assert.equal(d.lastError.transient, false);
+    assert.match(
+      d.lastError.message,
+      new RegExp(`size ${content.length} became ${content.length + 1000}`),
+    );
+    assert.equal(d.isRestarting, false);
   });
 
   it('a checksum mismatch on a stream is a permanent error', async () => {
