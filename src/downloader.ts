@@ -6,20 +6,22 @@ import { Emitter } from './emitter.js';
 import { DownloadJob, type EngineOptions } from './engine/download-job.js';
 import { pathFromUrl } from './engine/filename.js';
 import type { OutputNames } from './engine/output-names.js';
+import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
+import { AbortError, type QgetError } from './errors.js';
+import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
+import type { ConnectionPool } from './net/connection-pool.js';
+import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
 import {
   checkInteger,
   checkNumber,
   checkPath,
   checkUrl,
-  type DownloaderOptions,
-  type EnginePassThrough,
   isWritable,
-} from './downloader-options.js';
-import { AbortError, type QgetError } from './errors.js';
-import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
-import type { ConnectionPool } from './net/connection-pool.js';
+  MIN_CHUNK_BYTES,
+} from './options-check.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from './rate/token-bucket.js';
+import { RestartTimer, restartWaitOf } from './restart-timer.js';
 import { StreamTarget } from './stream-download.js';
 import { humanReadable } from './units.js';
 
@@ -52,6 +54,10 @@ export interface DownloaderLink {
   requestStop(d: Downloader): void;
   /** Output names taken in this run: a download whose path is taken is renamed. */
   readonly names: OutputNames;
+  /** A restart came due: the manager queues the download (and starts it when a slot is free). */
+  requestRestart(d: Downloader): void;
+  /** The manager's restartWait (seconds, negative = never): see restartWaitOf(). */
+  restartWait(): number;
 }
 
 /** Internal entry points for Manager (not exported from the package). */
@@ -59,14 +65,16 @@ export const downloaderInternals: {
   link(d: Downloader, link: DownloaderLink | undefined): DownloaderLink | undefined;
   start(d: Downloader): void;
   stop(d: Downloader): void;
+  /** The manager's restartWait changed: reschedule a pending restart by the restart rule. */
+  rescheduleRestart(d: Downloader): void;
 } = {
   link: () => undefined,
   start: () => {},
   stop: () => {},
+  rescheduleRestart: () => {},
 };
 
 const DEFAULT_CHUNK = 256 * 1024;
-const MIN_ENGINE_CHUNK = 1024;
 
 /** bitpit's bar(): floor(ratio × width) `char`s padded with spaces; `unknown` × width if unknown. */
 export function progressBar(ratio: number, width = 30, char = '=', unknown = '?'): string {
@@ -89,8 +97,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
     downloaderInternals.link = (d, link) => {
       const old = d.#link;
       d.#link = link;
+      // A restart pending by the old manager's wait only is not this download's any more.
+      if (old !== undefined && link === undefined && d.#restartWait < 0) d.#restarts.cancel();
       return old;
     };
+    downloaderInternals.rescheduleRestart = (d) => d.#rescheduleRestart();
     downloaderInternals.start = (d) => d.#startNow();
     downloaderInternals.stop = (d) => d.#stopNow();
   }
@@ -116,8 +127,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   #speedMark = { at: 0, bytes: 0 };
   #speedTimer: ReturnType<typeof setInterval> | undefined;
   #lastError: QgetError | null = null;
-  #restartTime: Date | null = null;
-  #restartTimer: ReturnType<typeof setTimeout> | undefined;
+  readonly #restarts = new RestartTimer(() => this.emit('restart-time-changed', this));
 
   #alive = false;
   #run: Promise<void> | undefined;
@@ -139,7 +149,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     this.#timeout = checkNumber('timeout', options.timeout, 10, 0);
     this.#updatePeriod = checkNumber('updatePeriod', options.updatePeriod, 1, 0, true);
     this.#restartWait = checkNumber('restartWait', options.restartWait, -1);
-    this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK);
+    this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
     const {
       path: _p,
       dirPath: _d,
@@ -219,7 +229,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   /** Setting it while a restart is scheduled schedules it again with the new wait. */
   set restartWait(value: number) {
     this.#restartWait = checkNumber('restartWait', value, -1);
-    if (this.isRestarting) this.restart();
+    this.#rescheduleRestart();
   }
 
   get updatePeriod(): number {
@@ -246,7 +256,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   }
 
   set chunkSize(value: number) {
-    this.#chunkSize = checkInteger('chunkSize', value, DEFAULT_CHUNK);
+    this.#chunkSize = checkInteger('chunkSize', value, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
   }
 
   // ---- read-only properties ----
@@ -298,14 +308,14 @@ export class Downloader extends Emitter<DownloaderSignals> {
     return this.#alive;
   }
 
-  /** A restart is scheduled. */
+  /** A restart is scheduled (by restart(), by restartWait, or by its Manager's restartWait). */
   get isRestarting(): boolean {
-    return this.#restartTimer !== undefined;
+    return this.#restarts.pending;
   }
 
   /** When the scheduled restart happens; null when none is scheduled. */
   get restartTime(): Date | null {
-    return this.#restartTime;
+    return this.#restarts.at;
   }
 
   /** The error that stopped the last run that failed; null if none failed yet. */
@@ -372,16 +382,28 @@ export class Downloader extends Emitter<DownloaderSignals> {
     });
   }
 
-  /** Schedule start() after `wait` seconds (default `restartWait`, at least 0). */
+  /**
+   * Schedule start() after `wait` seconds (default `restartWait`, at least 0). In a Manager, the
+   * download is queued then, and started when a slot is free.
+   */
   restart(wait?: number): void {
-    const seconds = Math.max(0, checkNumber('wait', wait, this.#restartWait));
-    if (this.#restartTimer !== undefined) clearTimeout(this.#restartTimer);
-    this.#restartTimer = setTimeout(() => {
-      this.#restartTimer = undefined;
-      this.#setRestartTime(null);
-      this.start();
-    }, seconds * 1000);
-    this.#setRestartTime(new Date(Date.now() + seconds * 1000));
+    const seconds = checkNumber('wait', wait, this.#restartWait);
+    this.#restarts.schedule(seconds, () => {
+      if (this.#link) this.#link.requestRestart(this);
+      else this.start();
+    });
+  }
+
+  /** The wait the restart rule gives now (own and manager's restartWait), negative = never. */
+  #effectiveRestartWait(): number {
+    return restartWaitOf(this.#restartWait, this.#link?.restartWait());
+  }
+
+  #rescheduleRestart(): void {
+    if (!this.isRestarting) return;
+    const wait = this.#effectiveRestartWait();
+    if (wait < 0) this.#restarts.cancel();
+    else this.restart(wait);
   }
 
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
@@ -403,14 +425,13 @@ export class Downloader extends Emitter<DownloaderSignals> {
       });
       await res.body.dump().catch(() => {});
       if (res.statusCode >= 200 && res.statusCode < 300) {
-        const total = /\/(\d+)\s*$/.exec(res.headers['content-range'] ?? '')?.[1];
-        const length = res.headers['content-length'];
+        // The engine's rules: a Content-Range total, else an identity-coded Content-Length.
+        const range = res.headers['content-range'];
         const size =
-          total !== undefined
-            ? Number(total)
-            : length && /^\d+$/.test(length)
-              ? Number(length)
-              : -1;
+          parseContentRange(range)?.total ??
+          parseUnsatisfiedRange(range) ??
+          contentLength(res.headers) ??
+          -1;
         this.#setSize(size);
       }
     } catch {
@@ -429,7 +450,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
       if (this.#stopRequested) this.#startAfterStop = true;
       return;
     }
-    this.#cancelRestart();
+    this.#restarts.cancel();
     const controller = new AbortController();
     this.#abort = controller;
     this.#alive = true;
@@ -446,7 +467,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   #stopNow(): void {
     this.#startAfterStop = false;
-    this.#cancelRestart();
+    this.#restarts.cancel();
     if (!this.#alive || this.#stopRequested) return;
     this.#stopRequested = true;
     this.#abort?.abort(new AbortError('the download was stopped'));
@@ -480,9 +501,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
       this.#lastError = error;
       // Scheduled before the state is announced: listeners of 'error' see isRestarting and
       // restartTime (bitpit's lesson 3 decides there whether a retry is coming).
-      if (error.transient && this.#restartWait >= 0 && !this.isRestarting && !this.#alive) {
-        this.restart();
-      }
+      const wait = this.#effectiveRestartWait();
+      if (error.transient && wait >= 0 && !this.isRestarting && !this.#alive) this.restart(wait);
       this.#setState('error');
     }
     if (this.#startAfterStop && !this.#alive) this.start();
@@ -564,7 +584,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
       filepath: path,
       dir: this.#dirPath,
       timeout: this.#timeout,
-      chunkBytes: Math.max(MIN_ENGINE_CHUNK, Math.round(chunk)),
+      // A rate limit below the smallest batch still writes batches of that size.
+      chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
       rateLimit: 0,
       signal,
     });
@@ -587,19 +608,6 @@ export class Downloader extends Emitter<DownloaderSignals> {
     if (size === this.#size) return;
     this.#size = size;
     this.emit('size-changed', this);
-  }
-
-  #setRestartTime(time: Date | null): void {
-    if (time === null && this.#restartTime === null) return;
-    this.#restartTime = time;
-    this.emit('restart-time-changed', this);
-  }
-
-  #cancelRestart(): void {
-    if (this.#restartTimer === undefined) return;
-    clearTimeout(this.#restartTimer);
-    this.#restartTimer = undefined;
-    this.#setRestartTime(null);
   }
 
   #startSpeedTimer(): void {

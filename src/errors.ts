@@ -176,3 +176,20 @@ export class AbortError extends QgetError {
 export function isQgetError(value: unknown): value is QgetError {
   return value instanceof QgetError;
 }
+
+/**
+ * The first string `code` along an error's cause chain (undici wraps socket errors), or the first
+ * one `accept` takes. Internal: not exported by index.ts.
+ */
+export function errorCode(
+  err: unknown,
+  accept: (code: string) => boolean = () => true,
+): string | undefined {
+  let cur: unknown = err;
+  for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
+    const code = (cur as { code?: unknown }).code;
+    if (typeof code === 'string' && accept(code)) return code;
+    cur = (cur as { cause?: unknown }).cause;
+  }
+  return undefined;
+}

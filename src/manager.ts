@@ -8,7 +8,8 @@ import {
   downloaderInternals,
   type HumanReadable,
 } from './downloader.js';
-import { checkCount, checkNumber, type DownloaderOptions, describe } from './downloader-options.js';
+import type { DownloaderOptions } from './downloader-options.js';
+import { checkCount, checkNumber, checkObject, optionError } from './options-check.js';
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
 import { timeoutMs } from './qget.js';
@@ -48,8 +49,6 @@ interface Entry {
   queued: boolean;
   /** Being stopped by the manager to free a slot; it stays queued. */
   preempted: boolean;
-  /** performance.now() of its last transient failure; restartWait counts from it. */
-  failedAt: number;
   startedAt: number;
   onState: (d: Downloader, old: string) => void;
 }
@@ -82,8 +81,6 @@ export class Manager extends Emitter<ManagerSignals> {
   readonly #link: DownloaderLink;
   #running = false;
   #tick: ReturnType<typeof setInterval> | undefined;
-  #wake: ReturnType<typeof setTimeout> | undefined;
-  #wakeAt = Number.POSITIVE_INFINITY;
   #updating = false;
   #again = false;
   #pool: SharedPool | undefined;
@@ -93,9 +90,7 @@ export class Manager extends Emitter<ManagerSignals> {
 
   constructor(options: ManagerOptions = {}) {
     super();
-    if (options === null || typeof options !== 'object') {
-      throw new TypeError(`Expected \`options\` to be an object, got ${describe(options)}`);
-    }
+    checkObject('options', options);
     this.#maxRunning = checkCount('maxRunning', options.maxRunning);
     this.#rateLimit = checkNumber('rateLimit', options.rateLimit, 0, 0);
     this.#restartWait = checkNumber('restartWait', options.restartWait, 30);
@@ -108,6 +103,8 @@ export class Manager extends Emitter<ManagerSignals> {
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
       names: this.#names,
+      requestRestart: (d) => this.#requestRestart(d),
+      restartWait: () => this.#restartWait,
     };
   }
 
@@ -147,6 +144,8 @@ export class Manager extends Emitter<ManagerSignals> {
 
   set restartWait(value: number) {
     this.#restartWait = checkNumber('restartWait', value, 30);
+    // Pending restarts follow the new wait (counted from now), as a download's own restartWait.
+    for (const e of this.#entries) downloaderInternals.rescheduleRestart(e.d);
     this.emit('property-changed', this, 'restartWait');
     this.update();
   }
@@ -188,7 +187,7 @@ export class Manager extends Emitter<ManagerSignals> {
     const d =
       typeof download === 'string' ? new Downloader(download, this.#downloadOptions) : download;
     if (!(d instanceof Downloader)) {
-      throw new TypeError(`Expected a URL or a Downloader, got ${describe(download)}`);
+      throw optionError('download', 'a URL or a Downloader', download);
     }
     if (this.#entry(d)) return d;
     const previous = downloaderInternals.link(d, this.#link);
@@ -202,7 +201,6 @@ export class Manager extends Emitter<ManagerSignals> {
       d,
       queued: d.isAlive || (d.state !== 'complete' && !failedForGood(d)),
       preempted: false,
-      failedAt: Number.NEGATIVE_INFINITY,
       startedAt: d.isAlive ? performance.now() : Number.NEGATIVE_INFINITY,
       onState: (_d, old) => this.#onState(entry, old),
     };
@@ -247,7 +245,6 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#running = false;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
-    this.#clearWake();
     const shared = this.#pool;
     if (shared) {
       this.#pool = undefined;
@@ -300,7 +297,6 @@ export class Manager extends Emitter<ManagerSignals> {
 
   #schedule(): void {
     if (!this.#running) return;
-    const now = performance.now();
     const limit = this.#maxRunning > 0 ? this.#maxRunning : Number.POSITIVE_INFINITY;
     const active = this.#entries.filter((e) => e.d.isAlive && !e.preempted);
     if (active.length > limit) {
@@ -314,19 +310,12 @@ export class Manager extends Emitter<ManagerSignals> {
     }
     // A download being stopped still holds its connections: it counts until it has stopped.
     let running = this.#entries.filter((e) => e.d.isAlive).length;
-    let wakeAt = Number.POSITIVE_INFINITY;
     for (const e of this.#entries) {
       if (running >= limit) break;
       if (!e.queued || e.d.isAlive) continue;
-      const readyAt = e.failedAt + this.#restartWait * 1000;
-      if (readyAt > now) {
-        wakeAt = Math.min(wakeAt, readyAt);
-        continue;
-      }
       running++;
       downloaderInternals.start(e.d);
     }
-    this.#setWake(wakeAt);
   }
 
   #onState(entry: Entry, _old: string): void {
@@ -340,8 +329,9 @@ export class Manager extends Emitter<ManagerSignals> {
         entry.queued = false;
         break;
       case 'error':
-        entry.failedAt = performance.now();
-        if (failedForGood(d) || this.#restartWait < 0) entry.queued = false;
+        // A transient failure's restart, if any, is pending on the download's own timer (by the
+        // restart rule over both waits): it queues the download again when it comes due.
+        entry.queued = false;
         break;
       case 'pause':
         entry.preempted = false;
@@ -354,9 +344,15 @@ export class Manager extends Emitter<ManagerSignals> {
     const entry = this.#entry(d);
     if (!entry || !this.#running) return false;
     entry.queued = true;
-    entry.failedAt = Number.NEGATIVE_INFINITY;
     this.update();
     return true;
+  }
+
+  #requestRestart(d: Downloader): void {
+    const entry = this.#entry(d);
+    if (!entry) return;
+    entry.queued = true;
+    this.update();
   }
 
   #requestStop(d: Downloader): void {
@@ -386,28 +382,6 @@ export class Manager extends Emitter<ManagerSignals> {
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = setInterval(() => this.update(), this.#updatePeriod * 1000);
     this.#tick.unref();
-  }
-
-  /** A timer for the next restart wait that ends; it keeps the process alive, as pending work. */
-  #setWake(at: number): void {
-    if (at === this.#wakeAt) return;
-    this.#clearWake();
-    if (!Number.isFinite(at)) return;
-    this.#wakeAt = at;
-    this.#wake = setTimeout(
-      () => {
-        this.#wake = undefined;
-        this.#wakeAt = Number.POSITIVE_INFINITY;
-        this.update();
-      },
-      Math.max(0, at - performance.now()),
-    );
-  }
-
-  #clearWake(): void {
-    if (this.#wake !== undefined) clearTimeout(this.#wake);
-    this.#wake = undefined;
-    this.#wakeAt = Number.POSITIVE_INFINITY;
   }
 
   // ---- the shared connection pool ----
@@ -466,9 +440,5 @@ function failedForGood(d: Downloader): boolean {
 }
 
 function checkDownloadOptions(value: unknown): DownloaderOptions {
-  if (value === undefined) return {};
-  if (value === null || typeof value !== 'object') {
-    throw new TypeError(`Expected \`downloadOptions\` to be an object, got ${describe(value)}`);
-  }
-  return { ...(value as DownloaderOptions) };
+  return { ...checkObject<DownloaderOptions>('downloadOptions', value) };
 }

@@ -6,6 +6,8 @@ import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/d
 import { parseChecksum } from './engine/checksum.js';
 import { InvalidOptionError } from './errors.js';
 import { redactUrls } from './net/credentials.js';
+import { lowerCaseKeys } from './net/headers.js';
+import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './options-check.js';
 import type { ProgressState } from './progress.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { VERSION } from './version.js';
@@ -65,25 +67,6 @@ export interface QgetResult extends DownloadResult {}
 
 const MIN_SPLIT = 1024 * 1024;
 
-function positiveInt(name: string, value: number | undefined, fallback: number, min = 1): number {
-  if (value === undefined) return fallback;
-  if (!Number.isInteger(value) || value < min) {
-    throw new InvalidOptionError(
-      `Expected \`${name}\` to be an integer from ${min} and up, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function nonNegative(name: string, value: number | undefined, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isFinite(value) || value < 0) {
-    throw new InvalidOptionError(`Expected \`${name}\` to be a number from 0 and up, got ${value}`);
-  }
-  return value;
-}
-
-/** Turn public options into the engine's, with defaults and precise errors. */
 /** The `timeout` option (seconds, 0 = none) in ms, as timers take it. */
 export function timeoutMs(seconds: number): number {
   return seconds > 0 ? seconds * 1000 : 2 ** 31 - 1;
@@ -100,6 +83,7 @@ function headerValue(name: string, value: string | undefined, fallback: string):
   return value;
 }
 
+/** Turn public options into the engine's, with defaults and InvalidOptionErrors (options-check.ts). */
 export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
   const log =
     typeof options.debug === 'function'
@@ -108,18 +92,18 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
         ? (message: string) => console.error(`qget: ${message}`)
         : undefined;
   const debug = log && ((message: string) => log(redactUrls(message)));
-  const timeout = nonNegative('timeout', options.timeout, 10);
-  const rateLimit = nonNegative('rateLimit', options.rateLimit, 0);
+  const timeout = checkNumber('timeout', options.timeout, 10, 0);
+  const rateLimit = checkNumber('rateLimit', options.rateLimit, 0, 0);
   const progress = options.progress;
   return {
     url,
     output: options.filepath,
     dir: options.dir,
     override: options.override ?? false,
-    maxConnections: positiveInt('maxConnections', options.maxConnections, 16),
-    connectionTestSec: nonNegative('connectionTestSec', options.connectionTestSec, 5),
-    chunkBytes: positiveInt('chunkBytes', options.chunkBytes, 256 * 1024, 1024),
-    maxPartBytes: Math.round(nonNegative('maxPartMb', options.maxPartMb, 0) * 1024 * 1024),
+    maxConnections: checkInteger('maxConnections', options.maxConnections, 16),
+    connectionTestSec: checkNumber('connectionTestSec', options.connectionTestSec, 5, 0),
+    chunkBytes: checkInteger('chunkBytes', options.chunkBytes, 256 * 1024, MIN_CHUNK_BYTES),
+    maxPartBytes: Math.round(checkNumber('maxPartMb', options.maxPartMb, 0, 0) * 1024 * 1024),
     minSplitBytes: MIN_SPLIT,
     tmpDir: options.tmpDir,
     // Like curl: -A (userAgent) sets the User-Agent, a User-Agent header overrides it.
@@ -130,7 +114,7 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     },
     checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
     timeoutMs: timeoutMs(timeout),
-    retries: positiveInt('retries', options.retries, 5, 0),
+    retries: checkInteger('retries', options.retries, 5, 0),
     fsync: options.fsync ?? true,
     signal: options.signal,
     dispatcher: options.dispatcher,
@@ -150,10 +134,6 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
         }
       : {},
   };
-}
-
-function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
-  return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));
 }
 
 /**

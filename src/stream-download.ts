@@ -12,9 +12,10 @@ import {
   LocalIoError,
   NetworkError,
   RangeMismatchError,
+  ResourceChangedError,
   TimeoutError,
 } from './errors.js';
-import { checkValidators, ifRangeValue, parseContentRange } from './engine/resource.js';
+import { checkValidators, ifRangeValue } from './engine/resource.js';
 import {
   type OpenedResponse,
   openRequest,
@@ -22,6 +23,7 @@ import {
   statusError,
   toQgetError,
 } from './net/client.js';
+import { contentLength, parseContentRange } from './net/headers.js';
 import type { TokenBucket } from './rate/token-bucket.js';
 
 /** What identifies the version of the resource whose bytes are in the stream. */
@@ -217,9 +219,7 @@ function acceptResponse(res: OpenedResponse, o: StreamDownloadOptions): number {
   const knownSize = o.knownSize ?? -1;
   if (o.offset === 0) {
     if (res.statusCode !== 200) throw statusError(res);
-    const len = res.headers['content-length'];
-    const encoded = (res.headers['content-encoding'] ?? 'identity').toLowerCase() !== 'identity';
-    return len !== undefined && /^\d+$/.test(len) && !encoded ? Number(len) : -1;
+    return contentLength(res.headers) ?? -1;
   }
   if (res.statusCode === 200) {
     throw new RangeMismatchError(
@@ -239,9 +239,9 @@ function acceptResponse(res: OpenedResponse, o: StreamDownloadOptions): number {
     );
   }
   if (knownSize >= 0 && range.total !== knownSize) {
-    throw new RangeMismatchError(
-      `the resource changed size on the server (${knownSize} became ${range.total})`,
-      false,
+    // As in the engine (resource.ts); permanent here: what is in the stream cannot be taken back.
+    throw new ResourceChangedError(
+      `the resource changed on the server (size ${knownSize} became ${range.total})`,
       { transient: false },
     );
   }

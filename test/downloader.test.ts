@@ -9,7 +9,13 @@ import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Downloader, progressBar } from '../src/downloader.js';
-import { ChecksumError, HttpStatusError, InvalidUrlError } from '../src/errors.js';
+import {
+  ChecksumError,
+  HttpStatusError,
+  InvalidOptionError,
+  InvalidUrlError,
+  ResourceChangedError,
+} from '../src/errors.js';
 import { humanReadable } from '../src/units.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { reachState, recordStates, waitFor } from './helpers/events.js';
@@ -98,10 +104,10 @@ describe('Downloader: construction and properties', () => {
     ]);
   });
 
-  it('rejects bad options with precise TypeErrors, and a bad URL with InvalidUrlError', () => {
+  it('rejects bad options with precise InvalidOptionErrors, and a bad URL with InvalidUrlError', () => {
     const url = 'http://127.0.0.1:9/x';
     assert.throws(() => new Downloader(url, { rateLimit: -1 }), {
-      name: 'TypeError',
+      name: 'InvalidOptionError',
       message: 'Expected `rateLimit` to be a number from 0 and up, got -1 (number)',
     });
     assert.throws(
@@ -109,7 +115,7 @@ describe('Downloader: construction and properties', () => {
       /`updatePeriod` to be a number above 0/,
     );
     assert.throws(() => new Downloader(url, { chunkSize: 1.5 }), /`chunkSize` to be an integer/);
-    assert.throws(() => new Downloader(url, { timeout: Number.NaN }), TypeError);
+    assert.throws(() => new Downloader(url, { timeout: Number.NaN }), InvalidOptionError);
     assert.throws(
       () => new Downloader(url, { path: 42 as never }),
       /`path` to be a non-empty string or a Writable/,
@@ -120,8 +126,8 @@ describe('Downloader: construction and properties', () => {
     const d = new Downloader(url);
     assert.throws(() => {
       d.rateLimit = -5;
-    }, TypeError);
-    assert.throws(() => d.restart(Number.POSITIVE_INFINITY), TypeError);
+    }, InvalidOptionError);
+    assert.throws(() => d.restart(Number.POSITIVE_INFINITY), InvalidOptionError);
   });
 
   it('bar() follows the seed: floor(ratio × width) chars, padded; unknown ratio → unknown chars', () => {
@@ -484,6 +490,30 @@ describe('Downloader: a Writable as path', () => {
     assert.equal(server.requests.length, 2);
     assert.equal(server.requests[1]?.range, `bytes=${kept}-`);
     assert.equal(server.requests[1]?.ifRange, server.config.etag);
+  });
+
+  it('a size change between runs on a stream is a permanent ResourceChangedError (D4)', async () => {
+    const server = await serve(content);
+    const sink = new SlowSink();
+    const d = new Downloader(server.fileUrl, { path: sink, rateLimit: 512 * KiB, restartWait: 0 });
+    d.start();
+    await waitFor(() => d.downloaded > 200 * KiB, 5000, 'some bytes');
+    d.stop();
+    await d.join();
+    // Same validators, other size: only the Content-Range total tells.
+    server.config.content = makeContent(content.length + 1000, 22);
+    d.rateLimit = 0;
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.ok(d.lastError instanceof ResourceChangedError, String(d.lastError));
+    assert.equal(d.lastError.code, 'ERR_RESOURCE_CHANGED');
+    assert.equal(d.lastError.transient, false);
+    assert.match(
+      d.lastError.message,
+      new RegExp(`size ${content.length} became ${content.length + 1000}`),
+    );
+    assert.equal(d.isRestarting, false);
   });
 
   it('a checksum mismatch on a stream is a permanent error', async () => {

@@ -13,6 +13,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { after, before, describe, it } from 'node:test';
 import { Downloader } from '../src/downloader.js';
 import { Manager, type ManagerProperty } from '../src/manager.js';
+import { InvalidOptionError } from '../src/errors.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { reachState, recordStates, waitFor } from './helpers/events.js';
 import { type RequestRecord, startServer, type TestServer } from './helpers/server.js';
@@ -100,7 +101,7 @@ async function serverRate(
 const RATE_TEST_OPTIONS = { maxConnections: 1, maxPartMb: 0.125 } as const;
 
 describe('Manager: options, signals and the list of downloads', () => {
-  it('has bitpit defaults and rejects bad options with precise TypeErrors', () => {
+  it('has bitpit defaults and rejects bad options with precise InvalidOptionErrors', () => {
     const m = new Manager();
     assert.equal(m.maxRunning, 0);
     assert.equal(m.rateLimit, 0);
@@ -111,17 +112,17 @@ describe('Manager: options, signals and the list of downloads', () => {
     assert.deepEqual(m.humanRateLimit, [0, 'B/s']);
     assert.deepEqual(Manager.signals, ['add', 'remove', 'property-changed']);
     assert.throws(() => new Manager({ maxRunning: -1 }), {
-      name: 'TypeError',
+      name: 'InvalidOptionError',
       message:
         'Expected `maxRunning` to be an integer from 0 and up (0 = no limit), got -1 (number)',
     });
-    assert.throws(() => new Manager({ maxRunning: 1.5 }), TypeError);
+    assert.throws(() => new Manager({ maxRunning: 1.5 }), InvalidOptionError);
     assert.throws(() => new Manager({ rateLimit: -1 }), /`rateLimit` to be a number from 0/);
     assert.throws(() => new Manager({ restartWait: Number.NaN }), /`restartWait`/);
     assert.throws(() => new Manager({ downloadOptions: 5 as never }), /`downloadOptions`/);
     assert.throws(() => {
       m.maxRunning = -2;
-    }, TypeError);
+    }, InvalidOptionError);
   });
 
   it('add() creates downloads with downloadOptions, emits add; remove() emits remove', async () => {
@@ -143,7 +144,7 @@ describe('Manager: options, signals and the list of downloads', () => {
     m.remove(a);
     assert.deepEqual(m.downloads, [b]);
     assert.throws(() => m.remove(a), /not in the Manager/);
-    assert.throws(() => m.add(42 as never), TypeError);
+    assert.throws(() => m.add(42 as never), InvalidOptionError);
     assert.deepEqual(seen, [
       'add http://127.0.0.1:9/a.bin true',
       'add http://127.0.0.1:9/b.bin true',

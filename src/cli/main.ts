@@ -3,37 +3,19 @@
 
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
-import type { DownloaderOptions, QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
 import { collect, intArg, secondsArg, sizeArg } from './arg-parsers.js';
 import { VERSION } from '../version.js';
-import { addDaemonOptions, type DaemonCliOptions } from './daemon-options.js';
+import {
+  type CliOptions,
+  headerArgs,
+  type Io,
+  toDownloaderOptions,
+  toLibraryOptions,
+} from './cli-options.js';
+import { addDaemonOptions } from './daemon-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { settleOutput } from './output-target.js';
-
-export interface CliOptions extends DaemonCliOptions {
-  output?: string;
-  dir?: string;
-  force: boolean;
-  connections: number;
-  test: number;
-  bytes?: number;
-  part?: number;
-  tmp?: string;
-  debug: boolean;
-  header: string[];
-  userAgent?: string;
-  checksum?: string;
-  timeout: number;
-  retries: number;
-  retryWait: number;
-  rateLimit?: number;
-  quiet: boolean;
-  fsync: boolean;
-  inputFile?: string;
-  maxRunning: number;
-  json: boolean;
-}
 
 export function buildProgram(): Command {
   const program = new Command()
@@ -110,24 +92,6 @@ Exit codes:
     );
 }
 
-function parseHeaders(lines: string[]): Record<string, string> {
-  const headers: Record<string, string> = {};
-  for (const line of lines) {
-    const colon = line.indexOf(':');
-    const name = colon > 0 ? line.slice(0, colon).trim() : '';
-    if (!/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(name)) {
-      throw new InvalidArgumentError(`"${line}" is not a header; write "Name: value".`);
-    }
-    headers[name.toLowerCase()] = line.slice(colon + 1).trim();
-  }
-  return headers;
-}
-
-export interface Io {
-  stdout: NodeJS.WriteStream;
-  stderr: NodeJS.WriteStream;
-}
-
 /** Run the command; resolves the exit code (never throws for a user's mistake). */
 export async function main(argv: string[], io: Io = process): Promise<number> {
   const program = buildProgram();
@@ -144,7 +108,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   try {
     program.parse(argv, { from: 'user' });
     opts = program.opts<CliOptions>();
-    headers = parseHeaders(opts.header);
+    headers = await headerArgs(opts.header);
     urls = [...program.args];
     if (opts.enableRpc) {
       const { runDaemon } = await import('./run-daemon.js');
@@ -207,51 +171,6 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     { maxRunning: opts.maxRunning, json: opts.json },
     io,
   );
-}
-
-export function toDownloaderOptions(
-  opts: CliOptions,
-  headers: Record<string, string>,
-): DownloaderOptions {
-  return {
-    // -o and --checksum come with one URL only (checked above); a list of one or --json runs
-    // that URL here too.
-    path: opts.output,
-    checksum: opts.checksum,
-    dirPath: opts.dir,
-    override: opts.force,
-    maxConnections: opts.connections,
-    connectionTestSec: opts.test,
-    chunkSize: opts.bytes,
-    maxPartMb: opts.part,
-    tmpDir: opts.tmp,
-    headers,
-    userAgent: opts.userAgent,
-    timeout: opts.timeout,
-    retries: opts.retries,
-    fsync: opts.fsync,
-    debug: opts.debug,
-  };
-}
-
-export function toLibraryOptions(opts: CliOptions, headers: Record<string, string>): QgetOptions {
-  return {
-    filepath: opts.output,
-    dir: opts.dir,
-    override: opts.force,
-    maxConnections: opts.connections,
-    connectionTestSec: opts.test,
-    chunkBytes: opts.bytes,
-    maxPartMb: opts.part,
-    tmpDir: opts.tmp,
-    headers,
-    userAgent: opts.userAgent,
-    checksum: opts.checksum,
-    timeout: opts.timeout,
-    retries: opts.retries,
-    rateLimit: opts.rateLimit,
-    fsync: opts.fsync,
-  };
 }
 
 export { exitCodeFor };

@@ -9,8 +9,8 @@ import { startDaemon } from '../rpc/daemon.js';
 import { parseSession, type SessionEntry } from '../rpc/session.js';
 import { VERSION } from '../version.js';
 import { EXIT } from './exit-codes.js';
-import { type CliOptions, type Io, toDownloaderOptions } from './main.js';
-import { abortOnSignals } from './run-single.js';
+import { type CliOptions, type Io, toDownloaderOptions } from './cli-options.js';
+import { abortOnSignals } from './process.js';
 
 export async function runDaemon(
   urls: string[],

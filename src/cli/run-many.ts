@@ -13,8 +13,8 @@ import {
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { InputEntry } from './input-file.js';
-import type { CliOptions, Io } from './main.js';
-import { abortOnSignals, describeError } from './run-single.js';
+import type { CliOptions, Io } from './cli-options.js';
+import { abortOnSignals, describeError } from './process.js';
 import { eventJson, LiveTable, nameOf } from './table-view.js';
 
 export interface ManyOptions {

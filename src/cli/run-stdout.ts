@@ -10,9 +10,9 @@ import {
   ProgressState,
 } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
-import type { CliOptions, Io } from './main.js';
+import type { CliOptions, Io } from './cli-options.js';
 import { ProgressView } from './progress-view.js';
-import { abortOnSignals, describeError } from './run-single.js';
+import { abortOnSignals, describeError } from './process.js';
 
 export async function runToStdout(
   url: string,

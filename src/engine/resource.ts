@@ -2,7 +2,19 @@
 // checks every later response must pass before a byte of it is written.
 
 import { RangeMismatchError, ResourceChangedError } from '../errors.js';
+import {
+  type ContentRange,
+  contentLength,
+  type FlatHeaders,
+  parseContentRange,
+  parseUnsatisfiedRange,
+} from '../net/headers.js';
 import { filenameFromResponse } from './filename.js';
+
+// The engine imports these from here; their rules live in net/headers.ts.
+export { type ContentRange, parseContentRange, parseUnsatisfiedRange };
+
+type Headers = FlatHeaders;
 
 export interface ResourceInfo {
   /** The URL the user asked for. */
@@ -17,42 +29,6 @@ export interface ResourceInfo {
   lastModified: string | undefined;
   /** Safe file name from Content-Disposition or the final URL. */
   filename: string;
-}
-
-export interface ContentRange {
-  start: number;
-  /** Inclusive, as on the wire. */
-  end: number;
-  total: number | undefined;
-}
-
-/** `bytes a-b/total`, `bytes a-b/*`; undefined for anything else (including `bytes * /n`). */
-export function parseContentRange(value: string | undefined): ContentRange | undefined {
-  if (!value) return undefined;
-  const m = /^\s*bytes\s+(\d+)-(\d+)\/(\d+|\*)\s*$/i.exec(value);
-  if (!m) return undefined;
-  const start = Number(m[1]);
-  const end = Number(m[2]);
-  const total = m[3] === '*' ? undefined : Number(m[3]);
-  if (end < start || (total !== undefined && end >= total)) return undefined;
-  return { start, end, total };
-}
-
-/** The total from an unsatisfied-range answer: `bytes * /total`. */
-export function parseUnsatisfiedRange(value: string | undefined): number | undefined {
-  const m = value ? /^\s*bytes\s+\*\/(\d+)\s*$/i.exec(value) : null;
-  return m ? Number(m[1]) : undefined;
-}
-
-type Headers = Record<string, string | undefined>;
-
-function contentLength(headers: Headers): number | undefined {
-  const raw = headers['content-length'];
-  if (raw === undefined || !/^\d+$/.test(raw.trim())) return undefined;
-  // A length of an encoded body says nothing about the resource.
-  const encoding = headers['content-encoding'];
-  if (encoding && encoding.toLowerCase() !== 'identity') return undefined;
-  return Number(raw);
 }
 
 /** Describe the resource from the probe's answer (a 200 or a 206 to `Range: bytes=<start>-`). */

@@ -1,19 +1,18 @@
 // The HTTP layer: a keep-alive undici Agent and single owned connections, one request with
-// optional redirect following, and the mapping of undici / socket failures onto qget's errors.
+// optional redirect following; undici / socket failures become qget's errors (error-map.ts).
 // undici itself is loaded on first use: downloads over plain http go over the lean
 // RangeConnection and never need it, and loading it is a sizeable share of a short run.
 
 import type { Dispatcher } from 'undici';
 import {
-  AbortError,
   HttpStatusError,
   InvalidUrlError,
   NetworkError,
-  QgetError,
-  TimeoutError,
   TooManyRedirectsError,
 } from '../errors.js';
 import { requestHeaders } from './credentials.js';
+import { flattenHeaders } from './headers.js';
+import { toQgetError } from './error-map.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
 
@@ -245,87 +244,6 @@ export function statusError(res: Pick<Answer, 'statusCode' | 'headers' | 'url'>)
   return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
 }
 
-function flattenHeaders(
-  raw: Record<string, string | string[] | undefined>,
-): Record<string, string | undefined> {
-  const out: Record<string, string | undefined> = {};
-  for (const [name, value] of Object.entries(raw)) {
-    out[name.toLowerCase()] = Array.isArray(value) ? value[0] : value;
-  }
-  return out;
-}
-
-/**
- * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
- * and are not; every other code (ECONNRESET, EPIPE, UND_ERR_SOCKET, HPE_* …) is (toQgetError).
- */
-const TRANSIENT_ERR_CODES = new Set(['ERR_QGET_SOCKET_CLOSED', 'ERR_QGET_PROTOCOL']);
-
-const TIMEOUT_CODES = new Set([
-  'UND_ERR_CONNECT_TIMEOUT',
-  'UND_ERR_HEADERS_TIMEOUT',
-  'UND_ERR_BODY_TIMEOUT',
-  // From range-connection.ts.
-  'ERR_QGET_HEADERS_TIMEOUT',
-]);
-
-/** The first string `code` along an error's cause chain (undici wraps socket errors). */
-export function errorCode(err: unknown): string | undefined {
-  let cur: unknown = err;
-  for (let depth = 0; depth < 5 && cur !== null && typeof cur === 'object'; depth++) {
-    const code = (cur as { code?: unknown }).code;
-    if (typeof code === 'string') return code;
-    cur = (cur as { cause?: unknown }).cause;
-  }
-  return undefined;
-}
-
-function isTlsCode(code: string): boolean {
-  return (
-    code.startsWith('ERR_TLS') ||
-    code.startsWith('ERR_SSL') ||
-    code.startsWith('CERT_') ||
-    code.includes('CERT') ||
-    code.startsWith('UNABLE_TO_') ||
-    code === 'HOSTNAME_MISMATCH'
-  );
-}
-
-/** Map anything thrown while sending a request or reading a body to a QgetError. */
-export function toQgetError(
-  err: unknown,
-  url: string,
-  signal?: AbortSignal | undefined,
-): QgetError {
-  if (err instanceof QgetError) return err;
-  if (signal?.aborted) {
-    const reason = signal.reason;
-    return reason instanceof QgetError ? reason : new AbortError(undefined, { cause: reason });
-  }
-  const code = errorCode(err);
-  if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
-  const detail = err instanceof Error ? err.message : String(err);
-  if (code && TIMEOUT_CODES.has(code)) {
-    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
-      cause: err,
-    });
-  }
-  if (code && isTlsCode(code)) {
-    return new NetworkError(`TLS error talking to ${new URL(url).host}: ${detail}`, {
-      cause: err,
-      transient: false,
-    });
-  }
-  if (code === 'ENOTFOUND') {
-    return new NetworkError(`cannot resolve host ${new URL(url).hostname}`, {
-      cause: err,
-      transient: false,
-    });
-  }
-  // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
-  const transient = code === undefined || !code.startsWith('ERR_') || TRANSIENT_ERR_CODES.has(code);
-  return new NetworkError(`connection to ${new URL(url).host} failed: ${code ?? detail}`, {
-    cause: err,
-    transient,
-  });
-}
+// The engine imports these from here.
+export { errorCode } from '../errors.js';
+export { toQgetError };

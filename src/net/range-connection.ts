@@ -7,6 +7,7 @@
 // undici.
 
 import { connect as netConnect, type Socket } from 'node:net';
+import { flattenHeadLines } from './headers.js';
 
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
@@ -416,13 +417,7 @@ export class RangeConnection {
     const status = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
     if (!status)
       throw new UnsupportedResponseError(`not an HTTP/1.x answer: ${JSON.stringify(lines[0])}`);
-    const headers: Record<string, string | undefined> = {};
-    for (const line of lines.slice(1)) {
-      const colon = line.indexOf(':');
-      if (colon <= 0) continue;
-      const name = line.slice(0, colon).trim().toLowerCase();
-      if (headers[name] === undefined) headers[name] = line.slice(colon + 1).trim();
-    }
+    const headers = flattenHeadLines(lines.slice(1));
     const statusCode = Number(status[2]);
     const connection = headers.connection?.toLowerCase() ?? '';
     this.#keepAlive =

@@ -4,7 +4,9 @@
 
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
-import { type DownloaderOptions, Manager, redactUrls } from '../index.js';
+import { Downloader, type DownloaderOptions, Manager, redactUrls } from '../index.js';
+// The one option validator of every surface (internal, like errors.ts: no state, no I/O).
+import { checkInteger, checkNumber, checkObject, optionError } from '../options-check.js';
 import { addDownload, downloadMethods, jobOptions, type MethodContext } from './methods.js';
 import { GlobalOptions, type OptionValues, readOptionLines } from './options.js';
 import { JsonRpc, METHOD_ERROR, RpcError } from './protocol.js';
@@ -54,6 +56,7 @@ export interface Daemon {
 }
 
 export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> {
+  checkDaemonOptions(options);
   const log = options.log ?? (() => {});
   const {
     dirPath,
@@ -200,4 +203,18 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
 
   const host = options.listenAll ? 'localhost' : '127.0.0.1';
   return { port, url: `http://${host}:${port}/jsonrpc`, closed, shutdown };
+}
+
+/** Bad options are InvalidOptionErrors before anything starts, as for qget(), Downloader, Manager. */
+function checkDaemonOptions(options: DaemonOptions): void {
+  checkObject('options', options);
+  const port = checkInteger('port', options.port, 6800, 0);
+  if (port > 65535) throw optionError('port', 'an integer from 0 to 65535', port);
+  checkInteger('maxRequestSize', options.maxRequestSize, 0, 1);
+  checkInteger('maxConcurrentDownloads', options.maxConcurrentDownloads, 5, 1);
+  checkNumber('maxOverallDownloadLimit', options.maxOverallDownloadLimit, 0, 0);
+  checkNumber('unauthorizedDelayMs', options.unauthorizedDelayMs, 0, 0);
+  const template = checkObject<DownloaderOptions>('downloadOptions', options.downloadOptions);
+  // Every download option checked now, with the Downloader's own messages, not at the first add.
+  if (template) new Downloader('http://127.0.0.1/', { ...template, path: undefined });
 }

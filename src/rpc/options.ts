@@ -3,7 +3,7 @@
 // rules (no way out of the download folder through `..`), and the Downloader options they become.
 
 import { isAbsolute, normalize, relative, resolve } from 'node:path';
-import { type DownloaderOptions, parseChecksum, parseSize } from '../index.js';
+import { type DownloaderOptions, parseChecksum, parseHeaderLines, parseSize } from '../index.js';
 import { isGid } from './gid.js';
 import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
 
@@ -37,8 +37,9 @@ const text: Check = (v, name) => {
 };
 const header: Check = (v, name) => {
   for (const line of v.split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon <= 0 || !/^[!#$%&'*+.^_`|~0-9A-Za-z-]+$/.test(line.slice(0, colon).trim())) {
+    try {
+      parseHeaderLines([line]);
+    } catch {
       throw bad(name, line, '"Name: value"');
     }
   }
@@ -285,12 +286,8 @@ export function downloaderOptions(
     Number(values.split ?? Number.POSITIVE_INFINITY),
     Number(values['max-connection-per-server'] ?? Number.POSITIVE_INFINITY),
   );
-  const headers: Record<string, string> = {};
-  for (const line of (values.header ?? '').split('\n')) {
-    const colon = line.indexOf(':');
-    if (colon > 0)
-      headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
-  }
+  // Checked when set (the `header` check above): every line is "Name: value".
+  const headers = parseHeaderLines((values.header ?? '').split('\n').filter((l) => l !== ''));
   if (values.referer !== undefined) headers.referer = values.referer;
   const tries = values['max-tries'];
   return {

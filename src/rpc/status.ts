@@ -3,7 +3,9 @@
 // codes) for a qget error.
 
 import { isAbsolute, relative } from 'node:path';
-import { HttpStatusError, type QgetError, redactUrls } from '../index.js';
+// errorCode is internal (not in the public API): the one walk down a cause chain.
+import { errorCode } from '../errors.js';
+import { HttpStatusError, type QgetError, type QgetErrorCode, redactUrls } from '../index.js';
 
 export type Aria2Status = 'active' | 'waiting' | 'paused' | 'error' | 'complete' | 'removed';
 
@@ -115,7 +117,10 @@ export function outName(dir: string, path: string): string | undefined {
 export const ARIA2_FINISHED = 0;
 export const ARIA2_REMOVED = 31;
 
-const BY_CODE: Record<string, number> = {
+/** Every code mapped (a new one does not compile until it is); the first two are refined above. */
+const BY_CODE: Record<QgetErrorCode, number> = {
+  ERR_HTTP_STATUS: 22,
+  ERR_LOCAL_IO: 17,
   ERR_INVALID_URL: 28,
   ERR_INVALID_OPTION: 28,
   ERR_TIMEOUT: 2,
@@ -151,11 +156,7 @@ export function aria2ErrorCode(error: QgetError | null | undefined): number {
   return BY_CODE[error.code] ?? 1;
 }
 
-function causeCode(error: unknown): string | undefined {
-  for (let e: unknown = error, depth = 0; e instanceof Error && depth < 5; depth++) {
-    const code = (e as { code?: unknown }).code;
-    if (typeof code === 'string' && !code.startsWith('ERR_')) return code;
-    e = e.cause;
-  }
-  return undefined;
+/** The system code (ENOSPC, ENOTFOUND …) under a QgetError, skipping the ERR_* codes above it. */
+function causeCode(error: QgetError): string | undefined {
+  return errorCode(error, (code) => !code.startsWith('ERR_'));
 }

@@ -1,0 +1,95 @@
+// What the command line means to the library: the parsed options (CliOptions), the streams a
+// mode writes to (Io), the -H lines as headers, and the two public option vocabularies they map
+// onto (qget()'s QgetOptions for one URL, the Downloader's for the Manager and the daemon).
+// Every CLI mode imports these from here, never from main.ts.
+
+import { InvalidArgumentError } from 'commander';
+import type { DownloaderOptions, QgetOptions } from '../index.js';
+import type { DaemonCliOptions } from './daemon-options.js';
+
+export interface CliOptions extends DaemonCliOptions {
+  output?: string;
+  dir?: string;
+  force: boolean;
+  connections: number;
+  test: number;
+  bytes?: number;
+  part?: number;
+  tmp?: string;
+  debug: boolean;
+  header: string[];
+  userAgent?: string;
+  checksum?: string;
+  timeout: number;
+  retries: number;
+  retryWait: number;
+  rateLimit?: number;
+  quiet: boolean;
+  fsync: boolean;
+  inputFile?: string;
+  maxRunning: number;
+  json: boolean;
+}
+
+export interface Io {
+  stdout: NodeJS.WriteStream;
+  stderr: NodeJS.WriteStream;
+}
+
+/**
+ * The -H lines as headers; a bad line is a usage error. The library loads here (not when the
+ * command starts), so `--version` and `--help` stay fast.
+ */
+export async function headerArgs(lines: string[]): Promise<Record<string, string>> {
+  const { parseHeaderLines } = await import('../index.js');
+  try {
+    return parseHeaderLines(lines);
+  } catch (err) {
+    throw new InvalidArgumentError((err as Error).message);
+  }
+}
+
+export function toDownloaderOptions(
+  opts: CliOptions,
+  headers: Record<string, string>,
+): DownloaderOptions {
+  return {
+    // -o and --checksum come with one URL only (checked above); a list of one or --json runs
+    // that URL here too.
+    path: opts.output,
+    checksum: opts.checksum,
+    dirPath: opts.dir,
+    override: opts.force,
+    maxConnections: opts.connections,
+    connectionTestSec: opts.test,
+    chunkSize: opts.bytes,
+    maxPartMb: opts.part,
+    tmpDir: opts.tmp,
+    headers,
+    userAgent: opts.userAgent,
+    timeout: opts.timeout,
+    retries: opts.retries,
+    fsync: opts.fsync,
+    debug: opts.debug,
+  };
+}
+
+export function toLibraryOptions(opts: CliOptions, headers: Record<string, string>): QgetOptions {
+  return {
+    filepath: opts.output,
+    dir: opts.dir,
+    override: opts.force,
+    maxConnections: opts.connections,
+    connectionTestSec: opts.test,
+    chunkBytes: opts.bytes,
+    maxPartMb: opts.part,
+    tmpDir: opts.tmp,
+    headers,
+    userAgent: opts.userAgent,
+    checksum: opts.checksum,
+    timeout: opts.timeout,
+    retries: opts.retries,
+    rateLimit: opts.rateLimit,
+    fsync: opts.fsync,
+  };
+}

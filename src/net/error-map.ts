@@ -1,0 +1,69 @@
+// How a failure below qget (undici, a socket, TLS, DNS, our own lean connection) becomes a
+// QgetError: timeouts, TLS and unresolvable hosts are named; other socket-level failures are
+// transient, Node's own ERR_* usage errors are not.
+
+import { AbortError, errorCode, NetworkError, QgetError, TimeoutError } from '../errors.js';
+
+/**
+ * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
+ * and are not; every other code (ECONNRESET, EPIPE, UND_ERR_SOCKET, HPE_* …) is (toQgetError).
+ */
+const TRANSIENT_ERR_CODES = new Set(['ERR_QGET_SOCKET_CLOSED', 'ERR_QGET_PROTOCOL']);
+
+const TIMEOUT_CODES = new Set([
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_HEADERS_TIMEOUT',
+  'UND_ERR_BODY_TIMEOUT',
+  // From range-connection.ts.
+  'ERR_QGET_HEADERS_TIMEOUT',
+]);
+
+function isTlsCode(code: string): boolean {
+  return (
+    code.startsWith('ERR_TLS') ||
+    code.startsWith('ERR_SSL') ||
+    code.startsWith('CERT_') ||
+    code.includes('CERT') ||
+    code.startsWith('UNABLE_TO_') ||
+    code === 'HOSTNAME_MISMATCH'
+  );
+}
+
+/** Map anything thrown while sending a request or reading a body to a QgetError. */
+export function toQgetError(
+  err: unknown,
+  url: string,
+  signal?: AbortSignal | undefined,
+): QgetError {
+  if (err instanceof QgetError) return err;
+  if (signal?.aborted) {
+    const reason = signal.reason;
+    return reason instanceof QgetError ? reason : new AbortError(undefined, { cause: reason });
+  }
+  const code = errorCode(err);
+  if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
+  const detail = err instanceof Error ? err.message : String(err);
+  if (code && TIMEOUT_CODES.has(code)) {
+    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
+      cause: err,
+    });
+  }
+  if (code && isTlsCode(code)) {
+    return new NetworkError(`TLS error talking to ${new URL(url).host}: ${detail}`, {
+      cause: err,
+      transient: false,
+    });
+  }
+  if (code === 'ENOTFOUND') {
+    return new NetworkError(`cannot resolve host ${new URL(url).hostname}`, {
+      cause: err,
+      transient: false,
+    });
+  }
+  // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
+  const transient = code === undefined || !code.startsWith('ERR_') || TRANSIENT_ERR_CODES.has(code);
+  return new NetworkError(`connection to ${new URL(url).host} failed: ${code ?? detail}`, {
+    cause: err,
+    transient,
+  });
+}
