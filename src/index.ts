@@ -32,6 +32,7 @@ export {
   UnknownSignalError,
 } from './emitter.js';
 export {
+  type DownloadSegments,
   Downloader,
   type DownloaderOptions,
   type DownloaderSignal,
