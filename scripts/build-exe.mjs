@@ -28,6 +28,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
+import { buildWeb } from './build-web.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,6 +86,13 @@ run(process.execPath, [
 ]);
 
 // 1. One CommonJS script, nothing left to resolve from node_modules at run time.
+step("building the daemon's web page");
+let web;
+try {
+  web = await buildWeb(esbuild, root);
+} catch (err) {
+  fail(`the daemon's web page: ${err?.message ?? err}`);
+}
 step(`bundling ${pkg.name} ${pkg.version} with esbuild ${esbuild.version}`);
 let bundle;
 try {
@@ -98,7 +106,7 @@ try {
     format: 'cjs',
     // The version compiled in; ws kept from its optional native add-ons, which an executable
     // cannot load (and Node warns about trying).
-    define: bundleDefines(pkg.version),
+    define: bundleDefines(pkg.version, web),
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: false,

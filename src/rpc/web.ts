@@ -1,0 +1,93 @@
+// The daemon's web page (src/web/, built by scripts/build-web.mjs): its three files, compiled
+// into the command line bundles as __QGET_WEB__, else read once from dist/web/ (the daemon run
+// from the sources or from tsc's output); and the headers they are served with, a strict
+// Content-Security-Policy first: nothing but the page's own files and its WebSocket.
+
+import { existsSync, readFileSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
+
+declare const __QGET_WEB__: Record<string, string> | undefined;
+
+export interface WebFile {
+  type: string;
+  body: Buffer;
+}
+
+const TYPES: Record<string, string> = {
+  'index.html': 'text/html; charset=utf-8',
+  'app.js': 'text/javascript; charset=utf-8',
+  'app.css': 'text/css; charset=utf-8',
+};
+
+/** URL path → file name. */
+const PATHS: Record<string, string> = {
+  '/': 'index.html',
+  '/index.html': 'index.html',
+  '/app.js': 'app.js',
+  '/app.css': 'app.css',
+};
+
+export function isWebPath(path: string): boolean {
+  return Object.hasOwn(PATHS, path) || path === '/favicon.ico';
+}
+
+let files: Map<string, WebFile> | undefined;
+
+function load(): Map<string, WebFile> {
+  let texts: Record<string, string> | undefined =
+    typeof __QGET_WEB__ === 'object' ? __QGET_WEB__ : undefined;
+  if (texts === undefined) {
+    // src/rpc/ → dist/web/ (tsx), dist/rpc/ → dist/web/ (tsc's output).
+    const dir = ['../../dist/web/', '../web/']
+      .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
+      .find((d) => existsSync(`${d}index.html`));
+    if (dir === undefined) return new Map();
+    texts = {};
+    for (const name of Object.keys(TYPES)) texts[name] = readFileSync(dir + name, 'utf8');
+  }
+  const map = new Map<string, WebFile>();
+  for (const [name, type] of Object.entries(TYPES)) {
+    const text = texts[name];
+    if (text !== undefined) map.set(name, { type, body: Buffer.from(text) });
+  }
+  return map;
+}
+
+/** The file served at `path` (a web path), or undefined when the page was not built. */
+export function webFile(path: string): WebFile | undefined {
+  const name = PATHS[path];
+  if (name === undefined) return undefined;
+  files ??= load();
+  return files.get(name);
+}
+
+/** A Host header fit to appear in the policy (a name or address and a port), else undefined. */
+function safeHost(host: string | undefined): string | undefined {
+  if (host === undefined) return undefined;
+  return /^(?:[A-Za-z0-9.-]+|\[[0-9A-Fa-f:.]+\])(?::\d{1,5})?$/.test(host) ? host : undefined;
+}
+
+/** The headers of every page response: no script, style or connection but the daemon's own. */
+export function webHeaders(host: string | undefined): Record<string, string> {
+  const h = safeHost(host);
+  const sockets = h === undefined ? '' : ` ws://${h} wss://${h}`;
+  return {
+    'Content-Security-Policy': [
+      "default-src 'self'",
+      "script-src 'self'",
+      "style-src 'self'",
+      "img-src 'self'",
+      `connect-src 'self'${sockets}`,
+      "object-src 'none'",
+      "base-uri 'none'",
+      "form-action 'none'",
+      "frame-ancestors 'none'",
+    ].join('; '),
+    'X-Content-Type-Options': 'nosniff',
+    'X-Frame-Options': 'DENY',
+    'Referrer-Policy': 'no-referrer',
+    'Cross-Origin-Opener-Policy': 'same-origin',
+    'Cross-Origin-Resource-Policy': 'same-origin',
+    'Cache-Control': 'no-cache',
+  };
+}
