@@ -135,7 +135,14 @@ if (/(^|[^.\w$])import\(/m.test(bundleText)) fail('the bundle still contains a d
 const externals = Object.values(bundle.metafile.inputs)
   .flatMap((input) => input.imports)
   // node:sqlite is not built into Node 20; undici requires it inside a try/catch.
-  .filter((imp) => imp.external && !imp.path.startsWith('node:') && !isBuiltin(imp.path));
+  // esbuild lists a large define (the web page) as an input of its own, "<define:NAME>".
+  .filter(
+    (imp) =>
+      imp.external &&
+      !imp.path.startsWith('node:') &&
+      !imp.path.startsWith('<define:') &&
+      !isBuiltin(imp.path),
+  );
 if (externals.length > 0) {
   fail(
     `the bundle would need these at run time: ${[...new Set(externals.map((i) => i.path))].join(', ')}`,
