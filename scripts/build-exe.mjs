@@ -28,7 +28,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
-import { buildWeb } from './build-web.mjs';
+import { buildWeb, webPlugin } from './build-web.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -106,13 +106,13 @@ try {
     format: 'cjs',
     // The version compiled in; ws kept from its optional native add-ons, which an executable
     // cannot load (and Node warns about trying).
-    define: bundleDefines(pkg.version, web),
+    define: bundleDefines(pkg.version),
     minifySyntax: true,
     minifyWhitespace: true,
     keepNames: false,
     legalComments: 'none',
     metafile: true,
-    plugins: [undiciLite],
+    plugins: [undiciLite, webPlugin(web)],
     logLevel: 'warning',
     // src/version.ts reads package.json through import.meta.url only when __QGET_VERSION__ is
     // not defined; with the define that branch is dead (checked below), so its warning is noise.
@@ -135,14 +135,7 @@ if (/(^|[^.\w$])import\(/m.test(bundleText)) fail('the bundle still contains a d
 const externals = Object.values(bundle.metafile.inputs)
   .flatMap((input) => input.imports)
   // node:sqlite is not built into Node 20; undici requires it inside a try/catch.
-  // esbuild lists a large define (the web page) as an input of its own, "<define:NAME>".
-  .filter(
-    (imp) =>
-      imp.external &&
-      !imp.path.startsWith('node:') &&
-      !imp.path.startsWith('<define:') &&
-      !isBuiltin(imp.path),
-  );
+  .filter((imp) => imp.external && !imp.path.startsWith('node:') && !isBuiltin(imp.path));
 if (externals.length > 0) {
   fail(
     `the bundle would need these at run time: ${[...new Set(externals.map((i) => i.path))].join(', ')}`,

@@ -1,7 +1,8 @@
 // The daemon's web page (src/web/): esbuild compiles src/web/app.ts into one minified script;
 // with index.html and app.css it is written to dist/web/ (read by the daemon when it runs from
-// the sources or from tsc's output) and returned, so the command line bundles can compile the
-// three files in as one string (the __QGET_WEB__ define; the standalone executable reads no file).
+// the sources or from tsc's output) and returned, so the command line bundles compile the three
+// files in: webPlugin() replaces src/rpc/web-assets.ts by them (the standalone executable reads no
+// file, and the page lands in the daemon's chunk only).
 
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
@@ -38,4 +39,17 @@ export async function buildWeb(esbuild, root) {
   mkdirSync(out, { recursive: true });
   for (const [name, text] of Object.entries(assets)) writeFileSync(join(out, name), text);
   return assets;
+}
+
+/** esbuild plugin: src/rpc/web-assets.ts becomes the built page itself. */
+export function webPlugin(web) {
+  return {
+    name: 'qget-web',
+    setup(build) {
+      build.onLoad({ filter: /[\\/]src[\\/]rpc[\\/]web-assets\.ts$/ }, () => ({
+        contents: `export function webTexts() { return ${JSON.stringify(web)}; }`,
+        loader: 'js',
+      }));
+    },
+  };
 }

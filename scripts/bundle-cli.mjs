@@ -10,7 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
-import { buildWeb } from './build-web.mjs';
+import { buildWeb, webPlugin } from './build-web.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -46,8 +46,8 @@ const result = await esbuild.build({
   banner: {
     js: "import { createRequire as __qgetRequire } from 'node:module'; const require = __qgetRequire(import.meta.url);",
   },
-  define: bundleDefines(pkg.version, web),
-  plugins: [undiciLite],
+  define: bundleDefines(pkg.version),
+  plugins: [undiciLite, webPlugin(web)],
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',

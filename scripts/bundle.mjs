@@ -17,14 +17,12 @@ export const undiciLite = {
 };
 
 /**
- * esbuild `define`s of both bundles: the version and the daemon's page compiled in (src/version.ts
- * and src/rpc/web.ts then read no file), and ws told not to try its optional native add-ons (it works without them).
+ * esbuild `define`s of both bundles: the version compiled in (src/version.ts then reads no
+ * package.json), and ws told not to try its optional native add-ons (it works without them).
  */
-export function bundleDefines(version, web) {
+export function bundleDefines(version) {
   return {
     __QGET_VERSION__: JSON.stringify(version),
-    // The daemon's page (scripts/build-web.mjs), compiled in rather than read at run time.
-    __QGET_WEB__: JSON.stringify(web),
     'process.env.WS_NO_BUFFER_UTIL': '"1"',
     'process.env.WS_NO_UTF_8_VALIDATE': '"1"',
   };

@@ -1,12 +1,9 @@
-// The daemon's web page (src/web/, built by scripts/build-web.mjs): its three files, compiled
-// into the command line bundles as __QGET_WEB__, else read once from dist/web/ (the daemon run
-// from the sources or from tsc's output); and the headers they are served with, a strict
-// Content-Security-Policy first: nothing but the page's own files and its WebSocket.
+// The daemon's web page (src/web/, built by scripts/build-web.mjs): its three files (compiled
+// into the command line bundles, else read once from dist/web/: see web-assets.ts), and the
+// headers they are served with, a strict Content-Security-Policy first: nothing but the page's
+// own files and its WebSocket.
 
-import { existsSync, readFileSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-
-declare const __QGET_WEB__: Record<string, string> | undefined;
+import { webTexts } from './web-assets.js';
 
 export interface WebFile {
   type: string;
@@ -34,17 +31,7 @@ export function isWebPath(path: string): boolean {
 let files: Map<string, WebFile> | undefined;
 
 function load(): Map<string, WebFile> {
-  let texts: Record<string, string> | undefined =
-    typeof __QGET_WEB__ === 'object' ? __QGET_WEB__ : undefined;
-  if (texts === undefined) {
-    // src/rpc/ → dist/web/ (tsx), dist/rpc/ → dist/web/ (tsc's output).
-    const dir = ['../../dist/web/', '../web/']
-      .map((rel) => fileURLToPath(new URL(rel, import.meta.url)))
-      .find((d) => existsSync(`${d}index.html`));
-    if (dir === undefined) return new Map();
-    texts = {};
-    for (const name of Object.keys(TYPES)) texts[name] = readFileSync(dir + name, 'utf8');
-  }
+  const texts = webTexts() ?? {};
   const map = new Map<string, WebFile>();
   for (const [name, type] of Object.entries(TYPES)) {
     const text = texts[name];

@@ -68,6 +68,13 @@ function duration(s: number): string {
   if (s < 3600) return `${Math.floor(s / 60)} min ${s % 60} s`;
   return `${Math.floor(s / 3600)} h ${Math.floor((s % 3600) / 60)} min`;
 }
+/** A byte count as aria2 takes it back: 2M, 500K, or plain bytes. */
+function sizeText(value: string): string {
+  const n = Number(value);
+  if (n > 0 && n % (1024 * 1024) === 0) return `${n / 1024 / 1024}M`;
+  if (n > 0 && n % 1024 === 0) return `${n / 1024}K`;
+  return value;
+}
 function nameOf(s: Status): string {
   const file = s.files?.[0];
   const path = file?.path ?? '';
@@ -273,7 +280,7 @@ async function refresh(): Promise<void> {
 
 async function loadGlobals(): Promise<void> {
   const o = (await rpc.call('aria2.getGlobalOption')) as Record<string, string>;
-  $<HTMLInputElement>('speed-limit').value = o['max-overall-download-limit'] ?? '0';
+  $<HTMLInputElement>('speed-limit').value = sizeText(o['max-overall-download-limit'] ?? '0');
   $<HTMLInputElement>('max-downloads').value = o['max-concurrent-downloads'] ?? '';
 }
 
