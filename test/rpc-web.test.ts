@@ -151,4 +151,26 @@ describe('aria2 compatibility', () => {
     assert.deepEqual(after.connections, []);
     assert.equal(join(dir, 'seg.bin'), (await statusOf(aria2, gid)).files![0]!.path);
   });
+
+  test('qget.tellSegments names the error a connection last met', async () => {
+    // Two answers cut short: their connections retry, and say why.
+    const cutting = await fx.serve({
+      content,
+      ratePerConnection: 256 * KiB,
+      cutAfterBytes: 64 * KiB,
+      cutTimes: 2,
+    });
+    const aria2 = client(open);
+    const gid = (await aria2.call('addUri', [`${cutting.url}/cut.bin`], { split: '4' })) as string;
+    let errors: string[] = [];
+    await until(async () => {
+      errors = (await segments(gid)).connections.map((c) => c.lastError).filter((e) => e !== '');
+      return errors.length > 0;
+    }, 'a connection with its last error');
+    assert.ok(
+      errors.every((e) => e.length > 5),
+      errors.join(' | '),
+    );
+    await reach(aria2, gid, 'complete');
+  });
 });

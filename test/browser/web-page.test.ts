@@ -90,6 +90,15 @@ after(async () => {
   if (profile) await rm(profile, { recursive: true, force: true });
 });
 
+/** A call to the daemon from the test itself, to check what the page did. */
+async function rpc(method: string, ...params: unknown[]): Promise<unknown> {
+  const res = await fetch(`http://127.0.0.1:${port}/jsonrpc`, {
+    method: 'POST',
+    body: JSON.stringify({ jsonrpc: '2.0', id: 1, method, params: [`token:${SECRET}`, ...params] }),
+  });
+  return ((await res.json()) as { result: unknown }).result;
+}
+
 async function screenshot(name: string): Promise<void> {
   shot++;
   await page.screenshot({
@@ -166,11 +175,15 @@ test('the daemon page in chromium: add, progress, pause, resume, segments, compl
   // A global speed limit of 256 KiB/s, then a new download: it stays under the limit.
   const limit = 256 * KiB;
   await page.getByLabel('Speed limit').fill('256K');
+  await page.getByLabel('Most downloads at once').fill('3');
   await page.getByRole('button', { name: 'Apply' }).click();
   await until(
     async () => (await page.getByLabel('Speed limit').inputValue()) === '256K',
     'the limit shown as the daemon has it',
   );
+  const globals = (await rpc('aria2.getGlobalOption')) as Record<string, string>;
+  assert.equal(globals['max-overall-download-limit'], String(limit));
+  assert.equal(globals['max-concurrent-downloads'], '3');
   await page.getByLabel('URL').fill(`${server.url}/limited.bin`);
   await page.getByLabel('Connections').fill('4');
   await page.getByRole('button', { name: 'Add', exact: true }).click();
