@@ -130,10 +130,10 @@ function source(ctx: MethodContext, job: Job): StatusSource {
     size: d.size,
     downloaded: d.downloaded,
     speed: d.speed,
-    connections: Math.min(
-      Number(effective.split ?? 1),
-      Number(effective['max-connection-per-server'] ?? 1),
-    ),
+    // Those receiving now while the engine runs; before that, the most it may open.
+    connections:
+      d.segments()?.connections.filter((c) => c.transferring).length ??
+      Math.min(Number(effective.split ?? 1), Number(effective['max-connection-per-server'] ?? 1)),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
     done: doneRanges(status, d),

@@ -20,7 +20,7 @@ export interface StatusSource {
   downloaded: number;
   /** Bytes per second. */
   speed: number;
-  /** Most connections the download may use. */
+  /** Connections receiving now (before the engine runs: the most the download may use). */
   connections: number;
   /** For a stopped download: aria2's error code (0 complete, 31 removed) and message. */
   errorCode?: number | undefined;
