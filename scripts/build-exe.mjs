@@ -28,6 +28,7 @@ import { createRequire, isBuiltin } from 'node:module';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
+import { buildWeb, webPlugin } from './build-web.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -85,6 +86,13 @@ run(process.execPath, [
 ]);
 
 // 1. One CommonJS script, nothing left to resolve from node_modules at run time.
+step("building the daemon's web page");
+let web;
+try {
+  web = await buildWeb(esbuild, root);
+} catch (err) {
+  fail(`the daemon's web page: ${err?.message ?? err}`);
+}
 step(`bundling ${pkg.name} ${pkg.version} with esbuild ${esbuild.version}`);
 let bundle;
 try {
@@ -104,7 +112,7 @@ try {
     keepNames: false,
     legalComments: 'none',
     metafile: true,
-    plugins: [undiciLite],
+    plugins: [undiciLite, webPlugin(web)],
     logLevel: 'warning',
     // src/version.ts reads package.json through import.meta.url only when __QGET_VERSION__ is
     // not defined; with the define that branch is dead (checked below), so its warning is noise.

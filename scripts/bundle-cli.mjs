@@ -10,6 +10,7 @@ import { createRequire } from 'node:module';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { bundleDefines, thirdPartyNotices, undiciLite } from './bundle.mjs';
+import { buildWeb, webPlugin } from './build-web.mjs';
 
 const require = createRequire(import.meta.url);
 const root = resolve(dirname(fileURLToPath(import.meta.url)), '..');
@@ -25,6 +26,13 @@ try {
 }
 
 rmSync(outdir, { recursive: true, force: true });
+let web;
+try {
+  web = await buildWeb(esbuild, root);
+} catch (err) {
+  console.error(`bundle-cli: the daemon's web page: ${err.message}`);
+  process.exit(1);
+}
 const result = await esbuild.build({
   absWorkingDir: root,
   entryPoints: { main: join(root, 'src/cli/main.ts') },
@@ -39,7 +47,7 @@ const result = await esbuild.build({
     js: "import { createRequire as __qgetRequire } from 'node:module'; const require = __qgetRequire(import.meta.url);",
   },
   define: bundleDefines(pkg.version),
-  plugins: [undiciLite],
+  plugins: [undiciLite, webPlugin(web)],
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',

@@ -3,7 +3,10 @@
 
 import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
-import { DownloadJob, type EngineOptions } from './engine/download-job.js';
+import { DownloadJob, type EngineOptions, type JobSnapshot } from './engine/download-job.js';
+
+/** What Downloader.segments() shows: the byte ranges on disk and each connection at work. */
+export type DownloadSegments = JobSnapshot;
 import { pathFromUrl } from './engine/filename.js';
 import type { OutputNames } from './engine/output-names.js';
 import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
@@ -301,6 +304,14 @@ export class Downloader extends Emitter<DownloaderSignals> {
     if (remaining < 0) return null;
     if (remaining === 0) return 0;
     return this.#speed > 0 ? remaining / this.#speed : null;
+  }
+
+  /**
+   * While a download to a file runs: the byte ranges confirmed on disk, and each connection
+   * with the range it works on, its speed and its last error. Undefined otherwise.
+   */
+  segments(): DownloadSegments | undefined {
+    return this.#job?.snapshot();
   }
 
   /** A download is running (from start() until it has paused, failed or completed). */

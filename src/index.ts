@@ -35,6 +35,7 @@ export {
   UnknownSignalError,
 } from './emitter.js';
 export {
+  type DownloadSegments,
   Downloader,
   type DownloaderOptions,
   type DownloaderSignal,

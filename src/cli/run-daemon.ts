@@ -59,6 +59,7 @@ export async function runDaemon(
   }
   if (!opts.quiet) {
     io.stderr.write(`qget: aria2 JSON-RPC on ${daemon.url} (WebSocket on the same path)\n`);
+    io.stderr.write(`qget: web page on ${daemon.url.replace(/jsonrpc$/, '')}\n`);
   }
   const dispose = abortOnSignals(new AbortController(), () => void daemon.shutdown());
   try {

@@ -170,6 +170,26 @@ interface WorkerResources {
   speed?: number | undefined;
   /** Round trip of its last request, ms. */
   rttMs?: number | undefined;
+  /** For snapshot(): a number naming the connection, its fetch in flight, its last error. */
+  id: number;
+  fetch?: RangeFetch | undefined;
+  lastError?: string | undefined;
+}
+
+/** What snapshot() shows: ranges on disk, and every connection with its range in flight. */
+export interface JobSnapshot {
+  size: number | undefined;
+  /** Byte ranges [start, end) confirmed on disk, merged. */
+  done: ByteRange[];
+  connections: {
+    id: number;
+    /** The range it works on: [start, end), received up to pos; absent between requests. */
+    range?: { start: number; pos: number; end: number } | undefined;
+    /** Bytes/s, once measured. */
+    speed: number | undefined;
+    transferring: boolean;
+    lastError: string | undefined;
+  }[];
 }
 
 /**
@@ -220,6 +240,7 @@ export class DownloadJob {
   #lastSave = 0;
   #saving: Promise<void> | undefined;
   #nextSegmentId = 0;
+  #nextWorkerId = 0;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   #leanAllowed = true;
   /** A control path already found empty before the probe (saves a second look). */
@@ -808,6 +829,7 @@ export class DownloadJob {
       },
       lean,
       buffers: bufferPair(this.#o.chunkBytes),
+      id: ++this.#nextWorkerId,
     };
     this.#workers.add(resources);
     try {
@@ -836,6 +858,7 @@ export class DownloadJob {
       seg.speed = resources.lean?.reusable && this.#leanAllowed ? resources.speed : undefined;
       const fetch = new RangeFetch(this.#fetchContext(resources), seg);
       this.#fetches.add(fetch);
+      resources.fetch = fetch;
       const before = seg.pos;
       let action: FailureAction | 'done' = 'done';
       let error: QgetError | undefined;
@@ -848,6 +871,7 @@ export class DownloadJob {
         if (seg.pos > before) seg.failures = 0;
         if (fetch.started) refusals = 0;
         error = toQgetError(err, this.#info.finalUrl);
+        if (!(error instanceof AbortError)) resources.lastError = error.message;
         action = this.#onFetchError(error, seg, fetch, before);
         if (action === 'wait') refusals++;
       } finally {
@@ -858,6 +882,7 @@ export class DownloadJob {
         resources.speed = average ?? resources.speed;
         resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
         this.#fetches.delete(fetch);
+        resources.fetch = undefined;
       }
       // A bounded request ended inside the segment: the same connection goes on with it.
       next = action === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
@@ -951,6 +976,7 @@ export class DownloadJob {
       dispatcher: () => this.#dispatcher,
       lean: undefined,
       buffers: bufferPair(this.#o.chunkBytes),
+      id: 0,
     };
     try {
       await this.#streamWhole(seg, single, probe);
@@ -1107,6 +1133,23 @@ export class DownloadJob {
       this.#lastSave = now;
       void this.#checkpoint();
     }
+  }
+
+  /** The ranges on disk and the connections at work, for a live view (the daemon's page). */
+  snapshot(): JobSnapshot {
+    const done: ByteRange[] = [...this.#baseDone];
+    for (const s of this.#segments) if (s.flushed > s.start) done.push([s.start, s.flushed]);
+    const connections = [...this.#workers].map((r) => {
+      const seg = r.fetch?.segment;
+      return {
+        id: r.id,
+        range: seg && { start: seg.start, pos: seg.pos, end: seg.end },
+        speed: (seg ? seg.speed : undefined) ?? r.speed,
+        transferring: r.fetch?.transferring ?? false,
+        lastError: r.lastError,
+      };
+    });
+    return { size: this.#info?.size, done: mergeRanges(done), connections };
   }
 
   /** Save the ranges confirmed on disk; never claims a byte that is not in the .part. */

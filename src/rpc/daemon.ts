@@ -8,7 +8,7 @@ import { Downloader, type DownloaderOptions, Manager, redactUrls } from '../inde
 // The one option validator of every surface (internal, like errors.ts: no state, no I/O).
 import { checkInteger, checkNumber, checkObject, optionError } from '../options-check.js';
 import { addDownload, downloadMethods, jobOptions, type MethodContext } from './methods.js';
-import { GlobalOptions, type OptionValues, readOptionLines } from './options.js';
+import { engineValues, GlobalOptions, type OptionValues, readOptionLines } from './options.js';
 import { JsonRpc, METHOD_ERROR, RpcError } from './protocol.js';
 import { NOTIFICATIONS, DownloadQueue } from './queue.js';
 import { RpcServer } from './server.js';
@@ -85,6 +85,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
     'rpc-allow-origin-all': options.allowOriginAll ? 'true' : 'false',
     'rpc-max-request-size': String(options.maxRequestSize ?? 2 * 1024 * 1024),
   };
+  Object.assign(initial, engineValues(template, headers ?? {}));
   const headerLines = Object.entries(headers ?? {}).map(([k, v]) => `${k}: ${v}`);
   if (headerLines.length > 0) initial.header = headerLines.join('\n');
   if (userAgent !== undefined) initial['user-agent'] = userAgent;

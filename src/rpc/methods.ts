@@ -24,6 +24,7 @@ import {
   stringParam,
 } from './protocol.js';
 import type { DownloadQueue, Job } from './queue.js';
+import { doneRanges, segmentsShape } from './segments.js';
 import {
   fileEntries,
   outName,
@@ -113,21 +114,23 @@ export async function addDownload(
 function source(ctx: MethodContext, job: Job): StatusSource {
   const d = job.d;
   const effective = ctx.globals.effective(job.options);
+  const status = ctx.queue.status(job);
   return {
     gid: job.gid,
-    status: ctx.queue.status(job),
+    status,
     uris: job.uris,
     dir: job.dir,
     path: typeof d.path === 'string' ? d.path : '',
     size: d.size,
     downloaded: d.downloaded,
     speed: d.speed,
-    connections: Math.min(
-      Number(effective.split ?? 1),
-      Number(effective['max-connection-per-server'] ?? 1),
-    ),
+    // Those receiving now while the engine runs; before that, the most it may open.
+    connections:
+      d.segments()?.connections.filter((c) => c.transferring).length ??
+      Math.min(Number(effective.split ?? 1), Number(effective['max-connection-per-server'] ?? 1)),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
+    done: doneRanges(status, d),
   };
 }
 
@@ -293,7 +296,12 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
     ['shutdown', done(() => ctx.shutdown(false))],
     ['forceShutdown', done(() => ctx.shutdown(true))],
   ];
-  return new Map(table.map(([name, handler]) => [`aria2.${name}`, handler]));
+  const methods = new Map(table.map(([name, handler]) => [`aria2.${name}`, handler]));
+  methods.set('qget.tellSegments', (p) => {
+    const j = job(p);
+    return segmentsShape(j.gid, q.status(j), j.d);
+  });
+  return methods;
 }
 
 function removeOne(q: DownloadQueue, j: Job): string {

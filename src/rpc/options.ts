@@ -265,7 +265,7 @@ export class GlobalOptions {
   /** A download's options as getOption shows them: its own over the global defaults; headers add up. */
   effective(own: OptionValues): OptionValues {
     const merged: OptionValues = {};
-    for (const name of Object.keys(PER_DOWNLOAD)) {
+    for (const name of [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]) {
       const value = this.#values[name];
       if (value !== undefined && !NOT_GLOBAL.has(name)) merged[name] = value;
     }
@@ -274,6 +274,50 @@ export class GlobalOptions {
     if (headers.length > 0) merged.header = headers.join('\n');
     return merged;
   }
+}
+
+/** aria2's names for what qget does anyway, or its engine's fixed sizes (see qget.ts). */
+const QGET_BEHAVIOUR: OptionValues = {
+  continue: 'true',
+  'always-resume': 'true',
+  'auto-file-renaming': 'false',
+  'check-integrity': 'false',
+  'conditional-get': 'false',
+  'enable-http-keep-alive': 'true',
+  'enable-http-pipelining': 'false',
+  'follow-metalink': 'false',
+  'follow-torrent': 'false',
+  'http-accept-gzip': 'false',
+  'lowest-speed-limit': '0',
+  'max-upload-limit': '0',
+  'min-split-size': String(1024 * 1024),
+  'piece-length': String(1024 * 1024),
+  'remote-time': 'false',
+  'reuse-uri': 'true',
+  'uri-selector': 'inorder',
+};
+
+/**
+ * The global values of the aria2 options that the daemon's command line (the Downloader
+ * template and its headers) decides: max-tries from --retries, the timeouts, the user agent and
+ * referer, and what qget always does.
+ */
+export function engineValues(
+  template: DownloaderOptions,
+  headers: Readonly<Record<string, string>>,
+): OptionValues {
+  const values: OptionValues = { ...QGET_BEHAVIOUR };
+  const timeout = String(template.timeout ?? 10);
+  values.timeout = timeout;
+  values['connect-timeout'] = timeout;
+  // aria2's 0 means "no limit": qget's --retries 0 has no aria2 name, so it is left out.
+  const retries = template.retries ?? 5;
+  if (retries > 0) values['max-tries'] = String(retries);
+  for (const [name, value] of Object.entries(headers)) {
+    const key = name.toLowerCase();
+    if (key === 'user-agent' || key === 'referer') values[key] = value;
+  }
+  return values;
 }
 
 /** The Downloader options for a download's effective options. */

@@ -1,13 +1,15 @@
 // The transports: POST /jsonrpc (one call or a batch), GET /jsonrpc?method=…&id=…&params=<base64>
 // (and jsoncallback), WebSocket on /jsonrpc for calls and notifications. Also what a browser may
 // do: CORS only with --rpc-allow-origin-all; a page of another site is refused unless that or a
-// secret is set; on loopback, a Host other than localhost is refused (DNS rebinding).
+// secret is set; on loopback, a Host other than localhost is refused (DNS rebinding). The web page
+// (web.ts) is served at / under the same checks.
 
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { INVALID_REQUEST, type JsonRpc, PARSE_ERROR, type RpcReply } from './protocol.js';
+import { isWebPath, webFile, webHeaders } from './web.js';
 
 export interface RpcServerOptions {
   port: number;
@@ -113,9 +115,14 @@ export class RpcServer {
     const q = url.indexOf('?');
     const path = q < 0 ? url : url.slice(0, q);
     const query = q < 0 ? '' : url.slice(q + 1).split('#')[0]!;
-    const refusal = path === PATH ? this.#refusal(req) : 'not found';
+    const page = isWebPath(path);
+    const refusal = path === PATH || page ? this.#refusal(req) : 'not found';
     if (refusal !== undefined) {
       plain(res, refusal === 'not found' ? 404 : 403, refusal);
+      return;
+    }
+    if (page) {
+      servePage(req, res, path);
       return;
     }
     if (this.#options.allowOriginAll) res.setHeader('Access-Control-Allow-Origin', '*');
@@ -309,6 +316,31 @@ export class RpcServer {
       );
     });
   }
+}
+
+/** The web page's files: GET and HEAD only, under the page's security headers. */
+function servePage(req: IncomingMessage, res: ServerResponse, path: string): void {
+  if (req.method !== 'GET' && req.method !== 'HEAD') {
+    res.setHeader('Allow', 'GET, HEAD');
+    plain(res, 405, 'method not allowed');
+    return;
+  }
+  if (path === '/favicon.ico') {
+    res.writeHead(204, webHeaders(req.headers.host));
+    res.end();
+    return;
+  }
+  const file = webFile(path);
+  if (file === undefined) {
+    plain(res, 503, 'the web page is not built (npm run build)');
+    return;
+  }
+  res.writeHead(200, {
+    ...webHeaders(req.headers.host),
+    'Content-Type': file.type,
+    'Content-Length': String(file.body.length),
+  });
+  res.end(req.method === 'HEAD' ? undefined : file.body);
 }
 
 function listenOn(server: Server, host: string, port: number): Promise<number> {

@@ -23,12 +23,16 @@ export interface StatusSource {
   downloaded: number;
   /** Bytes per second. */
   speed: number;
-  /** Most connections the download may use. */
+  /** Connections receiving now (before the engine runs: the most the download may use). */
   connections: number;
   /** For a stopped download: aria2's error code (0 complete, 31 removed) and message. */
   errorCode?: number | undefined;
   errorMessage?: string | undefined;
+  /** Byte ranges [start, end) on disk, sorted and merged, as far as known. */
+  done?: readonly ByteRange[] | undefined;
 }
+
+export type ByteRange = readonly [start: number, end: number];
 
 /** aria2 reports pieces of 1 MiB for plain HTTP downloads of this kind. */
 const PIECE_LENGTH = 1024 * 1024;
@@ -95,6 +99,7 @@ export function statusShape(src: StatusSource, keys?: readonly string[]): Record
     dir: src.dir,
     files: fileEntries(src),
   };
+  if (size > 0) all.bitfield = bitfield(src.done ?? [], size, PIECE_LENGTH);
   if (stopped(src.status)) {
     all.errorCode = String(src.errorCode ?? 0);
     // Never a password, whoever built the message.
@@ -104,6 +109,25 @@ export function statusShape(src: StatusSource, keys?: readonly string[]): Record
   const picked: Record<string, unknown> = {};
   for (const key of keys) if (Object.hasOwn(all, key)) picked[key] = all[key];
   return picked;
+}
+
+/**
+ * aria2's bitfield: one bit per piece, set when the whole piece is on disk; the most significant
+ * bit of the first byte is piece 0, padded with zero bits to whole bytes, in hex. `done` is
+ * sorted and merged.
+ */
+export function bitfield(done: readonly ByteRange[], size: number, pieceLength: number): string {
+  const pieces = Math.ceil(size / pieceLength);
+  const bytes = Buffer.alloc(Math.ceil(pieces / 8));
+  let r = 0;
+  for (let i = 0; i < pieces; i++) {
+    const start = i * pieceLength;
+    const end = Math.min(size, start + pieceLength);
+    while (r < done.length && done[r]![1] <= start) r++;
+    const range = done[r];
+    if (range && range[0] <= start && range[1] >= end) bytes[i >> 3]! |= 0x80 >> (i & 7);
+  }
+  return bytes.toString('hex');
 }
 
 /** The file's name relative to its folder, for `out` (undefined when it is not inside). */
