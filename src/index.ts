@@ -1,7 +1,7 @@
 // The public API of the package: only re-exports.
 
-export { qget, type QgetOptions, type QgetResult } from './qget.js';
-export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './progress.js';
+export { qget, type QgetOptions, type QgetResult } from './api/qget.js';
+export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';
 export {
   AbortError,
   ChecksumError,
@@ -31,7 +31,7 @@ export {
   type SignalCallback,
   type SignalMap,
   UnknownSignalError,
-} from './emitter.js';
+} from './api/emitter.js';
 export {
   Downloader,
   type DownloaderOptions,
@@ -39,10 +39,10 @@ export {
   type DownloaderSignals,
   type DownloaderState,
   type HumanReadable,
-} from './downloader.js';
+} from './api/downloader.js';
 export {
   Manager,
   type ManagerOptions,
   type ManagerProperty,
   type ManagerSignals,
-} from './manager.js';
+} from './api/manager.js';

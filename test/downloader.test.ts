@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { before, describe, it } from 'node:test';
-import { Downloader, progressBar } from '../src/downloader.js';
+import { Downloader, progressBar } from '../src/api/downloader.js';
 import {
   ChecksumError,
   HttpStatusError,

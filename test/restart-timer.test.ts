@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Downloader, HttpStatusError, Manager } from '../src/index.js';
-import { RestartTimer, restartWaitOf } from '../src/restart-timer.js';
+import { RestartTimer, restartWaitOf } from '../src/api/restart-timer.js';
 import { makeContent } from './helpers/content.js';
 import { reachState } from './helpers/events.js';
 import { waitFor } from './helpers/wait.js';

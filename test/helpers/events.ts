@@ -1,6 +1,6 @@
 // Small waiting helpers for the event-driven Downloader/Manager tests.
 
-import type { Downloader, DownloaderState } from '../../src/downloader.js';
+import type { Downloader, DownloaderState } from '../../src/api/downloader.js';
 import { waitFor } from './wait.js';
 
 /** Resolves when `d` enters `state` (now or later). */

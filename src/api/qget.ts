@@ -2,12 +2,12 @@
 // result out. Everything else lives in the engine.
 
 import type { Dispatcher } from 'undici';
-import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/download-job.js';
-import { parseChecksum } from './engine/checksum.js';
-import { lowerCaseKeys } from './net/headers.js';
-import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './options-check.js';
+import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/download-job.js';
+import { parseChecksum } from '../engine/checksum.js';
+import { lowerCaseKeys } from '../net/headers.js';
+import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
 import type { ProgressState } from './progress.js';
-import { TokenBucket } from './rate/token-bucket.js';
+import { TokenBucket } from '../rate/token-bucket.js';
 
 export interface QgetOptions {
   /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
@@ -59,7 +59,7 @@ export function timeoutMs(seconds: number): number {
   return seconds > 0 ? seconds * 1000 : 2 ** 31 - 1;
 }
 
-/** Turn public options into the engine's, with defaults and InvalidOptionErrors (options-check.ts). */
+/** Turn public options into the engine's, with defaults and InvalidOptionErrors (checks.ts). */
 export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
   const debug =
     typeof options.debug === 'function'

@@ -3,13 +3,19 @@
 
 import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
-import { DownloadJob, type EngineOptions } from './engine/download-job.js';
-import { pathFromUrl } from './engine/filename.js';
+import { DownloadJob, type EngineOptions } from '../engine/download-job.js';
+import { pathFromUrl } from '../engine/filename.js';
 import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
-import { AbortError, type QgetError } from './errors.js';
-import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
-import type { ConnectionPool } from './net/connection-pool.js';
-import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
+import { AbortError, type QgetError } from '../errors.js';
+import {
+  createAgent,
+  loadUndici,
+  openRequest,
+  type Requester,
+  toQgetError,
+} from '../net/client.js';
+import type { ConnectionPool } from '../net/connection-pool.js';
+import { contentLength, parseContentRange, parseUnsatisfiedRange } from '../net/headers.js';
 import {
   checkInteger,
   checkNumber,
@@ -17,12 +23,12 @@ import {
   checkUrl,
   isWritable,
   MIN_CHUNK_BYTES,
-} from './options-check.js';
+} from './checks.js';
 import { engineOptions } from './qget.js';
-import { TokenBucket } from './rate/token-bucket.js';
+import { TokenBucket } from '../rate/token-bucket.js';
 import { RestartTimer, restartWaitOf } from './restart-timer.js';
-import { StreamTarget } from './stream-download.js';
-import { humanReadable } from './units.js';
+import { StreamTarget } from '../engine/stream-target.js';
+import { humanReadable } from '../units.js';
 
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
 
