@@ -1,8 +1,8 @@
 // The public API of the package: only re-exports.
 
-export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './qget.js';
+export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './api/qget.js';
 export { redactUrl, redactUrls } from './net/credentials.js';
-export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './progress.js';
+export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';
 export {
   AbortError,
   ChecksumError,
@@ -33,7 +33,7 @@ export {
   type SignalCallback,
   type SignalMap,
   UnknownSignalError,
-} from './emitter.js';
+} from './api/emitter.js';
 export {
   type DownloadSegments,
   Downloader,
@@ -42,10 +42,10 @@ export {
   type DownloaderSignals,
   type DownloaderState,
   type HumanReadable,
-} from './downloader.js';
+} from './api/downloader.js';
 export {
   Manager,
   type ManagerOptions,
   type ManagerProperty,
   type ManagerSignals,
-} from './manager.js';
+} from './api/manager.js';

@@ -1,12 +1,12 @@
 // Tests for src/engine/checksum.ts: spec parsing, streaming hashing, verification.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { hashFile, parseChecksum, verifyChecksum } from '../src/engine/checksum.js';
 import { ChecksumError, InvalidOptionError, LocalIoError } from '../src/errors.js';
+import { useFixtures } from './helpers/fixture.js';
 
 const HELLO_SHA256 = '2cf24dba5fb0a30e26e83b2ac5b9e29e1b161e5c1fa7425e73043362938b9824';
 const HELLO_MD5 = '5d41402abc4b2a76b9719d911017c592';
@@ -63,19 +63,17 @@ describe('parseChecksum', () => {
   });
 });
 
+const fx = useFixtures();
+
 describe('hashFile and verifyChecksum', () => {
   let dir: string;
   let file: string;
   const content = Buffer.alloc(300_000, 'abcdefghij');
 
   before(async () => {
-    dir = await mkdtemp(join(tmpdir(), 'qget-checksum-'));
+    dir = await fx.tempDir();
     file = join(dir, 'data.bin');
     await writeFile(file, content);
-  });
-
-  after(async () => {
-    await rm(dir, { recursive: true, force: true });
   });
 
   it('hashes with each algorithm, reporting progress per chunk', async () => {

@@ -8,6 +8,7 @@ import { describe, test } from 'node:test';
 import { runCli, startCli } from './helpers/cli.js';
 import { makeContent, sha256 } from './helpers/content.js';
 import { exists, useFixtures } from './helpers/fixture.js';
+import { waitFor } from './helpers/wait.js';
 
 const fx = useFixtures();
 const start = startCli;
@@ -255,12 +256,3 @@ describe('qget over https', () => {
     assert.equal(await exists(out), false);
   });
 });
-
-async function waitFor(check: () => Promise<boolean>, ms = 10_000): Promise<void> {
-  const until = Date.now() + ms;
-  while (Date.now() < until) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error('timed out waiting');
-}

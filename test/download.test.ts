@@ -6,7 +6,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProgressState, qget } from '../src/index.js';
-import { makeContent, sha256 } from './helpers/content.js';
+import { makeContent, MiB, sha256 } from './helpers/content.js';
 import {
   assertFileEquals,
   exists,
@@ -18,7 +18,6 @@ import {
   useFixtures,
 } from './helpers/fixture.js';
 
-const MiB = 1024 * 1024;
 const { serve, tempDir } = useFixtures();
 
 describe('qget() downloads', () => {

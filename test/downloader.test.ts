@@ -2,13 +2,12 @@
 // ordered stream (a Writable), pause/resume, permanent vs transient errors and restarts.
 import assert from 'node:assert/strict';
 import { existsSync } from 'node:fs';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { Writable } from 'node:stream';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
-import { Downloader, progressBar } from '../src/downloader.js';
+import { before, describe, it } from 'node:test';
+import { Downloader, progressBar } from '../src/api/downloader.js';
 import {
   ChecksumError,
   HttpStatusError,
@@ -17,31 +16,23 @@ import {
   ResourceChangedError,
 } from '../src/errors.js';
 import { humanReadable } from '../src/units.js';
-import { makeContent, sha256 } from './helpers/content.js';
-import { reachState, recordStates, waitFor } from './helpers/events.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { KiB, makeContent, MiB, sha256 } from './helpers/content.js';
+import { reachState, recordStates } from './helpers/events.js';
+import { waitFor } from './helpers/wait.js';
+import { useFixtures } from './helpers/fixture.js';
+import type { ServerConfig } from './helpers/server.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
+const fx = useFixtures();
 let dir: string;
-const servers: TestServer[] = [];
 let n = 0;
 const out = (name = 'out.bin'): string => join(dir, `${n++}-${name}`);
 
 before(async () => {
-  dir = await mkdtemp(join(tmpdir(), 'qget-downloader-'));
-});
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  await rm(dir, { recursive: true, force: true });
+  dir = await fx.tempDir();
 });
 
-async function serve(content: Buffer, config: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer({ content, ...config });
-  servers.push(server);
-  return server;
-}
+const serve = (content: Buffer, config: Partial<ServerConfig> = {}) =>
+  fx.serve({ content, ...config });
 
 /** A Writable that accepts slowly, with a small buffer, and records what it was given. */
 class SlowSink extends Writable {
@@ -239,7 +230,7 @@ describe('Downloader: downloading into a file', () => {
     const states = recordStates(d);
     d.start();
     d.start(); // a no-op while running
-    await waitFor(() => d.downloaded > 300 * KiB, 10_000, 'some progress');
+    await waitFor(() => d.downloaded > 300 * KiB, 'some progress', 10_000);
     assert.ok(d.speed > 0);
     assert.ok(d.eta !== null && d.eta > 0);
     assert.ok(d.ratio > 0 && d.ratio < 1);
@@ -390,7 +381,7 @@ describe('Downloader: errors and restarts', () => {
     assert.equal(d.isRestarting, true);
     const at = d.restartTime?.getTime() ?? 0;
     assert.ok(Math.abs(at - (Date.now() + 300)) < 250, `restart at ${at - Date.now()} ms`);
-    await waitFor(() => d.state === 'complete', 5000, 'completion after restart');
+    await waitFor(() => d.state === 'complete', 'completion after restart', 5000);
     assert.deepEqual(states, ['start', 'error', 'start', 'download', 'complete']);
     assert.equal(restartTimes.length, 2);
     assert.ok(restartTimes[0] instanceof Date);
@@ -427,7 +418,7 @@ describe('Downloader: errors and restarts', () => {
     await reachState(d, 'download');
     d.stop();
     d.start();
-    await waitFor(() => d.state === 'complete', 5000, 'completion');
+    await waitFor(() => d.state === 'complete', 'completion', 5000);
     assert.deepEqual(states, ['start', 'download', 'pause', 'start', 'download', 'complete']);
   });
 
@@ -437,7 +428,7 @@ describe('Downloader: errors and restarts', () => {
     d.restart(5);
     assert.equal(d.isRestarting, true);
     d.restartWait = 0.05; // re-scheduled with the new wait
-    await waitFor(() => d.state === 'complete', 5000, 'restart with the new wait');
+    await waitFor(() => d.state === 'complete', 'restart with the new wait', 5000);
     const e = new Downloader(server.fileUrl, { path: out() });
     e.restart(0.05);
     e.stop();
@@ -476,7 +467,7 @@ describe('Downloader: a Writable as path', () => {
     const sink = new SlowSink();
     const d = new Downloader(server.fileUrl, { path: sink, rateLimit: 512 * KiB });
     d.start();
-    await waitFor(() => d.downloaded > 200 * KiB, 5000, 'some bytes');
+    await waitFor(() => d.downloaded > 200 * KiB, 'some bytes', 5000);
     d.stop();
     await d.join();
     assert.equal(d.state, 'pause');
@@ -497,7 +488,7 @@ describe('Downloader: a Writable as path', () => {
     const sink = new SlowSink();
     const d = new Downloader(server.fileUrl, { path: sink, rateLimit: 512 * KiB, restartWait: 0 });
     d.start();
-    await waitFor(() => d.downloaded > 200 * KiB, 5000, 'some bytes');
+    await waitFor(() => d.downloaded > 200 * KiB, 'some bytes', 5000);
     d.stop();
     await d.join();
     // Same validators, other size: only the Content-Range total tells.

@@ -2,7 +2,7 @@
 // failing callbacks) and the typed on/off sugar.
 import assert from 'node:assert/strict';
 import { describe, it, mock } from 'node:test';
-import { Emitter, NotListeningError, UnknownSignalError } from '../src/emitter.js';
+import { Emitter, NotListeningError, UnknownSignalError } from '../src/api/emitter.js';
 
 interface PingSignals {
   ping: [source: Pinger, n: number];

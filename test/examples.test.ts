@@ -1,14 +1,14 @@
 // The tutorial programs in examples/ run against a local server: each must exit 0 and leave the
 // downloaded bytes where the tutorial says.
 import assert from 'node:assert/strict';
-import { spawn } from 'node:child_process';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { after, before, describe, it } from 'node:test';
+import { before, describe, it } from 'node:test';
 import { fileURLToPath } from 'node:url';
 import { makeContent, sha256 } from './helpers/content.js';
-import { startServer, type TestServer } from './helpers/server.js';
+import { spawnCollect } from './helpers/cli.js';
+import { useFixtures } from './helpers/fixture.js';
+import type { TestServer } from './helpers/server.js';
 
 const examples = fileURLToPath(new URL('../examples/', import.meta.url));
 // Resolved here: the examples run in a temporary folder, where a bare `tsx` would not be found.
@@ -16,17 +16,13 @@ const tsx = import.meta.resolve('tsx');
 // The size of the tutorial's python-logo.png.
 const logo = makeContent(10_102, 99);
 
+const { serve, tempDir } = useFixtures();
 let server: TestServer;
 let url: string;
-const dirs: string[] = [];
 
 before(async () => {
-  server = await startServer({ content: logo });
+  server = await serve({ content: logo });
   url = `${server.url}/static/img/python-logo.png`;
-});
-after(async () => {
-  await server.close();
-  await Promise.all(dirs.map((d) => rm(d, { recursive: true, force: true })));
 });
 
 interface Run {
@@ -37,24 +33,12 @@ interface Run {
 }
 
 async function runExample(name: string, ...args: string[]): Promise<Run> {
-  const cwd = await mkdtemp(join(tmpdir(), 'qget-example-'));
-  dirs.push(cwd);
-  const child = spawn(process.execPath, ['--import', tsx, join(examples, name), ...args], {
+  const cwd = await tempDir();
+  const run = await spawnCollect(['--import', tsx, join(examples, name), ...args], {
     cwd,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (c: Buffer) => {
-    stdout += c;
-  });
-  child.stderr.on('data', (c: Buffer) => {
-    stderr += c;
-  });
-  const timer = setTimeout(() => child.kill(), 20_000);
-  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
-  clearTimeout(timer);
-  return { code, stdout, stderr, cwd };
+    timeoutMs: 20_000,
+  }).done;
+  return { code: run.code, stdout: run.stdout, stderr: run.stderr, cwd };
 }
 
 async function assertDownloaded(run: Run, file: string): Promise<void> {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { after, describe, it } from 'node:test';
-import { Downloader } from '../src/downloader.js';
+import { Downloader } from '../src/api/downloader.js';
 import { InvalidOptionError, parseHeaderLines } from '../src/index.js';
 import {
   contentLength,

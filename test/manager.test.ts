@@ -6,44 +6,23 @@
 // park megabytes in kernel buffers and the server's count would say nothing about the client.
 // Bounded requests keep at most 128 KiB per download in flight.
 import assert from 'node:assert/strict';
-import { mkdtemp, readFile, rm } from 'node:fs/promises';
-import { tmpdir } from 'node:os';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { after, before, describe, it } from 'node:test';
-import { Downloader } from '../src/downloader.js';
-import { Manager, type ManagerProperty } from '../src/manager.js';
+import { describe, it } from 'node:test';
+import { Downloader } from '../src/api/downloader.js';
+import { Manager, type ManagerProperty } from '../src/api/manager.js';
 import { InvalidOptionError } from '../src/errors.js';
-import { makeContent, sha256 } from './helpers/content.js';
-import { reachState, recordStates, waitFor } from './helpers/events.js';
-import { type RequestRecord, startServer, type TestServer } from './helpers/server.js';
+import { KiB, makeContent, MiB, sha256 } from './helpers/content.js';
+import { reachState, recordStates } from './helpers/events.js';
+import { waitFor } from './helpers/wait.js';
+import { useFixtures } from './helpers/fixture.js';
+import type { RequestRecord, ServerConfig, TestServer } from './helpers/server.js';
 
-const KiB = 1024;
-const MiB = 1024 * KiB;
-
-let root: string;
-let n = 0;
-const servers: TestServer[] = [];
-
-before(async () => {
-  root = await mkdtemp(join(tmpdir(), 'qget-manager-'));
-});
-after(async () => {
-  await Promise.all(servers.map((s) => s.close()));
-  await rm(root, { recursive: true, force: true });
-});
-
-async function serve(content: Buffer, config: Parameters<typeof startServer>[0] = {}) {
-  const server = await startServer({ content, ...config });
-  servers.push(server);
-  return server;
-}
-
-async function freshDir(): Promise<string> {
-  const dir = join(root, `d${n++}`);
-  await import('node:fs/promises').then((fs) => fs.mkdir(dir));
-  return dir;
-}
+const fx = useFixtures();
+const serve = (content: Buffer, config: Partial<ServerConfig> = {}) =>
+  fx.serve({ content, ...config });
+const freshDir = (): Promise<string> => fx.tempDir();
 
 /** Most distinct paths with a response in progress at the same moment, at the server. */
 function maxConcurrentPaths(requests: readonly RequestRecord[]): number {
@@ -220,11 +199,11 @@ describe('Manager: the queue', () => {
     await sleep(300);
     assert.equal(alive(), 1);
     m.maxRunning = 3;
-    await waitFor(() => alive() === 3, 500, 'three running');
+    await waitFor(() => alive() === 3, 'three running', 500);
     await sleep(400);
     assert.equal(alive(), 3, 'no more than three');
     m.maxRunning = 1;
-    await waitFor(() => alive() === 1, 1000, 'back to one');
+    await waitFor(() => alive() === 1, 'back to one', 1000);
     const paused = ds.filter((d) => d.state === 'pause');
     assert.equal(paused.length, 3);
     await sleep(600);
@@ -322,7 +301,7 @@ describe('Manager: the queue', () => {
     assert.equal(new Set(gets.map((r) => r.socketId)).size, 1, 'one socket for all three');
     assert.equal(server.stats.openConnections, 1);
     await m.stop();
-    await waitFor(() => server.stats.openConnections === 0, 2000, 'the agent to close');
+    await waitFor(() => server.stats.openConnections === 0, 'the agent to close', 2000);
   });
 });
 

@@ -6,7 +6,7 @@ import { open, readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { qget } from '../src/index.js';
-import { makeContent } from './helpers/content.js';
+import { makeContent, MiB } from './helpers/content.js';
 import {
   assertFileEquals,
   exists,
@@ -17,7 +17,6 @@ import {
   useFixtures,
 } from './helpers/fixture.js';
 
-const MiB = 1024 * 1024;
 const { serve, tempDir } = useFixtures();
 
 function rangeStart(range: string | undefined): number | undefined {

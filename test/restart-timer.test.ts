@@ -4,9 +4,10 @@ import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { Downloader, HttpStatusError, Manager } from '../src/index.js';
-import { RestartTimer, restartWaitOf } from '../src/restart-timer.js';
+import { RestartTimer, restartWaitOf } from '../src/api/restart-timer.js';
 import { makeContent } from './helpers/content.js';
-import { reachState, waitFor } from './helpers/events.js';
+import { reachState } from './helpers/events.js';
+import { waitFor } from './helpers/wait.js';
 import { useFixtures } from './helpers/fixture.js';
 
 const { serve, tempDir } = useFixtures();
@@ -29,7 +30,7 @@ describe('RestartTimer', () => {
       ((timer.at as Date | null)?.getTime() ?? Number.POSITIVE_INFINITY) <= Date.now(),
       'a negative wait is 0',
     );
-    await waitFor(() => fired === 1, 5000, 'the restart');
+    await waitFor(() => fired === 1, 'the restart', 5000);
     assert.equal(timer.pending, false);
     assert.equal(timer.at, null);
     timer.schedule(30, () => fired++);

@@ -6,10 +6,9 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProgressState, qget } from '../src/index.js';
-import { makeContent } from './helpers/content.js';
+import { makeContent, MiB } from './helpers/content.js';
 import { assertFileEquals, exists, listDir, useFixtures } from './helpers/fixture.js';
 
-const MiB = 1024 * 1024;
 const { serve, tempDir } = useFixtures();
 
 interface SavedState {

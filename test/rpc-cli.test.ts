@@ -3,16 +3,15 @@
 // started again with -i, stopped by aria2.shutdown; and its usage errors.
 
 import assert from 'node:assert/strict';
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
+import type { ChildProcess } from 'node:child_process';
 import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
-import { type CliRun, runCli, startCli } from './helpers/cli.js';
+import { type CliRun, runCli, spawnCollect, startCli } from './helpers/cli.js';
 import { makeContent } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
-import { until } from './helpers/rpc.js';
+import { waitFor } from './helpers/wait.js';
 
 const SCRIPT = resolve(import.meta.dirname, 'fixtures/aria2c-client.mjs');
 const fx = useFixtures();
@@ -27,7 +26,7 @@ async function startQget(
   child.stderr!.on('data', (d) => {
     stderr += d;
   });
-  await until(
+  await waitFor(
     () => /JSON-RPC on http:\/\/[^:]+:\d+/.test(stderr) || child.exitCode !== null,
     'the daemon',
   );
@@ -48,20 +47,7 @@ async function rpc(port: number, method: string, params: unknown[]): Promise<unk
 
 /** The aria2c client script, as its user would run it. */
 async function runScript(args: string[], cwd: string, env: NodeJS.ProcessEnv) {
-  const child = spawn(process.execPath, [SCRIPT, ...args], {
-    cwd,
-    env: { ...process.env, ...env },
-  });
-  let stdout = '';
-  let stderr = '';
-  child.stdout.on('data', (d) => {
-    stdout += d;
-  });
-  child.stderr.on('data', (d) => {
-    stderr += d;
-  });
-  const [code] = await once(child, 'exit');
-  return { code: code as number, stdout, stderr };
+  return spawnCollect([SCRIPT, ...args], { cwd, env: { ...process.env, ...env } }).done;
 }
 
 describe('qget --enable-rpc', () => {

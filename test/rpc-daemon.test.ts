@@ -7,12 +7,12 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { before, describe, test } from 'node:test';
 import type Aria2 from 'aria2';
-import { makeContent, sha256 } from './helpers/content.js';
+import { KiB, makeContent, sha256 } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
-import { client, reach, type Status, statusOf, until, useDaemons } from './helpers/rpc.js';
+import { client, reach, type Status, statusOf, useDaemons } from './helpers/rpc.js';
 import type { TestServer } from './helpers/server.js';
+import { waitFor } from './helpers/wait.js';
 
-const KiB = 1024;
 const fx = useFixtures();
 const daemons = useDaemons();
 const content = makeContent(1024 * KiB);
@@ -79,7 +79,7 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
 
   test('pause, unpause (resuming, not restarting), forcePause, remove, forceRemove, getServers', async () => {
     const gid = await call<string>('addUri', [url('a.bin')], { ...SLOW, out: 'a.bin' });
-    await until(
+    await waitFor(
       async () => Number((await statusOf(aria2, gid)).completedLength) > 128 * KiB,
       'progress',
     );
@@ -99,7 +99,10 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     assert.equal(await call('unpause', gid), gid);
     await assert.rejects(call('unpause', gid), { message: /cannot be unpaused now/ });
     await reach(aria2, gid, 'active');
-    await until(() => server.requests.slice(before).some((r) => r.path === '/a.bin'), 'a request');
+    await waitFor(
+      () => server.requests.slice(before).some((r) => r.path === '/a.bin'),
+      'a request',
+    );
     const resumed = server.requests.slice(before).filter((r) => r.path === '/a.bin');
     assert.ok(
       resumed.every((r) => r.range !== undefined && !r.range.startsWith('bytes=0-')),
@@ -151,13 +154,16 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     await call('pause', w5);
     assert.equal((await call<Status[]>('tellWaiting', 0, 1, ['status']))[0]?.status, 'paused');
     await call('remove', first);
-    await until(async () => gidsOf(await call<Status[]>('tellActive')).join() === b, 'b to start');
+    await waitFor(
+      async () => gidsOf(await call<Status[]>('tellActive')).join() === b,
+      'b to start',
+    );
 
     await call('changeGlobalOption', { 'max-concurrent-downloads': '3' });
-    await until(async () => (await call<Status[]>('tellActive')).length === 3, 'three active');
+    await waitFor(async () => (await call<Status[]>('tellActive')).length === 3, 'three active');
     assert.deepEqual(gidsOf(await call<Status[]>('tellActive')).sort(), [a, b, c].sort());
     await call('changeGlobalOption', { 'max-concurrent-downloads': '1' });
-    await until(
+    await waitFor(
       async () => (await call<Status[]>('tellActive')).length === 1,
       'one active at once',
     );
@@ -167,7 +173,10 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     const waiting = await call<Status[]>('tellWaiting', 0, 100, ['status']);
     assert.ok(waiting.every((s) => s.status === 'paused'));
     assert.equal(await call('unpauseAll'), 'OK');
-    await until(async () => (await call<Status[]>('tellActive')).length === 1, 'one active again');
+    await waitFor(
+      async () => (await call<Status[]>('tellActive')).length === 1,
+      'one active again',
+    );
     assert.equal(await call('forcePauseAll'), 'OK');
     const stat = await call<Record<string, string>>('getGlobalStat');
     assert.equal(stat.numActive, '0');
@@ -224,7 +233,7 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     );
     // Not a live option: the download stops and starts again from its .part (once a write and
     // a checkpoint have put something there).
-    await until(
+    await waitFor(
       async () => Number((await statusOf(aria2, gid)).completedLength) > 128 * KiB,
       'progress',
     );
@@ -232,7 +241,7 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     assert.equal(await call('changeOption', gid, { split: '1' }), 'OK');
     assert.equal((await call<Record<string, string>>('getOption', gid)).split, '1');
     await reach(aria2, gid, 'active');
-    await until(
+    await waitFor(
       () => server.requests.slice(before).some((r) => r.path === '/lim.bin'),
       'a request',
     );
@@ -421,21 +430,21 @@ describe('over WebSocket (aria2.js open())', () => {
     const has = (e: string) => () => events.includes(e);
     try {
       const done = (await ws.call('addUri', [url('ws1.bin')], { out: 'ws1.bin' })) as string;
-      await until(has(`onDownloadComplete ${done}`), 'onDownloadComplete');
+      await waitFor(has(`onDownloadComplete ${done}`), 'onDownloadComplete');
       assert.ok(events.includes(`onDownloadStart ${done}`));
       const failed = (await ws.call('addUri', [`${server.url}/status/404`])) as string;
-      await until(has(`onDownloadError ${failed}`), 'onDownloadError');
+      await waitFor(has(`onDownloadError ${failed}`), 'onDownloadError');
       const slow = (await ws.call('addUri', [url('ws2.bin')], SLOW)) as string;
-      await until(has(`onDownloadStart ${slow}`), 'onDownloadStart');
+      await waitFor(has(`onDownloadStart ${slow}`), 'onDownloadStart');
       await ws.call('pause', slow);
-      await until(has(`onDownloadPause ${slow}`), 'onDownloadPause');
+      await waitFor(has(`onDownloadPause ${slow}`), 'onDownloadPause');
       await ws.call('unpause', slow);
-      await until(
+      await waitFor(
         () => events.filter((e) => e === `onDownloadStart ${slow}`).length === 2,
         'a second start',
       );
       await ws.call('remove', slow);
-      await until(has(`onDownloadStop ${slow}`), 'onDownloadStop');
+      await waitFor(has(`onDownloadStop ${slow}`), 'onDownloadStop');
       assert.equal(((await ws.call('tellStatus', slow, ['status'])) as Status).status, 'removed');
     } finally {
       await ws.close();

@@ -7,11 +7,11 @@ import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { parseSession } from '../src/rpc/session.js';
-import { makeContent } from './helpers/content.js';
+import { makeContent, MiB } from './helpers/content.js';
 import { assertFileEquals, exists, useFixtures } from './helpers/fixture.js';
-import { client, reach, statusOf, until, useDaemons } from './helpers/rpc.js';
+import { client, reach, statusOf, useDaemons } from './helpers/rpc.js';
+import { waitFor } from './helpers/wait.js';
 
-const MiB = 1024 * 1024;
 const fx = useFixtures();
 const daemons = useDaemons();
 
@@ -33,7 +33,7 @@ test('shutdown saves the session; a restart with it keeps the GIDs and resumes t
     header: ['X-A: 1', 'X-B: 2'],
     'max-download-limit': '1M',
   })) as string;
-  await until(
+  await waitFor(
     async () => Number((await statusOf(a1, big)).completedLength) >= MiB,
     '1 MiB of big.bin',
   );

@@ -12,7 +12,8 @@ import type { SegmentsShape } from '../src/rpc/segments.js';
 import { bitfield } from '../src/rpc/status.js';
 import { makeContent } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
-import { client, raw, reach, statusOf, until, useDaemons } from './helpers/rpc.js';
+import { client, raw, reach, statusOf, useDaemons } from './helpers/rpc.js';
+import { waitFor as until } from './helpers/wait.js';
 import type { TestServer } from './helpers/server.js';
 
 const KiB = 1024;

@@ -18,7 +18,7 @@ import { Downloader, HttpStatusError, qget, redactUrl, redactUrls } from '../src
 import { requestHeaders, sameOrigin } from '../src/net/credentials.js';
 import { runCli } from './helpers/cli.js';
 import { makeContent } from './helpers/content.js';
-import { waitFor } from './helpers/events.js';
+import { waitFor } from './helpers/wait.js';
 import { assertFileEquals, exists, hasCode, useFixtures } from './helpers/fixture.js';
 import { client, reach, useDaemons } from './helpers/rpc.js';
 import type { TestServer } from './helpers/server.js';
@@ -175,7 +175,7 @@ describe('credential headers after a redirect', () => {
     const d = new Downloader(a.url, { path: sink, headers: SECRETS });
     assert.equal(await d.updateSize(), 512 * 1024);
     d.start();
-    await waitFor(() => d.state === 'complete' || d.state === 'error', 20_000, 'the end');
+    await waitFor(() => d.state === 'complete' || d.state === 'error', 'the end', 20_000);
     assert.equal(d.state, 'complete', String(d.lastError));
     assert.equal(Buffer.concat(chunks).length, 512 * 1024);
     assert.deepEqual(

@@ -10,9 +10,7 @@ import {
   type Segment,
   splitRanges,
 } from '../src/engine/segment-plan.js';
-
-const MiB = 1024 * 1024;
-const KiB = 1024;
+import { KiB, MiB } from './helpers/content.js';
 
 let nextId = 0;
 function seg(fields: Partial<Segment> & { start: number; end: number }): Segment {

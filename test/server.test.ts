@@ -2,9 +2,9 @@
 
 import assert from 'node:assert/strict';
 import { type IncomingHttpHeaders, request } from 'node:http';
-import { after, test } from 'node:test';
+import { test } from 'node:test';
 import { makeContent, sha256, virtualContent } from './helpers/content.js';
-import { type ServerConfig, startServer, type TestServer } from './helpers/server.js';
+import { useFixtures } from './helpers/fixture.js';
 
 interface Reply {
   status: number;
@@ -40,13 +40,7 @@ function get(url: string, headers: Record<string, string> = {}, method = 'GET'):
   });
 }
 
-const servers: TestServer[] = [];
-after(() => Promise.all(servers.map((s) => s.close())));
-async function serve(config: Partial<ServerConfig> = {}): Promise<TestServer> {
-  const server = await startServer(config);
-  servers.push(server);
-  return server;
-}
+const { serve } = useFixtures();
 
 const content = makeContent(256 * 1024 + 7, 42);
 

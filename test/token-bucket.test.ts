@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { getEventListeners } from 'node:events';
 import { describe, it } from 'node:test';
 import { type Clock, systemClock, TokenBucket } from '../src/rate/token-bucket.js';
+import { KiB, MiB } from './helpers/content.js';
 
 interface FakeTimer {
   due: number;
@@ -72,9 +73,6 @@ async function consume(
     counter.bytes += chunk;
   }
 }
-
-const KiB = 1024;
-const MiB = 1024 * 1024;
 
 describe('TokenBucket', () => {
   it('returns undefined, not a promise, when no waiting is needed', () => {

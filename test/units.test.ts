@@ -3,9 +3,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import { InvalidOptionError } from '../src/errors.js';
 import { formatBytes, formatDuration, humanReadable, parseSize } from '../src/units.js';
-
-const KiB = 1024;
-const MiB = 1024 ** 2;
+import { KiB, MiB } from './helpers/content.js';
 
 describe('parseSize', () => {
   it('reads plain bytes and binary multiples', () => {

@@ -10,7 +10,7 @@ import { Downloader, InvalidOptionError, Manager, qget } from '../src/index.js';
 import { VERSION } from '../src/version.js';
 import { runCli } from './helpers/cli.js';
 import { makeContent } from './helpers/content.js';
-import { waitFor } from './helpers/events.js';
+import { waitFor } from './helpers/wait.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
 import { client, reach, useDaemons } from './helpers/rpc.js';
 import type { TestServer } from './helpers/server.js';
@@ -72,7 +72,7 @@ describe('User-Agent', () => {
     const added = manager.add(s.fileUrl);
     s.requests.length = 0;
     manager.start();
-    await waitFor(() => added.state === 'complete' || added.state === 'error', 20_000, 'the end');
+    await waitFor(() => added.state === 'complete' || added.state === 'error', 'the end', 20_000);
     assert.equal(added.state, 'complete', String(added.lastError));
     assert.deepEqual(agents(s), new Set(['mgr/1']));
     manager.stop();

@@ -6,7 +6,7 @@ import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { Downloader, type DownloaderOptions, Manager, redactUrls } from '../index.js';
 // The one option validator of every surface (internal, like errors.ts: no state, no I/O).
-import { checkInteger, checkNumber, checkObject, optionError } from '../options-check.js';
+import { checkInteger, checkNumber, checkObject, optionError } from '../api/checks.js';
 import { addDownload, downloadMethods, jobOptions, type MethodContext } from './methods.js';
 import { engineValues, GlobalOptions, type OptionValues, readOptionLines } from './options.js';
 import { JsonRpc, METHOD_ERROR, RpcError } from './protocol.js';

@@ -13,7 +13,7 @@ import { type BrowserContext, chromium, type Locator, type Page } from 'playwrig
 import { startCli } from '../helpers/cli.js';
 import { makeContent } from '../helpers/content.js';
 import { assertFileEquals, useFixtures } from '../helpers/fixture.js';
-import { until } from '../helpers/rpc.js';
+import { waitFor as until } from '../helpers/wait.js';
 import type { TestServer } from '../helpers/server.js';
 
 const CHROMIUM = process.env.QGET_CHROMIUM ?? '/usr/bin/chromium';

@@ -14,17 +14,24 @@ export interface CliRun {
   stderr: string;
 }
 
-/** Start `qget ...args` in `cwd`; `stdin` is written and closed. */
-export function startCli(
+export interface SpawnOptions {
+  cwd: string;
+  env?: NodeJS.ProcessEnv | undefined;
+  /** Written to the child's stdin, which is then closed. Default: stdin ignored. */
+  stdin?: string | undefined;
+  /** Kill the child after this long (a hung child fails its test instead of hanging it). */
+  timeoutMs?: number | undefined;
+}
+
+/** THE process spawner of the tests: run `node ...args`, collecting stdout and stderr. */
+export function spawnCollect(
   args: string[],
-  cwd: string,
-  stdin = '',
-  env: NodeJS.ProcessEnv = process.env,
+  options: SpawnOptions,
 ): { child: ChildProcess; done: Promise<CliRun> } {
-  const child = spawn(process.execPath, [BIN, ...args], {
-    cwd,
-    env,
-    stdio: ['pipe', 'pipe', 'pipe'],
+  const child = spawn(process.execPath, args, {
+    cwd: options.cwd,
+    env: options.env ?? process.env,
+    stdio: [options.stdin === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'],
   });
   let stdout = '';
   let stderr = '';
@@ -34,14 +41,29 @@ export function startCli(
   child.stderr!.on('data', (d) => {
     stderr += d;
   });
-  child.stdin!.end(stdin);
-  const done = once(child, 'exit').then(([code, signal]) => ({
-    code: code as number | null,
-    signal: signal as NodeJS.Signals | null,
-    stdout,
-    stderr,
-  }));
+  if (options.stdin !== undefined) child.stdin!.end(options.stdin);
+  const timer =
+    options.timeoutMs === undefined ? undefined : setTimeout(() => child.kill(), options.timeoutMs);
+  const done = once(child, 'close').then(([code, signal]) => {
+    clearTimeout(timer);
+    return {
+      code: code as number | null,
+      signal: signal as NodeJS.Signals | null,
+      stdout,
+      stderr,
+    };
+  });
   return { child, done };
+}
+
+/** Start `qget ...args` in `cwd`; `stdin` is written and closed. */
+export function startCli(
+  args: string[],
+  cwd: string,
+  stdin = '',
+  env: NodeJS.ProcessEnv = process.env,
+): { child: ChildProcess; done: Promise<CliRun> } {
+  return spawnCollect([BIN, ...args], { cwd, env, stdin });
 }
 
 export function runCli(

@@ -6,6 +6,9 @@
 
 import { createHash } from 'node:crypto';
 
+export const KiB = 1024;
+export const MiB = 1024 * KiB;
+
 const BLOCK_BYTES = 64 * 1024;
 const BLOCK_WORDS = BLOCK_BYTES / 4;
 

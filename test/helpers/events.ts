@@ -1,24 +1,15 @@
 // Small waiting helpers for the event-driven Downloader/Manager tests.
 
-import { setTimeout as sleep } from 'node:timers/promises';
-import type { Downloader, DownloaderState } from '../../src/downloader.js';
-
-/** Polls `predicate` every 10 ms; rejects after `timeoutMs`. */
-export async function waitFor(
-  predicate: () => boolean,
-  timeoutMs = 10_000,
-  what = 'condition',
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!predicate()) {
-    if (performance.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await sleep(10);
-  }
-}
+import type { Downloader, DownloaderState } from '../../src/api/downloader.js';
+import { waitFor } from './wait.js';
 
 /** Resolves when `d` enters `state` (now or later). */
 export function reachState(d: Downloader, state: DownloaderState, timeoutMs = 10_000) {
-  return waitFor(() => d.state === state, timeoutMs, `state ${state} (now ${d.state})`);
+  return waitFor(
+    () => d.state === state,
+    () => `state ${state} (now ${d.state})`,
+    timeoutMs,
+  );
 }
 
 /** Records every state a downloader enters. */

@@ -3,9 +3,9 @@
 
 import { request } from 'node:http';
 import { after } from 'node:test';
-import { setTimeout as sleep } from 'node:timers/promises';
 import Aria2 from 'aria2';
 import { type Daemon, type DaemonOptions, startDaemon } from '../../src/rpc/daemon.js';
+import { waitFor } from './wait.js';
 
 export type Status = Record<string, string> & {
   files?: { path: string; length: string; completedLength: string; uris: unknown[] }[];
@@ -34,21 +34,6 @@ export function client(daemon: Daemon, secret?: string): Aria2 {
   });
 }
 
-/** Polls `check` every 25 ms until it returns true; rejects after `timeoutMs`. */
-export async function until(
-  check: () => Promise<boolean> | boolean,
-  what: string | (() => string),
-  timeoutMs = 10_000,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!(await check())) {
-    if (performance.now() > deadline) {
-      throw new Error(`timed out waiting for ${typeof what === 'string' ? what : what()}`);
-    }
-    await sleep(25);
-  }
-}
-
 export async function statusOf(aria2: Aria2, gid: string, keys?: string[]): Promise<Status> {
   return (await (keys
     ? aria2.call('tellStatus', gid, keys)
@@ -63,7 +48,7 @@ export async function reach(
   timeoutMs = 10_000,
 ): Promise<Status> {
   let last: Status | undefined;
-  await until(
+  await waitFor(
     async () => {
       last = await statusOf(aria2, gid);
       return last.status === status;

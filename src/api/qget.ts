@@ -2,15 +2,15 @@
 // result out. Everything else lives in the engine.
 
 import type { Dispatcher } from 'undici';
-import { type DownloadResult, DownloadJob, type EngineOptions } from './engine/download-job.js';
-import { parseChecksum } from './engine/checksum.js';
-import { InvalidOptionError } from './errors.js';
-import { redactUrls } from './net/credentials.js';
-import { lowerCaseKeys } from './net/headers.js';
-import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './options-check.js';
+import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/download-job.js';
+import { parseChecksum } from '../engine/checksum.js';
+import { InvalidOptionError } from '../errors.js';
+import { redactUrls } from '../net/credentials.js';
+import { lowerCaseKeys } from '../net/headers.js';
+import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
 import type { ProgressState } from './progress.js';
-import { TokenBucket } from './rate/token-bucket.js';
-import { VERSION } from './version.js';
+import { TokenBucket } from '../rate/token-bucket.js';
+import { VERSION } from '../version.js';
 
 /** What qget says it is, unless told otherwise (`userAgent`, or a User-Agent header). */
 export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
@@ -83,7 +83,7 @@ function headerValue(name: string, value: string | undefined, fallback: string):
   return value;
 }
 
-/** Turn public options into the engine's, with defaults and InvalidOptionErrors (options-check.ts). */
+/** Turn public options into the engine's, with defaults and InvalidOptionErrors (checks.ts). */
 export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
   const log =
     typeof options.debug === 'function'

@@ -5,7 +5,7 @@
 
 import { createHash, type Hash } from 'node:crypto';
 import type { Writable } from 'node:stream';
-import type { ChecksumSpec } from './engine/checksum.js';
+import type { ChecksumSpec } from './checksum.js';
 import {
   AbortError,
   ChecksumError,
@@ -14,17 +14,17 @@ import {
   RangeMismatchError,
   ResourceChangedError,
   TimeoutError,
-} from './errors.js';
-import { checkValidators, ifRangeValue } from './engine/resource.js';
+} from '../errors.js';
+import { checkValidators, ifRangeValue } from './resource.js';
 import {
   type OpenedResponse,
   openRequest,
   type Requester,
   statusError,
   toQgetError,
-} from './net/client.js';
-import { contentLength, parseContentRange } from './net/headers.js';
-import type { TokenBucket } from './rate/token-bucket.js';
+} from '../net/client.js';
+import { contentLength, parseContentRange } from '../net/headers.js';
+import type { TokenBucket } from '../rate/token-bucket.js';
 
 /** What identifies the version of the resource whose bytes are in the stream. */
 export interface StreamValidators {

@@ -9,13 +9,13 @@ import {
   type HumanReadable,
 } from './downloader.js';
 import type { DownloaderOptions } from './downloader-options.js';
-import { checkCount, checkNumber, checkObject, optionError } from './options-check.js';
+import { checkCount, checkNumber, checkObject, optionError } from './checks.js';
 import { Emitter } from './emitter.js';
-import { ConnectionPool } from './net/connection-pool.js';
+import { ConnectionPool } from '../net/connection-pool.js';
 import { timeoutMs } from './qget.js';
-import { OutputNames } from './engine/output-names.js';
-import { TokenBucket } from './rate/token-bucket.js';
-import { humanReadable } from './units.js';
+import { OutputNames } from '../engine/output-names.js';
+import { TokenBucket } from '../rate/token-bucket.js';
+import { humanReadable } from '../units.js';
 
 export interface ManagerOptions {
   /** Most downloads running at once; 0 = no limit. Default 0. */

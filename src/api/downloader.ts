@@ -3,17 +3,23 @@
 
 import type { Writable } from 'node:stream';
 import { Emitter } from './emitter.js';
-import { DownloadJob, type EngineOptions, type JobSnapshot } from './engine/download-job.js';
+import { DownloadJob, type EngineOptions, type JobSnapshot } from '../engine/download-job.js';
 
 /** What Downloader.segments() shows: the byte ranges on disk and each connection at work. */
 export type DownloadSegments = JobSnapshot;
-import { pathFromUrl } from './engine/filename.js';
-import type { OutputNames } from './engine/output-names.js';
+import { pathFromUrl } from '../engine/filename.js';
+import type { OutputNames } from '../engine/output-names.js';
 import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
-import { AbortError, type QgetError } from './errors.js';
-import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
-import type { ConnectionPool } from './net/connection-pool.js';
-import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
+import { AbortError, type QgetError } from '../errors.js';
+import {
+  createAgent,
+  loadUndici,
+  openRequest,
+  type Requester,
+  toQgetError,
+} from '../net/client.js';
+import type { ConnectionPool } from '../net/connection-pool.js';
+import { contentLength, parseContentRange, parseUnsatisfiedRange } from '../net/headers.js';
 import {
   checkInteger,
   checkNumber,
@@ -21,12 +27,12 @@ import {
   checkUrl,
   isWritable,
   MIN_CHUNK_BYTES,
-} from './options-check.js';
+} from './checks.js';
 import { engineOptions } from './qget.js';
-import { TokenBucket } from './rate/token-bucket.js';
+import { TokenBucket } from '../rate/token-bucket.js';
 import { RestartTimer, restartWaitOf } from './restart-timer.js';
-import { StreamTarget } from './stream-download.js';
-import { humanReadable } from './units.js';
+import { StreamTarget } from '../engine/stream-target.js';
+import { humanReadable } from '../units.js';
 
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
 

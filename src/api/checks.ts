@@ -3,8 +3,8 @@
 // p-queue's wording: "Expected `name` to be <what>, got <value> (<type>)".
 
 import type { Writable } from 'node:stream';
-import { InvalidOptionError } from './errors.js';
-import { parseHttpUrl } from './net/client.js';
+import { InvalidOptionError } from '../errors.js';
+import { parseHttpUrl } from '../net/client.js';
 
 /** Smallest batch / write size: below it every write is a system call for a few bytes. */
 export const MIN_CHUNK_BYTES = 1024;

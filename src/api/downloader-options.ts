@@ -1,4 +1,4 @@
-// The Downloader's options, shared with the Manager; their checks are in options-check.ts.
+// The Downloader's options, shared with the Manager; their checks are in checks.ts.
 
 import type { Writable } from 'node:stream';
 import type { QgetOptions } from './qget.js';
