@@ -11,6 +11,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { copyFile, mkdir, mkdtemp, readdir, readFile, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { basename, delimiter, dirname, join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { after, before, describe, test } from 'node:test';
 import { makeContent, sha256 } from '../helpers/content.js';
 import { startServer, type TestServer } from '../helpers/server.js';
@@ -75,6 +76,33 @@ async function serve(config: Parameters<typeof startServer>[0]): Promise<TestSer
 const PATH = ['/usr/local/bin', '/usr/bin', '/bin']
   .filter((folder) => !existsSync(join(folder, 'node')))
   .join(delimiter);
+
+interface TargetsModule {
+  NODE_VERSION: string;
+  TARGETS: { id: string; pkg: string; integrity: string; exeName: string }[];
+  parseTargets(argv: string[]): { id: string }[] | null;
+}
+
+test('--target and --all name the targets, in a fixed order; anything else is refused', async () => {
+  const url = pathToFileURL(join(ROOT, 'scripts', 'exe-targets.mjs')).href;
+  const { NODE_VERSION, TARGETS, parseTargets } = (await import(url)) as TargetsModule;
+  const ids = (argv: string[]) => parseTargets(argv)?.map((t) => t.id) ?? null;
+  assert.equal(ids([]), null);
+  assert.deepEqual(ids(['--target', 'win-x64', '--target=linux-arm64', '--target', 'win-x64']), [
+    'linux-arm64',
+    'win-x64',
+  ]);
+  assert.deepEqual(ids(['--all']), ['linux-x64', 'linux-arm64', 'win-x64', 'darwin-x64']);
+  assert.throws(() => parseTargets(['--target', 'darwin-arm64']), /unknown target darwin-arm64/);
+  assert.throws(() => parseTargets(['--target']), /needs a value/);
+  assert.throws(() => parseTargets(['x64']), /unknown argument/);
+  assert.match(NODE_VERSION, /^22\.\d+\.\d+$/);
+  for (const t of TARGETS) {
+    assert.equal(t.pkg, `node-${t.id}`);
+    assert.match(t.integrity, /^sha512-[A-Za-z0-9+/]{86}==$/);
+    assert.equal(t.exeName, t.id.startsWith('win-') ? `qget-${t.id}.exe` : `qget-${t.id}`);
+  }
+});
 
 test('SHA256SUMS lists every executable and sha256sum -c accepts it', {
   skip: !ON_LINUX_X64,
