@@ -2,6 +2,7 @@
 // collect what it printed.
 
 import { type ChildProcess, spawn, type SpawnOptions } from 'node:child_process';
+import { closeSync, openSync, readFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -56,4 +57,31 @@ export function median(values: number[]): number {
   const sorted = [...values].sort((a, b) => a - b);
   const mid = Math.floor(sorted.length / 2);
   return sorted.length % 2 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2;
+}
+
+/**
+ * Run a program with its stdout and stderr written to files rather than pipes (under wine a
+ * Windows console program cannot write to a pipe), and collect what it printed.
+ */
+export async function runToFiles(
+  command: string,
+  args: string[],
+  logPrefix: string,
+  options: RunOptions = {},
+): Promise<Ran> {
+  const outPath = `${logPrefix}.out`;
+  const errPath = `${logPrefix}.err`;
+  const out = openSync(outPath, 'w');
+  const err = openSync(errPath, 'w');
+  try {
+    const ran = await run(command, args, { ...options, stdio: ['ignore', out, err] });
+    return {
+      ...ran,
+      stdout: readFileSync(outPath, 'utf8'),
+      stderr: readFileSync(errPath, 'utf8'),
+    };
+  } finally {
+    closeSync(out);
+    closeSync(err);
+  }
 }
