@@ -2,10 +2,8 @@
 // the per-download tick (speed, stall watchdog, ramp, checkpoints, progress), the fallback to a
 // single stream, and restarts when the resource changes under us.
 
-import { createHash } from 'node:crypto';
 import { setMaxListeners } from 'node:events';
-import { stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortError,
@@ -33,22 +31,14 @@ import {
 import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
 import type { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
-import type { TokenBucket } from '../rate/token-bucket.js';
 import { bufferPair } from './batch-buffers.js';
-import { type ChecksumSpec, verifyChecksum } from './checksum.js';
+import { verifyChecksum } from './checksum.js';
 import { ConnectionGovernor } from './connection-governor.js';
-import {
-  type ControlState,
-  controlState,
-  loadControl,
-  readControl,
-  removeControl,
-  sameResource,
-  saveControl,
-} from './control-file.js';
-import { pathFromUrl } from './filename.js';
+import { type ControlState, sameResource } from './control-file.js';
+import type { DownloadResult, EngineObserver, EngineOptions } from './engine-options.js';
 import { moveIntoPlace, pathExists } from './finalize.js';
-import { localIoError, PartFile } from './part-file.js';
+import { ResumeStore } from './resume-store.js';
+import type { PartFile } from './part-file.js';
 import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
 import {
   checkValidators,
@@ -63,71 +53,22 @@ import {
   type ByteRange,
   chooseSteal,
   median,
-  mergeRanges,
   missingRanges,
+  newSegment,
   type Segment,
   type StealOptions,
   splitRanges,
+  sumRanges,
 } from './segment-plan.js';
 
-export type EnginePhase = 'connect' | 'download' | 'verify' | 'done';
-
-export interface EngineObserver {
-  /** The probe answered; `path` is where the file will be. */
-  resource?(info: ResourceInfo, path: string): void;
-  /** About ten times a second while transferring, and once at the end. */
-  progress?(received: number, total: number | undefined): void;
-  connections?(open: number): void;
-  verify?(bytes: number, total: number): void;
-  phase?(phase: EnginePhase): void;
-}
-
-export interface EngineOptions {
-  url: string;
-  /** Output file; when absent the name comes from the server, placed in `dir`. */
-  output?: string | undefined;
-  dir?: string | undefined;
-  override: boolean;
-  maxConnections: number;
-  /** Longest time (s) spent measuring the server's connection limit; 0 = off. */
-  connectionTestSec: number;
-  chunkBytes: number;
-  maxPartBytes: number;
-  minSplitBytes: number;
-  tmpDir?: string | undefined;
-  headers: Record<string, string>;
-  checksum?: ChecksumSpec | undefined;
-  timeoutMs: number;
-  /** Consecutive failures of one range (without progress) before the download fails. */
-  retries: number;
-  fsync: boolean;
-  signal?: AbortSignal | undefined;
-  /** Every request over this (a proxy, a mock …); no lean connections. */
-  dispatcher?: Requester | undefined;
-  /** Connections shared with other downloads (a Manager's); else the download has its own. */
-  pool?: ConnectionPool | undefined;
-  limiters?: readonly TokenBucket[];
-  limiterOwner?: object;
-  observer?: EngineObserver;
-  debug?: ((message: string) => void) | undefined;
-}
-
-export interface DownloadResult {
-  path: string;
-  url: string;
-  finalUrl: string;
-  size: number;
-  elapsedMs: number;
-  /** Most connections transferring at once. */
-  connections: number;
-  /** Bytes that were already on disk from an earlier run. */
-  resumedBytes: number;
-  /** The per-client connection limit measured, if the server showed one. */
-  connectionLimit: number | undefined;
-}
+export type {
+  DownloadResult,
+  EngineObserver,
+  EngineOptions,
+  EnginePhase,
+} from './engine-options.js';
 
 const TICK_MS = 100;
-const CHECKPOINT_MS = 1000;
 const MAX_RESTARTS = 3;
 const MIN_STEAL = 256 * 1024;
 /** Under a rate limit: the speed one connection is assumed to reach, and the smallest request. */
@@ -190,8 +131,8 @@ export class DownloadJob {
   #pool: ConnectionPool | undefined;
   #info!: ResourceInfo;
   #part!: PartFile;
-  #partPath = '';
-  #controlPath = '';
+  /** The .part and .qget of this run. */
+  readonly #store: ResumeStore;
   #segments: Segment[] = [];
   #baseDone: ByteRange[] = [];
   readonly #fetches = new Set<RangeFetch>();
@@ -207,22 +148,21 @@ export class DownloadJob {
   #resumed = 0;
   #maxTransferring = 0;
   #lastConnections = -1;
-  #lastSave = 0;
-  #saving: Promise<void> | undefined;
   #nextSegmentId = 0;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   #leanAllowed = true;
-  /** A control path already found empty before the probe (saves a second look). */
-  #noSavedState: string | undefined;
-  /** A control path with no file at all before the probe (nothing to remove if never saved). */
-  #noControlFile: string | undefined;
-  /** A checkpoint was written in this run. */
-  #checkpointed = false;
 
   constructor(options: EngineOptions) {
     this.#o = options;
     this.#observer = options.observer ?? {};
     this.#debug = options.debug ?? (() => {});
+    this.#store = new ResumeStore({
+      url: options.url,
+      dir: options.dir,
+      tmpDir: options.tmpDir,
+      override: options.override,
+      debug: this.#debug,
+    });
   }
 
   /** Bytes accepted so far (including bytes resumed from disk). */
@@ -275,7 +215,7 @@ export class DownloadJob {
             );
           }
           this.#debug(`${err.message}: discarding what was downloaded and starting over`);
-          await this.#removeControl();
+          await this.#store.remove();
           this.#resetState();
         }
       }
@@ -302,7 +242,7 @@ export class DownloadJob {
     fresh: boolean,
   ): Promise<{ path: string; size: number }> {
     this.#observer.phase?.('connect');
-    let resume = fresh ? undefined : await this.#findResumeState(output);
+    let resume = fresh ? undefined : await this.#store.findSaved(output);
     let probe = await this.#probe(resume);
     if (resume && !probe.response) {
       this.#debug('the saved state no longer matches the server: starting over');
@@ -316,10 +256,10 @@ export class DownloadJob {
     // No saved state can apply: the .part is emptied as it is opened.
     let startOver = false;
     try {
-      await this.#preparePaths(path);
+      await this.#store.preparePaths(path);
       this.#observer.resource?.(info, path);
-      startOver = fresh || this.#noSavedState === this.#controlPath;
-      this.#part = await this.#openPart(startOver);
+      startOver = this.#store.startsOver(fresh);
+      this.#part = await this.#store.openPart(startOver);
       if (this.#o.fsync) this.#part.flushEvery = BACKGROUND_FLUSH_BYTES;
     } catch (err) {
       this.#drop(probe.response);
@@ -327,15 +267,7 @@ export class DownloadJob {
     }
     const ticker = setInterval(() => this.#tick(), TICK_MS);
     try {
-      let done: ByteRange[] = [];
-      const saved = resume?.saved ?? (startOver ? undefined : await loadControl(this.#controlPath));
-      if (saved && sameResource(saved, info)) {
-        done = clipRanges(saved.ranges, await this.#part.size());
-        this.#debug(`resuming: ${sumRanges(done)} bytes already on disk`);
-      } else if (!startOver) {
-        if (saved) this.#debug('saved state is for another version of the resource: starting over');
-        await this.#part.truncate(0);
-      }
+      const done = await this.#store.doneRanges(this.#part, info, resume?.saved, startOver);
       this.#observer.phase?.('download');
       if (info.size === 0) {
         this.#drop(probe.response);
@@ -352,7 +284,7 @@ export class DownloadJob {
         }
       }
       clearInterval(ticker);
-      await this.#saving;
+      await this.#store.saving;
       const size = await this.#finish(path);
       this.#observer.phase?.('done');
       return { path, size };
@@ -360,75 +292,12 @@ export class DownloadJob {
       clearInterval(ticker);
       const error = toQgetError(err, info.finalUrl, this.#abort.signal);
       this.#stop(error);
-      await this.#saving;
+      await this.#store.saving;
       if (info.acceptRanges && !(error instanceof ResourceChangedError)) await this.#checkpoint();
       throw error;
     } finally {
       await this.#part.close();
     }
-  }
-
-  /**
-   * Saved state for this download, found before any request so the probe can ask for the first
-   * missing byte (with If-Range) instead of byte 0. Without an output path, the name the URL
-   * gives is tried; a state saved under a server-given name is found after the probe instead.
-   */
-  async #findResumeState(
-    output: string | undefined,
-  ): Promise<{ path: string; saved: ControlState; start: number; end: number } | undefined> {
-    const path = output ?? pathFromUrl(this.#o.url, this.#o.dir);
-    const { partPath, controlPath } = this.#pathsFor(path);
-    const { state: saved, found } = await readControl(controlPath);
-    if (!saved) this.#noSavedState = controlPath;
-    if (!found) this.#noControlFile = controlPath;
-    if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
-    if (output === undefined && saved.url !== this.#o.url) return undefined;
-    const onDisk = await stat(partPath).then(
-      (s) => s.size,
-      () => -1,
-    );
-    if (onDisk < 0) return undefined;
-    const missing = missingRanges(saved.size, clipRanges(saved.ranges, onDisk));
-    // Ask for exactly the first missing range (nothing missing: one byte is enough to learn
-    // whether the resource is still the same).
-    const [start, end] = missing[0] ?? [saved.size - 1, saved.size];
-    return { path, saved, start, end };
-  }
-
-  async #preparePaths(path: string): Promise<void> {
-    if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
-    // Beside the output, opening the .part shows whether the folder is there (#openPart).
-    if (this.#o.tmpDir) await checkFolder(dirname(path));
-    ({ partPath: this.#partPath, controlPath: this.#controlPath } = this.#pathsFor(path));
-  }
-
-  /** The .part, emptied when `startOver`; a missing folder is reported as the output's. */
-  async #openPart(startOver: boolean): Promise<PartFile> {
-    try {
-      return await PartFile.open(this.#partPath, { truncate: startOver });
-    } catch (err) {
-      const folder = dirname(this.#partPath);
-      if (!this.#o.tmpDir && ['ENOENT', 'ENOTDIR'].includes(errorCode(err) ?? '')) {
-        await checkFolder(folder);
-      }
-      throw err;
-    }
-  }
-
-  /** The control file is removed unless there never was one in this run. */
-  async #removeControl(): Promise<void> {
-    if (this.#noControlFile === this.#controlPath && !this.#checkpointed) return;
-    await removeControl(this.#controlPath);
-  }
-
-  /** `<output>.part` and `<output>.qget`, or under tmpDir with a tag of the output path. */
-  #pathsFor(path: string): { partPath: string; controlPath: string } {
-    let partPath = `${path}.part`;
-    if (this.#o.tmpDir) {
-      const tag = createHash('sha256').update(path).digest('hex').slice(0, 8);
-      partPath = join(resolve(this.#o.tmpDir), `${basename(path)}.${tag}.part`);
-    }
-    return { partPath, controlPath: partPath.replace(/\.part$/, '.qget') };
   }
 
   /**
@@ -557,17 +426,7 @@ export class DownloadJob {
   }
 
   #newSegment(start: number, end: number): Segment {
-    return {
-      id: this.#nextSegmentId++,
-      start,
-      end,
-      pos: start,
-      flushed: start,
-      active: false,
-      speed: undefined,
-      failures: 0,
-      requestEnd: start,
-    };
+    return newSegment(this.#nextSegmentId++, start, end);
   }
 
   #fetchContext(resources: WorkerResources): FetchContext {
@@ -989,15 +848,15 @@ export class DownloadJob {
     }
     await this.#part.close();
     if (this.#o.checksum) {
-      await verifyChecksum(this.#partPath, this.#o.checksum, {
+      await verifyChecksum(this.#store.partPath, this.#o.checksum, {
         chunkBytes: this.#o.chunkBytes,
         onProgress: (bytes) => this.#observer.verify?.(bytes, size),
         signal: this.#abort.signal,
       });
     }
     this.#observer.verify?.(size, size);
-    await moveIntoPlace(this.#partPath, path, this.#o.override);
-    await this.#removeControl();
+    await moveIntoPlace(this.#store.partPath, path, this.#o.override);
+    await this.#store.remove();
     return size;
   }
 
@@ -1043,24 +902,19 @@ export class DownloadJob {
       this.#fill();
     }
     this.#observer.progress?.(this.#received, this.#info?.size);
-    if (now - this.#lastSave >= CHECKPOINT_MS && this.#info?.acceptRanges && !this.#saving) {
-      this.#lastSave = now;
-      void this.#checkpoint();
-    }
+    if (this.#info?.acceptRanges) this.#store.tick(now, this.#info, () => this.#confirmed());
   }
 
-  /** Save the ranges confirmed on disk; never claims a byte that is not in the .part. */
+  /** Save the ranges confirmed on disk. */
   #checkpoint(): Promise<void> {
+    return this.#store.checkpoint(this.#info, this.#confirmed());
+  }
+
+  /** The ranges confirmed on disk: never a byte that is not in the .part. */
+  #confirmed(): ByteRange[] {
     const ranges: ByteRange[] = [...this.#baseDone];
     for (const s of this.#segments) if (s.flushed > s.start) ranges.push([s.start, s.flushed]);
-    const state = controlState(this.#info, ranges);
-    this.#checkpointed = true;
-    this.#saving = saveControl(this.#controlPath, state)
-      .catch((err) => this.#debug(`could not save ${this.#controlPath}: ${err}`))
-      .finally(() => {
-        this.#saving = undefined;
-      });
-    return this.#saving;
+    return ranges;
   }
 
   #retryDelay(attempt: number, error: QgetError | undefined): number {
@@ -1093,30 +947,11 @@ function sharedController(): AbortController {
   return controller;
 }
 
-/** Throws a LocalIoError unless `dir` is a folder. */
-async function checkFolder(dir: string): Promise<void> {
-  try {
-    if (!(await stat(dir)).isDirectory())
-      throw Object.assign(new Error('not a folder'), { code: 'ENOTDIR' });
-  } catch (err) {
-    throw localIoError(err, 'write into', dir);
-  }
-}
-
-/** Saved ranges limited to what the .part can hold. */
-function clipRanges(ranges: readonly ByteRange[], onDisk: number): ByteRange[] {
-  return mergeRanges(ranges.map(([s, e]): ByteRange => [s, Math.min(e, onDisk)]));
-}
-
 function savedValidators(saved: ControlState): {
   etag: string | undefined;
   lastModified: string | undefined;
 } {
   return { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
-}
-
-function sumRanges(ranges: readonly ByteRange[]): number {
-  return ranges.reduce((n, [s, e]) => n + (e - s), 0);
 }
 
 const REFUSAL_CODES = new Set([
