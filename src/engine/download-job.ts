@@ -1,10 +1,7 @@
-// One download from probe to rename: resume state, the segmented workers with work stealing,
-// the per-download tick (speed, stall watchdog, ramp, checkpoints, progress), the fallback to a
-// single stream, and restarts when the resource changes under us.
+// One download from probe to rename: the lifecycle (abort wiring, the connection pool,
+// restarts when the resource changes under us) around one attempt: resume state, probe, .part,
+// the segmented workers with work stealing or one stream, then finalize.
 
-import { setMaxListeners } from 'node:events';
-import { resolve } from 'node:path';
-import { setTimeout as sleep } from 'node:timers/promises';
 import {
   AbortError,
   FileExistsError,
@@ -13,42 +10,27 @@ import {
   type QgetError,
   RangeMismatchError,
   ResourceChangedError,
-  SizeMismatchError,
-  TimeoutError,
 } from '../errors.js';
 import {
   type Answer,
   createConnection,
-  discardBody,
   errorCode,
-  openRequest,
   parseHttpUrl,
   type Requester,
-  statusError,
   toQgetError,
-  undiciAnswer,
 } from '../net/client.js';
-import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
-import type { RangeConnection } from '../net/range-connection.js';
-import { retryDelay } from '../net/retry-delay.js';
+import { ConnectionPool } from '../net/connection-pool.js';
+import { resolve } from 'node:path';
 import { bufferPair } from './batch-buffers.js';
-import { verifyChecksum } from './checksum.js';
 import { ConnectionGovernor } from './connection-governor.js';
-import { type ControlState, sameResource } from './control-file.js';
 import type { DownloadResult, EngineObserver, EngineOptions } from './engine-options.js';
-import { moveIntoPlace, pathExists } from './finalize.js';
-import { ResumeStore } from './resume-store.js';
+import { fetchContext, type WorkerResources } from './fetch-context.js';
+import { finish, pathExists } from './finalize.js';
 import type { PartFile } from './part-file.js';
-import { type FetchContext, type OpenedAnswer, RangeFetch } from './range-fetch.js';
-import {
-  checkValidators,
-  checkWholeLength,
-  describeResource,
-  ifRangeValue,
-  parseContentRange,
-  parseUnsatisfiedRange,
-  type ResourceInfo,
-} from './resource.js';
+import { probe } from './probe.js';
+import { type OpenedAnswer, RangeFetch } from './range-fetch.js';
+import type { ResourceInfo } from './resource.js';
+import { ResumeStore } from './resume-store.js';
 import {
   type ByteRange,
   chooseSteal,
@@ -60,6 +42,9 @@ import {
   splitRanges,
   sumRanges,
 } from './segment-plan.js';
+import { runSingleStream } from './single-stream.js';
+import { Ticker, type Ticking } from './ticker.js';
+import { retryDelayFor, type Run, sharedController, Transfer } from './transfer.js';
 
 export type {
   DownloadResult,
@@ -85,23 +70,8 @@ const CRAWL_FRACTION = 0.25;
 /** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
 const CRAWL_JUDGE_MS = 1000;
 const CRAWL_MIN_SECONDS = 1;
-/** A transferring connection silent this long counts as stalled for stealing. */
-const STALL_MS = 1000;
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 const IGNORED_RANGE_LIMIT = 3;
-
-/** What a worker keeps across its requests: its socket(s), batch buffers and measurements. */
-interface WorkerResources {
-  /** Its undici dispatcher (created on first use when it owns its socket). */
-  dispatcher: () => Requester;
-  lean: RangeConnection | undefined;
-  /** Its two batch buffers, taken on first use and given back when the worker ends. */
-  buffers: ReturnType<typeof bufferPair>;
-  /** Bytes/s of its last request, once measured. */
-  speed?: number | undefined;
-  /** Round trip of its last request, ms. */
-  rttMs?: number | undefined;
-}
 
 /**
  * retry: the range failed, back off; wait: this connection was refused, back off; stop: leave;
@@ -123,34 +93,20 @@ export class DownloadJob {
   readonly #debug: (message: string) => void;
   /** Aborted by the caller's signal. */
   readonly #abort = sharedController();
-  /** Aborted when the current round of connections must stop (failure, fallback, abort). */
-  #round = sharedController();
-  #mode: 'segmented' | 'single' = 'segmented';
-  #dispatcher!: Requester;
-  /** Lean connections and the agent, unless the caller gave a dispatcher. */
-  #pool: ConnectionPool | undefined;
-  #info!: ResourceInfo;
-  #part!: PartFile;
   /** The .part and .qget of this run. */
   readonly #store: ResumeStore;
-  #segments: Segment[] = [];
-  #baseDone: ByteRange[] = [];
-  readonly #fetches = new Set<RangeFetch>();
-  readonly #workers = new Set<WorkerResources>();
-  #governor!: ConnectionGovernor;
+  /** The transfer under way (a new one per attempt, and for the single stream of a fallback). */
+  #transfer: Transfer | undefined;
+  /** The latest segmented round's governor, whose limit the result reports. */
+  #governor: ConnectionGovernor | undefined;
+  #info!: ResourceInfo;
+  #part!: PartFile;
   #live = 0;
   #allDone: () => void = () => {};
-  #fatal: QgetError | undefined;
-  #stopping = false;
-  #fallback = false;
-  #ignoredInARow = 0;
-  #received = 0;
-  #resumed = 0;
-  #maxTransferring = 0;
-  #lastConnections = -1;
+  readonly #workers = new Set<WorkerResources>();
   #nextSegmentId = 0;
-  /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
-  #leanAllowed = true;
+  #t!: Transfer;
+  #g!: ConnectionGovernor;
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -167,7 +123,7 @@ export class DownloadJob {
 
   /** Bytes accepted so far (including bytes resumed from disk). */
   get received(): number {
-    return this.#received;
+    return this.#transfer?.received ?? 0;
   }
 
   async run(): Promise<DownloadResult> {
@@ -190,20 +146,30 @@ export class DownloadJob {
             timeoutMs: this.#o.timeoutMs,
           })
         : undefined;
-    this.#pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;
-    this.#dispatcher = this.#o.dispatcher ?? this.#pool!.agent;
+    const pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;
+    const run: Run = {
+      o: this.#o,
+      observer: this.#observer,
+      debug: this.#debug,
+      abort: this.#abort,
+      pool,
+      dispatcher: this.#o.dispatcher ?? pool!.agent,
+      limiterOwner: this.#o.limiterOwner ?? this,
+      leanAllowed: true,
+    };
+    const ticker = new Ticker(run, this.#store);
     try {
       for (let restarts = 0; ; restarts++) {
         try {
-          const { path, size } = await this.#attempt(output, restarts > 0);
+          const done = await this.#attempt(run, ticker, output, restarts > 0);
           return {
-            path,
-            size,
+            path: done.path,
+            size: done.size,
             url: this.#o.url,
-            finalUrl: this.#info.finalUrl,
+            finalUrl: done.finalUrl,
             elapsedMs: performance.now() - started,
-            connections: Math.max(1, this.#maxTransferring),
-            resumedBytes: this.#resumed,
+            connections: Math.max(1, ticker.maxTransferring),
+            resumedBytes: done.resumed,
             connectionLimit: this.#governor?.limit,
           };
         } catch (err) {
@@ -216,7 +182,6 @@ export class DownloadJob {
           }
           this.#debug(`${err.message}: discarding what was downloaded and starting over`);
           await this.#store.remove();
-          this.#resetState();
         }
       }
     } finally {
@@ -225,175 +190,134 @@ export class DownloadJob {
     }
   }
 
-  #resetState(): void {
-    this.#round = sharedController();
-    this.#segments = [];
-    this.#baseDone = [];
-    this.#fatal = undefined;
-    this.#stopping = false;
-    this.#fallback = false;
-    this.#ignoredInARow = 0;
-    this.#received = 0;
-    this.#resumed = 0;
+  /** The caller aborted: the transfer under way stops (before the first one, the run's signal). */
+  #stop(error: AbortError): void {
+    if (this.#transfer) this.#transfer.stop(error);
+    else if (!this.#abort.signal.aborted) this.#abort.abort(error);
   }
 
+  /** One attempt: resume state, probe, .part, segmented or single stream, finalize. */
   async #attempt(
+    run: Run,
+    ticker: Ticker,
     output: string | undefined,
     fresh: boolean,
-  ): Promise<{ path: string; size: number }> {
+  ): Promise<{ path: string; size: number; finalUrl: string; resumed: number }> {
+    const store = this.#store;
+    const transfer = new Transfer(run);
+    this.#transfer = transfer;
     this.#observer.phase?.('connect');
-    let resume = fresh ? undefined : await this.#store.findSaved(output);
-    let probe = await this.#probe(resume);
-    if (resume && !probe.response) {
+    let resume = fresh ? undefined : await store.findSaved(output);
+    // Open-ended unless resuming or under a rate limit (see #requestCap).
+    const cap = this.#requestCap();
+    let probed = await probe(transfer, resume, cap);
+    if (resume && !probed.response) {
       this.#debug('the saved state no longer matches the server: starting over');
       resume = undefined;
       fresh = true;
-      probe = await this.#probe(undefined);
+      probed = await probe(transfer, undefined, cap);
     }
-    const info = probe.info;
+    const info = probed.info;
     this.#info = info;
     const path = output ?? resume?.path ?? resolve(this.#o.dir ?? '.', info.filename);
     // No saved state can apply: the .part is emptied as it is opened.
     let startOver = false;
+    let part: PartFile;
     try {
-      await this.#store.preparePaths(path);
+      await store.preparePaths(path);
       this.#observer.resource?.(info, path);
-      startOver = this.#store.startsOver(fresh);
-      this.#part = await this.#store.openPart(startOver);
-      if (this.#o.fsync) this.#part.flushEvery = BACKGROUND_FLUSH_BYTES;
+      startOver = store.startsOver(fresh);
+      part = await store.openPart(startOver);
+      if (this.#o.fsync) part.flushEvery = BACKGROUND_FLUSH_BYTES;
     } catch (err) {
-      this.#drop(probe.response);
+      transfer.drop(probed.response);
       throw err;
     }
-    const ticker = setInterval(() => this.#tick(), TICK_MS);
+    this.#part = part;
+    const ticking: Ticking = { transfer, round: undefined };
+    const stopTicking = ticker.start(info, ticking);
+    let current = transfer;
     try {
-      const done = await this.#store.doneRanges(this.#part, info, resume?.saved, startOver);
+      const done = await store.doneRanges(part, info, resume?.saved, startOver);
       this.#observer.phase?.('download');
+      let final = info;
       if (info.size === 0) {
-        this.#drop(probe.response);
+        transfer.drop(probed.response);
       } else if (!info.acceptRanges) {
-        await this.#singleStream(probe.response);
+        final = await runSingleStream(transfer, info, part, probed.response);
       } else {
-        await this.#segmented(probe.response, probe.start, probe.servedEnd ?? 0, done);
-        if (this.#fallback) {
+        await this.#segmented(ticking, probed.response, probed.start, probed.servedEnd ?? 0, done);
+        if (transfer.fallback) {
           this.#debug('the server stopped honouring ranges: one stream from byte 0');
-          this.#stopping = false;
-          this.#fallback = false;
-          this.#round = sharedController();
-          await this.#singleStream(undefined);
+          current = new Transfer(run);
+          this.#transfer = current;
+          ticking.transfer = current;
+          ticking.round = undefined;
+          final = await runSingleStream(current, info, part, undefined);
         }
       }
-      clearInterval(ticker);
-      await this.#store.saving;
-      const size = await this.#finish(path);
+      stopTicking();
+      await store.saving;
+      const finished = {
+        o: this.#o,
+        observer: this.#observer,
+        signal: this.#abort.signal,
+        info: final,
+        part,
+        store,
+        received: current.received,
+      };
+      const size = await finish(finished, path);
       this.#observer.phase?.('done');
-      return { path, size };
+      return { path, size, finalUrl: final.finalUrl, resumed: current.resumed };
     } catch (err) {
-      clearInterval(ticker);
+      stopTicking();
       const error = toQgetError(err, info.finalUrl, this.#abort.signal);
-      this.#stop(error);
-      await this.#store.saving;
-      if (info.acceptRanges && !(error instanceof ResourceChangedError)) await this.#checkpoint();
+      current.stop(error);
+      await store.saving;
+      if (info.acceptRanges && !(error instanceof ResourceChangedError)) {
+        await store.checkpoint(info, current.confirmed());
+      }
       throw error;
     } finally {
-      await this.#part.close();
-    }
-  }
-
-  /**
-   * The first request: `Range: bytes=0-` (or `bytes=<start>-` with If-Range when resuming),
-   * following redirects, retried while transient. When resuming, an answer that does not
-   * continue the saved state (200, 416, other size or validators) yields no response.
-   */
-  async #probe(resume: { start: number; end: number; saved: ControlState } | undefined): Promise<{
-    response: Answer | undefined;
-    info: ResourceInfo;
-    start: number;
-    /** Exclusive end of the bytes the response carries. */
-    servedEnd?: number;
-  }> {
-    const signal = this.#abort.signal;
-    const start = resume?.start ?? 0;
-    // Open-ended unless resuming or under a rate limit (see #requestCap).
-    const cap = this.#requestCap();
-    const end = Math.min(resume?.end ?? Number.POSITIVE_INFINITY, start + cap);
-    const range = Number.isFinite(end) ? `bytes=${start}-${end - 1}` : 'bytes=0-';
-    const headers: Record<string, string> = { ...this.#o.headers, range };
-    const ifRange = resume && ifRangeValue(savedValidators(resume.saved));
-    if (ifRange) headers['if-range'] = ifRange;
-    for (let attempt = 1; ; attempt++) {
-      try {
-        const res = await openAnswer(this.#o.url, {
-          pool: this.#pool,
-          dispatcher: this.#dispatcher,
-          headers,
-          signal,
-        });
-        if (
-          !resume &&
-          res.statusCode === 416 &&
-          parseUnsatisfiedRange(res.headers['content-range']) === 0
-        ) {
-          this.#drop(res);
-          const info = describeResource(this.#o.url, { ...res, statusCode: 200 });
-          return { response: undefined, info: { ...info, size: 0 }, start };
-        }
-        if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
-          this.#drop(res);
-          return {
-            response: undefined,
-            info: describeResource(this.#o.url, { ...res, statusCode: 200 }),
-            start,
-          };
-        }
-        if (res.statusCode !== 200 && res.statusCode !== 206) {
-          this.#drop(res);
-          throw statusError(res);
-        }
-        try {
-          const info = describeResource(this.#o.url, res, start);
-          if (resume && !sameResource(resume.saved, info)) {
-            this.#drop(res);
-            return { response: undefined, info, start };
-          }
-          return { response: res, info, start, servedEnd: servedEnd(res, info) };
-        } catch (err) {
-          this.#drop(res);
-          if (resume && err instanceof RangeMismatchError) return this.#probe(undefined);
-          throw err;
-        }
-      } catch (err) {
-        const error = toQgetError(err, this.#o.url, signal);
-        if (!error.transient || attempt > this.#o.retries || signal.aborted) throw error;
-        this.#debug(`probe failed (${error.message}); retry ${attempt}/${this.#o.retries}`);
-        await this.#sleep(this.#retryDelay(attempt, error), signal);
-      }
+      await part.close();
     }
   }
 
   async #segmented(
+    ticking: Ticking,
     probe: Answer | undefined,
     probeStart: number,
     probeEnd: number,
     done: ByteRange[],
   ): Promise<void> {
+    this.#t = ticking.transfer;
     const size = this.#info.size!;
-    this.#baseDone = done;
-    this.#resumed = sumRanges(done);
-    this.#received = this.#resumed;
+    this.#t.done = done;
+    this.#t.resumed = sumRanges(done);
+    this.#t.received = this.#t.resumed;
     const missing = missingRanges(size, done);
-    this.#segments = splitRanges(
-      missing,
-      this.#o.maxConnections,
-      this.#o.minSplitBytes,
-      this.#o.maxPartBytes,
-    ).map(([s, e]) => this.#newSegment(s, e));
-    this.#governor = new ConnectionGovernor({
+    this.#t.segments.push(
+      ...splitRanges(
+        missing,
+        this.#o.maxConnections,
+        this.#o.minSplitBytes,
+        this.#o.maxPartBytes,
+      ).map(([s, e]) => this.#newSegment(s, e)),
+    );
+    this.#g = new ConnectionGovernor({
       maxConnections: this.#o.maxConnections,
       testMs: this.#o.connectionTestSec * 1000,
     });
-    this.#mode = 'segmented';
-    const first = this.#segments[0];
+    this.#governor = this.#g;
+    ticking.round = {
+      replaceCrawlers: (now) => this.#replaceCrawlers(now),
+      onTransfer: (transferring) => {
+        this.#g.onTransfer(transferring);
+        this.#fill();
+      },
+    };
+    const first = this.#t.segments[0];
     const finished = new Promise<void>((r) => {
       this.#allDone = r;
     });
@@ -404,20 +328,20 @@ export class DownloadJob {
     const ramp = setInterval(() => {
       this.#fill();
       const over = performance.now() - rampStart > TICK_MS;
-      if (this.#stopping || this.#live >= this.#governor.max || over) clearInterval(ramp);
+      if (this.#t.stopping || this.#live >= this.#g.max || over) clearInterval(ramp);
     }, 10);
     if (probe && first && first.start === probeStart) {
       this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
     } else {
-      this.#drop(probe);
+      this.#t.drop(probe);
     }
     this.#fill();
     if (this.#live === 0) this.#allDone();
     await finished;
     clearInterval(ramp);
-    if (this.#fatal) throw this.#fatal;
-    if (this.#fallback) return;
-    const incomplete = this.#segments.find((s) => s.flushed < s.end);
+    if (this.#t.fatal) throw this.#t.fatal;
+    if (this.#t.fallback) return;
+    const incomplete = this.#t.segments.find((s) => s.flushed < s.end);
     if (incomplete) {
       throw new NetworkError(
         `bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`,
@@ -429,39 +353,10 @@ export class DownloadJob {
     return newSegment(this.#nextSegmentId++, start, end);
   }
 
-  #fetchContext(resources: WorkerResources): FetchContext {
-    return {
-      info: this.#info,
-      part: this.#part,
-      dispatcher: resources.dispatcher,
-      connection: this.#leanAllowed ? resources.lean : undefined,
-      onUnsupported: (err) => {
-        if (this.#leanAllowed) this.#debug(`${err.message}: back to undici for the ranges`);
-        this.#leanAllowed = false;
-        this.#pool?.undiciOnly(this.#info.finalUrl);
-      },
-      batchBuffers: resources.buffers.get,
-      headers: this.#o.headers,
-      chunkBytes: this.#o.chunkBytes,
-      limiters: this.#o.limiters ?? [],
-      limiterOwner: this.#o.limiterOwner ?? this,
-      now: () => performance.now(),
-      onBytes: (n) => {
-        this.#received += n;
-      },
-      // "In a row" in the order answers arrive: a 206 between the 200s shows ranges work,
-      // even while the fetch that got it is still running.
-      onRangeAnswered: () => {
-        this.#ignoredInARow = 0;
-      },
-      requestBytes: () => Math.min(this.#requestCap(), this.#requestSize(resources)),
-    };
-  }
-
   /** Open connections up to the governor's target while there is work to hand out. */
   #fill(): void {
-    if (this.#stopping || this.#fatal || this.#mode !== 'segmented') return;
-    let target = this.#governor.target(performance.now());
+    if (this.#t.stopping || this.#t.fatal) return;
+    let target = this.#g.target(performance.now());
     const rate = this.#rateLimit();
     // Under a rate limit more connections only add requests; about 1 MiB/s each is plenty.
     if (rate > 0) target = Math.min(target, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION)));
@@ -501,14 +396,14 @@ export class DownloadJob {
    * and paths pace connections unevenly). Each fetch is judged once.
    */
   #replaceCrawlers(now: number): void {
-    if (this.#mode !== 'segmented' || this.#rateLimit() > 0) return;
+    if (this.#rateLimit() > 0) return;
     const speeds: number[] = [];
-    for (const f of this.#fetches) {
+    for (const f of this.#t.fetches) {
       if (f.transferring && f.segment.speed !== undefined) speeds.push(f.segment.speed);
     }
     const typical = median(speeds);
     if (speeds.length < 3 || typical === undefined) return;
-    for (const f of this.#fetches) {
+    for (const f of this.#t.fetches) {
       const speed = f.segment.speed;
       if (!f.lean || !f.transferring || f.crawlJudged || speed === undefined) continue;
       if (now - f.startedAt < CRAWL_JUDGE_MS) continue;
@@ -552,22 +447,22 @@ export class DownloadJob {
 
   /** A segment with bytes left that no connection is working on. */
   #freeSegment(): Segment | undefined {
-    return this.#segments.find((s) => !s.active && s.pos < s.end);
+    return this.#t.segments.find((s) => !s.active && s.pos < s.end);
   }
 
   #hasWork(): boolean {
     if (this.#freeSegment()) return true;
-    return chooseSteal(this.#segments, this.#stealOptions(undefined)) !== null;
+    return chooseSteal(this.#t.segments, this.#stealOptions(undefined)) !== null;
   }
 
   #spawn(initial?: { segment: Segment; opened: OpenedAnswer }): void {
     this.#live++;
     this.#worker(initial)
-      .catch((err) => this.#stop(toQgetError(err, this.#info.finalUrl)))
+      .catch((err) => this.#t.stop(toQgetError(err, this.#info.finalUrl)))
       .finally(() => {
         this.#live--;
         if (this.#live > 0) return;
-        if (!this.#stopping && !this.#fatal && this.#hasWork()) this.#spawn();
+        if (!this.#t.stopping && !this.#t.fatal && this.#hasWork()) this.#spawn();
         else this.#allDone();
       });
   }
@@ -576,15 +471,15 @@ export class DownloadJob {
   #takeWork(thiefSpeed: number | undefined): Segment | undefined {
     const free = this.#freeSegment();
     if (free) return free;
-    const steal = chooseSteal(this.#segments, this.#stealOptions(thiefSpeed));
+    const steal = chooseSteal(this.#t.segments, this.#stealOptions(thiefSpeed));
     if (!steal) return undefined;
     const victim = steal.segment;
     const seg = this.#newSegment(steal.splitAt, victim.end);
     victim.end = steal.splitAt;
-    this.#segments.push(seg);
+    this.#t.segments.push(seg);
     if (victim.pos >= victim.end) {
       // A stalled victim would otherwise hold the download until its watchdog fires.
-      for (const fetch of this.#fetches) if (fetch.segment === victim) fetch.release();
+      for (const fetch of this.#t.fetches) if (fetch.segment === victim) fetch.release();
     }
     return seg;
   }
@@ -595,14 +490,14 @@ export class DownloadJob {
     // plain http that socket is a lean RangeConnection (see range-connection.ts): the probe's
     // for the worker that continues its answer, else one from the pool (kept alive from an
     // earlier download to the same origin, or new).
-    const pool = this.#pool;
+    const pool = this.#t.run.pool;
     const lean =
       initial?.opened.response.connection ??
-      (pool && this.#leanAllowed ? pool.lean(new URL(this.#info.finalUrl)) : undefined);
+      (pool && this.#t.run.leanAllowed ? pool.lean(new URL(this.#info.finalUrl)) : undefined);
     let own: Requester | undefined;
     const resources: WorkerResources = {
       dispatcher: () => {
-        if (!pool) return this.#dispatcher;
+        if (!pool) return this.#t.run.dispatcher;
         own ??= createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs });
         return own;
       },
@@ -615,7 +510,7 @@ export class DownloadJob {
     } finally {
       this.#workers.delete(resources);
       resources.buffers.release();
-      this.#giveBack(lean);
+      this.#t.giveBack(lean);
       own?.destroy().catch(() => {});
     }
   }
@@ -627,22 +522,27 @@ export class DownloadJob {
     let speed: number | undefined;
     let refusals = 0;
     let next: { segment: Segment; opened?: OpenedAnswer } | undefined = initial;
-    while (!this.#stopping && !this.#fatal) {
+    while (!this.#t.stopping && !this.#t.fatal) {
       const seg = next?.segment ?? this.#takeWork(speed);
       if (!seg) return;
       seg.active = true;
       // On the same kept-alive socket the connection's speed is known; a new socket is measured
       // afresh (the tick has a first estimate within 200 ms).
-      seg.speed = resources.lean?.reusable && this.#leanAllowed ? resources.speed : undefined;
-      const fetch = new RangeFetch(this.#fetchContext(resources), seg);
-      this.#fetches.add(fetch);
+      seg.speed = resources.lean?.reusable && this.#t.run.leanAllowed ? resources.speed : undefined;
+      const fetch = new RangeFetch(
+        fetchContext(this.#t, this.#info, this.#part, resources, () =>
+          Math.min(this.#requestCap(), this.#requestSize(resources)),
+        ),
+        seg,
+      );
+      this.#t.fetches.add(fetch);
       const before = seg.pos;
       let action: FailureAction | 'done' = 'done';
       let error: QgetError | undefined;
       try {
         await fetch.run(next?.opened);
         seg.failures = 0;
-        this.#ignoredInARow = 0;
+        this.#t.ignoredInARow = 0;
         refusals = 0;
       } catch (err) {
         if (seg.pos > before) seg.failures = 0;
@@ -657,7 +557,7 @@ export class DownloadJob {
         speed = seg.speed ?? average ?? speed;
         resources.speed = average ?? resources.speed;
         resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
-        this.#fetches.delete(fetch);
+        this.#t.fetches.delete(fetch);
       }
       // A bounded request ended inside the segment: the same connection goes on with it.
       next = action === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
@@ -680,37 +580,39 @@ export class DownloadJob {
       if (action === 'stop') return;
       if (action === 'retry' || action === 'wait') {
         const attempt = action === 'retry' ? seg.failures : refusals;
-        const waited = await this.#sleep(this.#retryDelay(attempt, error), this.#round.signal).then(
-          () => true,
-          () => false,
-        );
+        const waited = await this.#t
+          .sleep(retryDelayFor(attempt, error), this.#t.round.signal)
+          .then(
+            () => true,
+            () => false,
+          );
         if (!waited) return;
       }
     }
   }
 
   #onFetchError(error: QgetError, seg: Segment, fetch: RangeFetch, before: number): FailureAction {
-    if (this.#stopping || this.#fatal || error instanceof AbortError) return 'stop';
+    if (this.#t.stopping || this.#t.fatal || error instanceof AbortError) return 'stop';
     if (error instanceof CrawlError) return 'reconnect';
     if (error instanceof RangeMismatchError && error.ignoredRange) {
-      this.#ignoredInARow++;
-      if (this.#ignoredInARow >= IGNORED_RANGE_LIMIT) {
-        this.#fallback = true;
-        this.#stop(undefined);
+      this.#t.ignoredInARow++;
+      if (this.#t.ignoredInARow >= IGNORED_RANGE_LIMIT) {
+        this.#t.fallback = true;
+        this.#t.stop(undefined);
         return 'stop';
       }
     }
     if (!error.transient) {
-      this.#stop(error);
+      this.#t.stop(error);
       return 'stop';
     }
     if (isRefusal(error) && seg.pos === before && !fetch.started) {
-      const others = [...this.#fetches].filter((f) => f !== fetch && f.transferring).length;
+      const others = [...this.#t.fetches].filter((f) => f !== fetch && f.transferring).length;
       if (others > 0) {
         // The connection is refused, not the range: it says nothing about the range's health.
-        if (this.#governor.onRefusal(performance.now(), others)) {
+        if (this.#g.onRefusal(performance.now(), others)) {
           this.#debug(
-            `connection refused (${error.message}); settling at ${this.#governor.limit} connections`,
+            `connection refused (${error.message}); settling at ${this.#g.limit} connections`,
           );
           return 'stop';
         }
@@ -722,236 +624,11 @@ export class DownloadJob {
       `range ${seg.pos}-${seg.end - 1}: ${error.message} (failure ${seg.failures}/${this.#o.retries})`,
     );
     if (seg.failures > this.#o.retries) {
-      this.#stop(error);
+      this.#t.stop(error);
       return 'stop';
     }
     return 'retry';
   }
-
-  /** Stop every connection; `error` (if any) becomes the download's failure. */
-  #stop(error: QgetError | undefined): void {
-    if (error && !this.#fatal) this.#fatal = error;
-    if (error instanceof AbortError && !this.#abort.signal.aborted) this.#abort.abort(error);
-    this.#stopping = true;
-    const reason = error ?? new AbortError('stopped');
-    if (!this.#round.signal.aborted) this.#round.abort(reason);
-    for (const fetch of this.#fetches) fetch.abort(reason);
-  }
-
-  /** One stream of the whole body, written from byte 0; restarted from 0 after a failure. */
-  async #singleStream(probe: Answer | undefined): Promise<void> {
-    const info = this.#info;
-    this.#mode = 'single';
-    const seg = this.#newSegment(0, info.size ?? Number.POSITIVE_INFINITY);
-    this.#segments = [seg];
-    this.#baseDone = [];
-    this.#received = 0;
-    this.#resumed = 0;
-    const single: WorkerResources = {
-      dispatcher: () => this.#dispatcher,
-      lean: undefined,
-      buffers: bufferPair(this.#o.chunkBytes),
-    };
-    try {
-      await this.#streamWhole(seg, single, probe);
-    } finally {
-      single.buffers.release();
-    }
-    if (info.size === undefined) {
-      await this.#part.truncate(seg.pos);
-      this.#info = { ...info, size: seg.pos };
-    }
-  }
-
-  /** The attempts of #singleStream, each from byte 0. */
-  async #streamWhole(
-    seg: Segment,
-    single: WorkerResources,
-    probe: Answer | undefined,
-  ): Promise<void> {
-    const info = this.#info;
-    let response = probe;
-    // Every attempt starts again from byte 0: only getting further than ever before is progress.
-    let furthest = 0;
-    for (let failures = 0; ; ) {
-      const fetch = new RangeFetch(this.#fetchContext(single), seg);
-      this.#fetches.add(fetch);
-      seg.active = true;
-      try {
-        const res = response ?? (await this.#openWhole());
-        response = undefined;
-        this.#received -= seg.pos - seg.start;
-        seg.pos = 0;
-        seg.flushed = 0;
-        try {
-          await fetch.run({ response: res, servedEnd: info.size ?? Number.POSITIVE_INFINITY });
-        } finally {
-          this.#drop(res);
-        }
-        break;
-      } catch (err) {
-        const error = toQgetError(err, info.finalUrl, this.#abort.signal);
-        if (!error.transient || this.#abort.signal.aborted) throw error;
-        failures = seg.pos > furthest ? 1 : failures + 1;
-        furthest = Math.max(furthest, seg.pos);
-        if (failures > this.#o.retries) throw error;
-        this.#debug(`stream failed (${error.message}); starting it again from byte 0`);
-        await this.#sleep(this.#retryDelay(failures, error), this.#abort.signal);
-      } finally {
-        seg.active = false;
-        this.#fetches.delete(fetch);
-      }
-    }
-  }
-
-  /** A plain GET of the whole resource, checked against the probe. */
-  async #openWhole(): Promise<Answer> {
-    const res = await openRequest(this.#info.finalUrl, {
-      dispatcher: this.#dispatcher,
-      headers: this.#o.headers,
-      signal: this.#abort.signal,
-    });
-    try {
-      const fromZero =
-        res.statusCode === 206 && parseContentRange(res.headers['content-range'])?.start === 0;
-      if (res.statusCode !== 200 && !fromZero) throw statusError(res);
-      checkValidators(this.#info, res.headers);
-      if (res.statusCode === 200) checkWholeLength(this.#info, res.headers);
-    } catch (err) {
-      discardBody(res.body);
-      throw err;
-    }
-    return undiciAnswer(res);
-  }
-
-  /** Done with an answer: the rest of its body dropped, its lean connection back to the pool. */
-  #drop(answer: Answer | undefined): void {
-    if (!answer) return;
-    answer.discard();
-    this.#giveBack(answer.connection);
-  }
-
-  /** A lean connection back to the pool it came from (lean connections only come from one). */
-  #giveBack(connection: RangeConnection | undefined): void {
-    if (connection) this.#pool?.release(connection);
-  }
-
-  /** Length check, optional fsync and checksum, then the move onto the output path. */
-  async #finish(path: string): Promise<number> {
-    this.#observer.progress?.(this.#received, this.#info.size);
-    this.#observer.phase?.('verify');
-    if (this.#o.fsync) await this.#part.sync();
-    const size = this.#info.size ?? 0;
-    const onDisk = await this.#part.size();
-    if (onDisk !== size) {
-      throw new SizeMismatchError(`the downloaded file has ${onDisk} bytes, expected ${size}`);
-    }
-    await this.#part.close();
-    if (this.#o.checksum) {
-      await verifyChecksum(this.#store.partPath, this.#o.checksum, {
-        chunkBytes: this.#o.chunkBytes,
-        onProgress: (bytes) => this.#observer.verify?.(bytes, size),
-        signal: this.#abort.signal,
-      });
-    }
-    this.#observer.verify?.(size, size);
-    await moveIntoPlace(this.#store.partPath, path, this.#o.override);
-    await this.#store.remove();
-    return size;
-  }
-
-  /** Runs every TICK_MS while downloading: speeds, stall watchdog, ramp, checkpoint, progress. */
-  #tick(): void {
-    const now = performance.now();
-    let transferring = 0;
-    for (const fetch of this.#fetches) {
-      if (fetch.transferring) transferring++;
-      const elapsed = now - fetch.meterAt;
-      const seg = fetch.segment;
-      // Speeds are measured once bytes flow (a slow answer is not a crawl); the first value is
-      // the attempt's average after 200 ms, so stealing knows a crawler before it is too late.
-      if (fetch.started && seg.speed === undefined && now - fetch.startedAt >= 200) {
-        seg.speed = fetch.averageSpeed(now);
-        fetch.meterAt = now;
-        fetch.meterBytes = fetch.received;
-      } else if (elapsed >= 500 && fetch.started && seg.speed !== undefined) {
-        const rate = ((fetch.received - fetch.meterBytes) * 1000) / elapsed;
-        seg.speed = 0.5 * seg.speed + 0.5 * rate;
-        fetch.meterAt = now;
-        fetch.meterBytes = fetch.received;
-      }
-      // The average only halves per window; a connection silent this long has stalled, and
-      // stealing (chooseSteal) then takes all it has left.
-      if (fetch.transferring && !fetch.waiting && now - fetch.lastDataAt > STALL_MS) {
-        seg.speed = 0;
-      }
-      if (!fetch.waiting && now - fetch.lastDataAt > this.#o.timeoutMs) {
-        fetch.abort(
-          new TimeoutError(`no data received for ${Math.round(this.#o.timeoutMs / 1000)} s`),
-        );
-      }
-    }
-    this.#replaceCrawlers(now);
-    this.#maxTransferring = Math.max(this.#maxTransferring, transferring);
-    if (transferring !== this.#lastConnections) {
-      this.#lastConnections = transferring;
-      this.#observer.connections?.(transferring);
-    }
-    if (this.#governor && this.#info.acceptRanges) {
-      this.#governor.onTransfer(transferring);
-      this.#fill();
-    }
-    this.#observer.progress?.(this.#received, this.#info?.size);
-    if (this.#info?.acceptRanges) this.#store.tick(now, this.#info, () => this.#confirmed());
-  }
-
-  /** Save the ranges confirmed on disk. */
-  #checkpoint(): Promise<void> {
-    return this.#store.checkpoint(this.#info, this.#confirmed());
-  }
-
-  /** The ranges confirmed on disk: never a byte that is not in the .part. */
-  #confirmed(): ByteRange[] {
-    const ranges: ByteRange[] = [...this.#baseDone];
-    for (const s of this.#segments) if (s.flushed > s.start) ranges.push([s.start, s.flushed]);
-    return ranges;
-  }
-
-  #retryDelay(attempt: number, error: QgetError | undefined): number {
-    const retryAfterSeconds = error instanceof HttpStatusError ? error.retryAfter : undefined;
-    return retryDelay({ attempt, retryAfterSeconds });
-  }
-
-  async #sleep(ms: number, signal: AbortSignal): Promise<void> {
-    try {
-      await sleep(ms, undefined, { signal });
-    } catch {
-      throw this.#fatal ?? new AbortError();
-    }
-  }
-}
-
-/** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */
-function servedEnd(res: Answer, info: ResourceInfo): number {
-  const range = parseContentRange(res.headers['content-range']);
-  return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
-}
-
-/**
- * A controller whose signal every connection listens to at once (each request, each backoff
- * sleep): more than Node's default of 10 listeners is expected, not a leak.
- */
-function sharedController(): AbortController {
-  const controller = new AbortController();
-  setMaxListeners(0, controller.signal);
-  return controller;
-}
-
-function savedValidators(saved: ControlState): {
-  etag: string | undefined;
-  lastModified: string | undefined;
-} {
-  return { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
 }
 
 const REFUSAL_CODES = new Set([
