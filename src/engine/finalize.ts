@@ -1,10 +1,51 @@
-// The last step: move a complete, verified `.part` onto the output path without ever
-// clobbering an existing file unless asked to, across devices when `tmpDir` is elsewhere.
+// The last step: check the complete `.part` (length, optional fsync and checksum), then move it
+// onto the output path without ever clobbering an existing file unless asked to, across
+// devices when `tmpDir` is elsewhere, and remove the control file.
 
 import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
-import { FileExistsError } from '../errors.js';
+import { FileExistsError, SizeMismatchError } from '../errors.js';
 import { errorCode } from '../net/client.js';
-import { localIoError } from './part-file.js';
+import { verifyChecksum } from './checksum.js';
+import type { EngineObserver, EngineOptions } from './engine-options.js';
+import { localIoError, type PartFile } from './part-file.js';
+import type { ResourceInfo } from './resource.js';
+import type { ResumeStore } from './resume-store.js';
+
+export interface Finished {
+  o: Pick<EngineOptions, 'fsync' | 'checksum' | 'chunkBytes' | 'override'>;
+  observer: EngineObserver;
+  signal: AbortSignal;
+  info: ResourceInfo;
+  part: PartFile;
+  store: Pick<ResumeStore, 'partPath' | 'remove'>;
+  /** Bytes received, for the last progress report. */
+  received: number;
+}
+
+/** Length check, optional fsync and checksum, the move onto `path`; returns the size. */
+export async function finish(f: Finished, path: string): Promise<number> {
+  const { o, observer, info, part, store } = f;
+  observer.progress?.(f.received, info.size);
+  observer.phase?.('verify');
+  if (o.fsync) await part.sync();
+  const size = info.size ?? 0;
+  const onDisk = await part.size();
+  if (onDisk !== size) {
+    throw new SizeMismatchError(`the downloaded file has ${onDisk} bytes, expected ${size}`);
+  }
+  await part.close();
+  if (o.checksum) {
+    await verifyChecksum(store.partPath, o.checksum, {
+      chunkBytes: o.chunkBytes,
+      onProgress: (bytes) => observer.verify?.(bytes, size),
+      signal: f.signal,
+    });
+  }
+  observer.verify?.(size, size);
+  await moveIntoPlace(store.partPath, path, o.override);
+  await store.remove();
+  return size;
+}
 
 export async function pathExists(path: string): Promise<boolean> {
   try {

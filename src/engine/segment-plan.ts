@@ -27,6 +27,26 @@ export function remaining(segment: Segment): number {
   return Math.max(0, segment.end - segment.pos);
 }
 
+/** A fresh segment [start, end) with nothing received yet. */
+export function newSegment(id: number, start: number, end: number): Segment {
+  return {
+    id,
+    start,
+    end,
+    pos: start,
+    flushed: start,
+    active: false,
+    speed: undefined,
+    failures: 0,
+    requestEnd: start,
+  };
+}
+
+/** Total bytes in `ranges`. */
+export function sumRanges(ranges: readonly ByteRange[]): number {
+  return ranges.reduce((n, [s, e]) => n + (e - s), 0);
+}
+
 /** Merge overlapping or touching ranges; drops empty ones. */
 export function mergeRanges(ranges: Iterable<ByteRange>): ByteRange[] {
   const sorted = [...ranges].filter(([s, e]) => e > s).sort((a, b) => a[0] - b[0]);

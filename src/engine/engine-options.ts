@@ -1,0 +1,88 @@
+// The engine's vocabulary shared with the public objects: the options one download runs
+// with, the observer it reports to, its phases and its result.
+
+import type { Requester } from '../net/client.js';
+import type { ConnectionPool } from '../net/connection-pool.js';
+import type { TokenBucket } from '../rate/token-bucket.js';
+import type { ChecksumSpec } from './checksum.js';
+import type { OutputNames } from './output-names.js';
+import type { ResourceInfo } from './resource.js';
+import type { ByteRange } from './segment-plan.js';
+
+export type EnginePhase = 'connect' | 'download' | 'verify' | 'done';
+
+export interface EngineObserver {
+  /** The probe answered; `path` is where the file will be. */
+  resource?(info: ResourceInfo, path: string): void;
+  /** About ten times a second while transferring, and once at the end. */
+  progress?(received: number, total: number | undefined): void;
+  connections?(open: number): void;
+  verify?(bytes: number, total: number): void;
+  phase?(phase: EnginePhase): void;
+}
+
+export interface EngineOptions {
+  url: string;
+  /** Output file; when absent the name comes from the server, placed in `dir`. */
+  output?: string | undefined;
+  dir?: string | undefined;
+  override: boolean;
+  maxConnections: number;
+  /** Longest time (s) spent measuring the server's connection limit; 0 = off. */
+  connectionTestSec: number;
+  chunkBytes: number;
+  maxPartBytes: number;
+  minSplitBytes: number;
+  tmpDir?: string | undefined;
+  headers: Record<string, string>;
+  checksum?: ChecksumSpec | undefined;
+  timeoutMs: number;
+  /** Consecutive failures of one range (without progress) before the download fails. */
+  retries: number;
+  fsync: boolean;
+  signal?: AbortSignal | undefined;
+  /** Every request over this (a proxy, a mock …); no lean connections. */
+  dispatcher?: Requester | undefined;
+  /** Connections shared with other downloads (a Manager's); else the download has its own. */
+  pool?: ConnectionPool | undefined;
+  limiters?: readonly TokenBucket[];
+  limiterOwner?: object;
+  /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */
+  outputNames?: OutputNames | undefined;
+  /** Who holds the names this download takes (its Downloader); default: the job. */
+  outputOwner?: object | undefined;
+  observer?: EngineObserver;
+  debug?: ((message: string) => void) | undefined;
+  /** One line a user should see (work discarded, a name changed). */
+  warn?: ((message: string) => void) | undefined;
+}
+
+/** What DownloadJob.snapshot() shows: ranges on disk, and every connection with its range. */
+export interface JobSnapshot {
+  size: number | undefined;
+  /** Byte ranges [start, end) confirmed on disk, merged. */
+  done: ByteRange[];
+  connections: {
+    id: number;
+    /** The range it works on: [start, end), received up to pos; absent between requests. */
+    range?: { start: number; pos: number; end: number } | undefined;
+    /** Bytes/s, once measured. */
+    speed: number | undefined;
+    transferring: boolean;
+    lastError: string | undefined;
+  }[];
+}
+
+export interface DownloadResult {
+  path: string;
+  url: string;
+  finalUrl: string;
+  size: number;
+  elapsedMs: number;
+  /** Most connections transferring at once. */
+  connections: number;
+  /** Bytes that were already on disk from an earlier run. */
+  resumedBytes: number;
+  /** The per-client connection limit measured, if the server showed one. */
+  connectionLimit: number | undefined;
+}

@@ -1,0 +1,103 @@
+// The first request of an attempt: `Range: bytes=0-` (or the first missing range with If-Range
+// when resuming), retried while transient. It tells what the resource is, and its answer is
+// kept for the first connection to go on reading.
+
+import { RangeMismatchError } from '../errors.js';
+import { type Answer, statusError, toQgetError } from '../net/client.js';
+import { openAnswer } from '../net/connection-pool.js';
+import type { ControlState } from './control-file.js';
+import { sameResource } from './control-file.js';
+import {
+  describeResource,
+  ifRangeValue,
+  parseContentRange,
+  parseUnsatisfiedRange,
+  type ResourceInfo,
+} from './resource.js';
+import type { SavedResume } from './resume-store.js';
+import { retryDelayFor, type Transfer } from './transfer.js';
+
+export interface ProbeResult {
+  /** An answer to go on reading; none when resuming and the saved state does not apply. */
+  response: Answer | undefined;
+  info: ResourceInfo;
+  start: number;
+  /** Exclusive end of the bytes the response carries. */
+  servedEnd?: number;
+}
+
+/**
+ * Probe the resource. When resuming, an answer that does not continue the saved state (200,
+ * 416, other size or validators) yields no response. `cap` is the largest range to ask for
+ * (unbounded unless under a rate limit).
+ */
+export async function probe(
+  transfer: Transfer,
+  resume: Pick<SavedResume, 'start' | 'end' | 'saved'> | undefined,
+  cap: number,
+): Promise<ProbeResult> {
+  const { o, pool, dispatcher, debug } = transfer.run;
+  const signal = transfer.run.abort.signal;
+  const start = resume?.start ?? 0;
+  const end = Math.min(resume?.end ?? Number.POSITIVE_INFINITY, start + cap);
+  const range = Number.isFinite(end) ? `bytes=${start}-${end - 1}` : 'bytes=0-';
+  const headers: Record<string, string> = { ...o.headers, range };
+  const ifRange = resume && ifRangeValue(savedValidators(resume.saved));
+  if (ifRange) headers['if-range'] = ifRange;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      const res = await openAnswer(o.url, { pool, dispatcher, headers, signal });
+      if (
+        !resume &&
+        res.statusCode === 416 &&
+        parseUnsatisfiedRange(res.headers['content-range']) === 0
+      ) {
+        transfer.drop(res);
+        const info = describeResource(o.url, { ...res, statusCode: 200 });
+        return { response: undefined, info: { ...info, size: 0 }, start };
+      }
+      if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
+        transfer.drop(res);
+        return {
+          response: undefined,
+          info: describeResource(o.url, { ...res, statusCode: 200 }),
+          start,
+        };
+      }
+      if (res.statusCode !== 200 && res.statusCode !== 206) {
+        transfer.drop(res);
+        throw statusError(res);
+      }
+      try {
+        const info = describeResource(o.url, res, start);
+        if (resume && !sameResource(resume.saved, info)) {
+          transfer.drop(res);
+          return { response: undefined, info, start };
+        }
+        return { response: res, info, start, servedEnd: servedEnd(res, info) };
+      } catch (err) {
+        transfer.drop(res);
+        if (resume && err instanceof RangeMismatchError) return probe(transfer, undefined, cap);
+        throw err;
+      }
+    } catch (err) {
+      const error = toQgetError(err, o.url, signal);
+      if (!error.transient || attempt > o.retries || signal.aborted) throw error;
+      debug(`probe failed (${error.message}); retry ${attempt}/${o.retries}`);
+      await transfer.sleep(retryDelayFor(attempt, error), signal);
+    }
+  }
+}
+
+/** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */
+function servedEnd(res: Answer, info: ResourceInfo): number {
+  const range = parseContentRange(res.headers['content-range']);
+  return res.statusCode === 206 && range ? range.end + 1 : (info.size ?? Number.POSITIVE_INFINITY);
+}
+
+function savedValidators(saved: ControlState): {
+  etag: string | undefined;
+  lastModified: string | undefined;
+} {
+  return { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
+}

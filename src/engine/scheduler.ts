@@ -1,0 +1,134 @@
+// Who downloads what, decisions only (no timers, no sockets): the initial split of the missing
+// ranges, handing out a free segment or stealing the tail of the slowest one, how much one
+// request asks for (also under rate limits), and which connections crawl.
+
+import type { TokenBucket } from '../rate/token-bucket.js';
+import type { EngineOptions } from './engine-options.js';
+import {
+  type ByteRange,
+  chooseSteal,
+  median,
+  newSegment,
+  type Segment,
+  type StealOptions,
+  splitRanges,
+} from './segment-plan.js';
+import type { Transfer } from './transfer.js';
+
+const MIN_STEAL = 256 * 1024;
+const MIN_RATED_REQUEST = 64 * 1024;
+/** Request sizing (see requestSize). */
+const INITIAL_REQUEST = 4 * 1024 * 1024;
+const MIN_REQUEST = 1024 * 1024;
+const REQUEST_SECONDS = 0.25;
+/** A connection slower than this share of its peers' median reconnects. */
+export const CRAWL_FRACTION = 0.25;
+
+type SchedulerOptions = Pick<
+  EngineOptions,
+  'maxConnections' | 'minSplitBytes' | 'maxPartBytes' | 'limiters'
+>;
+
+/** Hands out the segments of one transfer (which holds them: the checkpoints read them). */
+export class SegmentScheduler {
+  readonly #transfer: Transfer;
+  readonly #o: SchedulerOptions;
+  #nextId = 0;
+
+  constructor(transfer: Transfer, options: SchedulerOptions) {
+    this.#transfer = transfer;
+    this.#o = options;
+  }
+
+  /** Cut the missing ranges into the first segments. */
+  plan(missing: readonly ByteRange[]): void {
+    const o = this.#o;
+    for (const [s, e] of splitRanges(missing, o.maxConnections, o.minSplitBytes, o.maxPartBytes)) {
+      this.#transfer.segments.push(newSegment(this.#nextId++, s, e));
+    }
+  }
+
+  /** Whether a connection more would get work now. */
+  hasWork(): boolean {
+    if (this.#freeSegment()) return true;
+    return chooseSteal(this.#transfer.segments, this.#stealOptions(undefined)) !== null;
+  }
+
+  /** The next range: a free segment, else the tail of the slowest one (work stealing). */
+  takeWork(thiefSpeed: number | undefined): Segment | undefined {
+    const free = this.#freeSegment();
+    if (free) return free;
+    const segments = this.#transfer.segments;
+    const steal = chooseSteal(segments, this.#stealOptions(thiefSpeed));
+    if (!steal) return undefined;
+    const victim = steal.segment;
+    const seg = newSegment(this.#nextId++, steal.splitAt, victim.end);
+    victim.end = steal.splitAt;
+    segments.push(seg);
+    if (victim.pos >= victim.end) {
+      // A stalled victim would otherwise hold the download until its watchdog fires.
+      for (const fetch of this.#transfer.fetches) if (fetch.segment === victim) fetch.release();
+    }
+    return seg;
+  }
+
+  /** A segment with bytes left that no connection is working on. */
+  #freeSegment(): Segment | undefined {
+    return this.#transfer.segments.find((s) => !s.active && s.pos < s.end);
+  }
+
+  #stealOptions(thiefSpeed: number | undefined): StealOptions {
+    // Under a rate limit every connection looks slow: crawling is not a reason to split.
+    const limited = rateLimit(this.#o.limiters) > 0;
+    return {
+      minSteal: MIN_STEAL,
+      thiefSpeed,
+      ...(limited ? { crawlSeconds: Number.POSITIVE_INFINITY } : {}),
+    };
+  }
+}
+
+/** The tightest rate limit in force (bytes/s), 0 when none. */
+export function rateLimit(limiters: readonly TokenBucket[] | undefined): number {
+  let rate = 0;
+  for (const limiter of limiters ?? []) {
+    if (limiter.rate > 0 && (rate === 0 || limiter.rate < rate)) rate = limiter.rate;
+  }
+  return rate;
+}
+
+/**
+ * Largest range for one request with `live` connections: unbounded, except under a rate limit,
+ * where about 1/8 s of the limit per connection keeps the server from parking far more than is
+ * read in buffers.
+ */
+export function requestCap(rate: number, live: number): number {
+  if (rate === 0) return Number.POSITIVE_INFINITY;
+  return Math.max(MIN_RATED_REQUEST, Math.floor(rate / 8 / Math.max(1, live)));
+}
+
+/**
+ * How much one request of a connection asks for: about REQUEST_SECONDS of its transfer, or
+ * 20 round trips when those are longer, so a request's round trip costs at most about 5%.
+ * Bounded requests let a steal take the rest of a range without cutting the victim's socket,
+ * and servers that pace each response (nginx's limit_rate sends its first 2 MiB at once)
+ * answer short requests faster.
+ */
+export function requestSize(
+  measured: { speed?: number | undefined; rttMs?: number | undefined },
+  maxPartBytes: number,
+): number {
+  const { speed, rttMs } = measured;
+  let size = INITIAL_REQUEST;
+  if (speed !== undefined && speed > 0) {
+    const seconds = Math.max(REQUEST_SECONDS, (20 * (rttMs ?? 0)) / 1000);
+    size = Math.max(MIN_REQUEST, Math.floor(speed * seconds));
+  }
+  return maxPartBytes > 0 ? Math.min(size, maxPartBytes) : size;
+}
+
+/** A connection far slower than the others (at least two of them measured). */
+export function crawlsBehind(speed: number, others: readonly number[]): boolean {
+  const typical = median(others);
+  return others.length >= 2 && typical !== undefined && speed < CRAWL_FRACTION * typical;
+}

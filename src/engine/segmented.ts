@@ -1,0 +1,170 @@
+// The segmented mode: one round of workers over many Range connections. Owns the connection
+// governor, the opening of connections in waves, the live count, the crawler replacement on
+// each tick, the hand-off of the probe's answer, and the check that every byte arrived.
+
+import { NetworkError } from '../errors.js';
+import type { Answer } from '../net/client.js';
+import { toQgetError } from '../net/client.js';
+import { ConnectionGovernor } from './connection-governor.js';
+import { CrawlError } from './failure-policy.js';
+import type { WorkerResources } from './fetch-context.js';
+import type { PartFile } from './part-file.js';
+import type { ResourceInfo } from './resource.js';
+import { CRAWL_FRACTION, rateLimit, requestCap, SegmentScheduler } from './scheduler.js';
+import { type ByteRange, median, missingRanges, sumRanges } from './segment-plan.js';
+import type { RoundTick } from './ticker.js';
+import type { Transfer } from './transfer.js';
+import { type Initial, runWorker, type WorkerHost } from './worker.js';
+
+/** How often connections are opened while ramping up, and how long the ramp lasts. */
+const RAMP_EVERY_MS = 10;
+const RAMP_MS = 100;
+/** Under a rate limit: the speed one connection is assumed to reach. */
+const RATE_PER_CONNECTION = 1024 * 1024;
+/** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
+const CRAWL_JUDGE_MS = 1000;
+const CRAWL_MIN_SECONDS = 1;
+
+export class SegmentedRound implements WorkerHost, RoundTick {
+  readonly transfer: Transfer;
+  readonly info: ResourceInfo;
+  readonly part: PartFile;
+  readonly scheduler: SegmentScheduler;
+  readonly governor: ConnectionGovernor;
+  readonly workers = new Set<WorkerResources>();
+  #workerIds = 0;
+  #live = 0;
+  #allDone: () => void = () => {};
+
+  newWorkerId(): number {
+    return ++this.#workerIds;
+  }
+
+  constructor(transfer: Transfer, info: ResourceInfo, part: PartFile) {
+    const o = transfer.run.o;
+    this.transfer = transfer;
+    this.info = info;
+    this.part = part;
+    this.scheduler = new SegmentScheduler(transfer, o);
+    this.governor = new ConnectionGovernor({
+      maxConnections: o.maxConnections,
+      testMs: o.connectionTestSec * 1000,
+    });
+  }
+
+  /**
+   * Download what `done` lacks; `probe` is the probe's answer (starting at `probeStart`, its
+   * bytes ending at `probeEnd`), continued by the first worker when it starts where the first
+   * segment does. Returns early, with `transfer.fallback` set, when ranges stopped working.
+   */
+  async run(
+    probe: Answer | undefined,
+    probeStart: number,
+    probeEnd: number,
+    done: ByteRange[],
+  ): Promise<void> {
+    const transfer = this.transfer;
+    const size = this.info.size!;
+    transfer.done = done;
+    transfer.resumed = sumRanges(done);
+    transfer.received = transfer.resumed;
+    this.scheduler.plan(missingRanges(size, done));
+    const first = transfer.segments[0];
+    const finished = new Promise<void>((r) => {
+      this.#allDone = r;
+    });
+    // Open connections in waves (4, 8, 16 …) rather than all in the same millisecond; after
+    // the first tick, the tick's own fill() keeps the count up (a rate limit or a measured
+    // limit can hold it below the maximum for the whole download).
+    const rampStart = performance.now();
+    const ramp = setInterval(() => {
+      this.#fill();
+      const over = performance.now() - rampStart > RAMP_MS;
+      if (transfer.stopping || this.#live >= this.governor.max || over) clearInterval(ramp);
+    }, RAMP_EVERY_MS);
+    if (probe && first && first.start === probeStart) {
+      this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
+    } else {
+      transfer.drop(probe);
+    }
+    this.#fill();
+    if (this.#live === 0) this.#allDone();
+    await finished;
+    clearInterval(ramp);
+    if (transfer.fatal) throw transfer.fatal;
+    if (transfer.fallback) return;
+    const incomplete = transfer.segments.find((s) => s.flushed < s.end);
+    if (incomplete) {
+      throw new NetworkError(
+        `bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`,
+      );
+    }
+  }
+
+  requestCap(): number {
+    return requestCap(this.#rate(), this.#live);
+  }
+
+  rated(): boolean {
+    return this.#rate() > 0;
+  }
+
+  onTransfer(transferring: number): void {
+    this.governor.onTransfer(transferring);
+    this.#fill();
+  }
+
+  /**
+   * A lean connection that has crawled far behind the others for over a second, with seconds of
+   * work left, is dropped: its worker goes on with the same range over a fresh socket (servers
+   * and paths pace connections unevenly). Each fetch is judged once.
+   */
+  replaceCrawlers(now: number): void {
+    if (this.rated()) return;
+    const fetches = this.transfer.fetches;
+    const speeds: number[] = [];
+    for (const f of fetches) {
+      if (f.transferring && f.segment.speed !== undefined) speeds.push(f.segment.speed);
+    }
+    const typical = median(speeds);
+    if (speeds.length < 3 || typical === undefined) return;
+    for (const f of fetches) {
+      const speed = f.segment.speed;
+      if (!f.lean || !f.transferring || f.crawlJudged || speed === undefined) continue;
+      if (now - f.startedAt < CRAWL_JUDGE_MS) continue;
+      f.crawlJudged = true;
+      const left = f.segment.end - f.segment.pos;
+      if (speed < CRAWL_FRACTION * typical && left > CRAWL_MIN_SECONDS * typical) {
+        f.abort(new CrawlError());
+      }
+    }
+  }
+
+  /** Open connections up to the governor's target while there is work to hand out. */
+  #fill(): void {
+    if (this.transfer.stopping || this.transfer.fatal) return;
+    let target = this.governor.target(performance.now());
+    const rate = this.#rate();
+    // Under a rate limit more connections only add requests; about 1 MiB/s each is plenty.
+    if (rate > 0) target = Math.min(target, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION)));
+    while (this.#live < target && this.scheduler.hasWork()) this.#spawn();
+  }
+
+  #spawn(initial?: Initial): void {
+    const transfer = this.transfer;
+    this.#live++;
+    runWorker(this, initial)
+      .catch((err) => transfer.stop(toQgetError(err, this.info.finalUrl)))
+      .finally(() => {
+        this.#live--;
+        if (this.#live > 0) return;
+        if (!transfer.stopping && !transfer.fatal && this.scheduler.hasWork()) this.#spawn();
+        else this.#allDone();
+      });
+  }
+
+  /** The tightest rate limit in force (bytes/s), 0 when none. */
+  #rate(): number {
+    return rateLimit(this.transfer.run.o.limiters);
+  }
+}

@@ -1,0 +1,214 @@
+// One connection of the segmented round: its socket(s) and batch buffers, and the loop that
+// takes a range, fetches it, and applies the failure policy's decision when a request fails.
+
+import { AbortError, type QgetError } from '../errors.js';
+import { createConnection, type Requester, toQgetError } from '../net/client.js';
+import { bufferPair } from './batch-buffers.js';
+import type { ConnectionGovernor } from './connection-governor.js';
+import { decideFailure } from './failure-policy.js';
+import { fetchContext, type WorkerResources } from './fetch-context.js';
+import type { PartFile } from './part-file.js';
+import { type OpenedAnswer, RangeFetch } from './range-fetch.js';
+import type { ResourceInfo } from './resource.js';
+import { crawlsBehind, requestSize, type SegmentScheduler } from './scheduler.js';
+import type { Segment } from './segment-plan.js';
+import { retryDelayFor, type Transfer } from './transfer.js';
+
+/** What a worker works in: the segmented round (segmented.ts). */
+export interface WorkerHost {
+  readonly transfer: Transfer;
+  readonly info: ResourceInfo;
+  readonly part: PartFile;
+  readonly scheduler: SegmentScheduler;
+  readonly governor: ConnectionGovernor;
+  /** The live workers' resources (their speeds tell a crawler). */
+  readonly workers: Set<WorkerResources>;
+  /** A number for a new worker (1, 2, …), naming its connection in snapshots. */
+  newWorkerId(): number;
+  /** Largest range for one request now (rate limits). */
+  requestCap(): number;
+  /** A rate limit is in force. */
+  rated(): boolean;
+}
+
+/** What a worker does next after a request. */
+type Step = 'done' | 'retry' | 'wait' | 'stop' | 'reconnect';
+
+/** A first range with its answer already open (the probe's). */
+export interface Initial {
+  segment: Segment;
+  opened: OpenedAnswer;
+}
+
+export async function runWorker(host: WorkerHost, initial?: Initial): Promise<void> {
+  // A socket of its own (unless the caller gave a dispatcher), given back when the worker
+  // leaves: open sockets then follow the live workers, which a per-client cap needs. Over
+  // plain http that socket is a lean RangeConnection (see range-connection.ts): the probe's
+  // for the worker that continues its answer, else one from the pool (kept alive from an
+  // earlier download to the same origin, or new).
+  const { transfer, info } = host;
+  const run = transfer.run;
+  const pool = run.pool;
+  const lean =
+    initial?.opened.response.connection ??
+    (pool && run.leanAllowed ? pool.lean(new URL(info.finalUrl)) : undefined);
+  let own: Requester | undefined;
+  const resources: WorkerResources = {
+    dispatcher: () => {
+      if (!pool) return run.dispatcher;
+      own ??= createConnection(info.finalUrl, { timeoutMs: run.o.timeoutMs });
+      return own;
+    },
+    lean,
+    buffers: bufferPair(run.o.chunkBytes),
+    id: host.newWorkerId(),
+  };
+  host.workers.add(resources);
+  try {
+    await workLoop(host, initial, resources);
+  } finally {
+    host.workers.delete(resources);
+    resources.buffers.release();
+    transfer.giveBack(lean);
+    own?.destroy().catch(() => {});
+  }
+}
+
+async function workLoop(
+  host: WorkerHost,
+  initial: Initial | undefined,
+  resources: WorkerResources,
+): Promise<void> {
+  const { transfer, info } = host;
+  const run = transfer.run;
+  const requestBytes = (): number =>
+    Math.min(host.requestCap(), requestSize(resources, run.o.maxPartBytes));
+  let speed: number | undefined;
+  let refusals = 0;
+  let next: { segment: Segment; opened?: OpenedAnswer } | undefined = initial;
+  while (!transfer.stopping && !transfer.fatal) {
+    const seg = next?.segment ?? host.scheduler.takeWork(speed);
+    if (!seg) return;
+    seg.active = true;
+    // On the same kept-alive socket the connection's speed is known; a new socket is measured
+    // afresh (the tick has a first estimate within 200 ms).
+    seg.speed = resources.lean?.reusable && run.leanAllowed ? resources.speed : undefined;
+    const fetch = new RangeFetch(
+      fetchContext(transfer, info, host.part, resources, requestBytes),
+      seg,
+    );
+    transfer.fetches.add(fetch);
+    resources.fetch = fetch;
+    const before = seg.pos;
+    let step: Step = 'done';
+    let error: QgetError | undefined;
+    try {
+      await fetch.run(next?.opened);
+      seg.failures = 0;
+      transfer.ignoredInARow = 0;
+      refusals = 0;
+    } catch (err) {
+      if (seg.pos > before) seg.failures = 0;
+      if (fetch.started) refusals = 0;
+      error = toQgetError(err, info.finalUrl);
+      if (!(error instanceof AbortError)) resources.lastError = error.message;
+      step = onFetchError(host, error, seg, fetch, before);
+      if (step === 'wait') refusals++;
+    } finally {
+      seg.active = false;
+      // A fast connection may finish before the meter's first window: its average then.
+      const average = fetch.averageSpeed(performance.now());
+      speed = seg.speed ?? average ?? speed;
+      resources.speed = average ?? resources.speed;
+      resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
+      transfer.fetches.delete(fetch);
+      resources.fetch = undefined;
+    }
+    // A bounded request ended inside the segment: the same connection goes on with it.
+    next = step === 'done' && seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
+    if (step === 'reconnect') {
+      run.debug(error?.message ?? 'reconnecting');
+      resources.lean?.destroy();
+      resources.speed = undefined;
+      next = seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
+      continue;
+    }
+    if (isCrawler(host, resources)) {
+      // Servers and paths pace connections unevenly; a fresh socket is the way out of a slow one.
+      run.debug(
+        `a connection crawls at ${Math.round((resources.speed ?? 0) / 1024)} KiB/s: reconnecting`,
+      );
+      resources.lean?.destroy();
+      resources.speed = undefined;
+      next = undefined;
+    }
+    if (step === 'stop') return;
+    if (step === 'retry' || step === 'wait') {
+      const attempt = step === 'retry' ? seg.failures : refusals;
+      const waited = await transfer
+        .sleep(retryDelayFor(attempt, error), transfer.round.signal)
+        .then(
+          () => true,
+          () => false,
+        );
+      if (!waited) return;
+    }
+  }
+}
+
+/** Decide (failure-policy.ts) and apply: counters, the attempt's stop, the governor. */
+function onFetchError(
+  host: WorkerHost,
+  error: QgetError,
+  seg: Segment,
+  fetch: RangeFetch,
+  before: number,
+): Step {
+  const { transfer } = host;
+  const run = transfer.run;
+  let others = 0;
+  for (const f of transfer.fetches) if (f !== fetch && f.transferring) others++;
+  const decision = decideFailure(error, {
+    stopping: transfer.stopping || transfer.fatal !== undefined,
+    ignoredInARow: transfer.ignoredInARow,
+    untouched: seg.pos === before && !fetch.started,
+    othersTransferring: others,
+    failures: seg.failures,
+    retries: run.o.retries,
+  });
+  transfer.ignoredInARow = decision.ignoredInARow;
+  if (decision.failures !== seg.failures) {
+    seg.failures = decision.failures;
+    run.debug(
+      `range ${seg.pos}-${seg.end - 1}: ${error.message} (failure ${seg.failures}/${run.o.retries})`,
+    );
+  }
+  switch (decision.action) {
+    case 'fallback':
+      transfer.fallback = true;
+      transfer.stop(undefined);
+      return 'stop';
+    case 'fatal':
+      transfer.stop(error);
+      return 'stop';
+    case 'wait':
+      if (host.governor.onRefusal(performance.now(), others)) {
+        run.debug(
+          `connection refused (${error.message}); settling at ${host.governor.limit} connections`,
+        );
+        return 'stop';
+      }
+      return 'wait';
+    default:
+      return decision.action;
+  }
+}
+
+/** A worker far slower than its peers (not under a rate limit, where all look slow). */
+function isCrawler(host: WorkerHost, resources: WorkerResources): boolean {
+  const speed = resources.speed;
+  if (speed === undefined || !resources.lean || host.rated()) return false;
+  const others: number[] = [];
+  for (const w of host.workers) if (w !== resources && w.speed !== undefined) others.push(w.speed);
+  return crawlsBehind(speed, others);
+}
