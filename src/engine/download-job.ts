@@ -15,9 +15,9 @@ import type {
   EngineOptions,
   JobSnapshot,
 } from './engine-options.js';
-import { finish, pathExists } from './finalize.js';
+import { finish } from './finalize.js';
 import { OutputClaim } from './output-claim.js';
-import type { PartFile } from './part-file.js';
+import { type PartFile, pathExists } from './part-file.js';
 import { probe } from './probe.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';

@@ -1,7 +1,7 @@
 // The `.part` file: positional writes of whole batches, and the mapping of local I/O failures
 // (ENOSPC, EACCES, EROFS, a missing folder) onto one clear LocalIoError.
 
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { LocalIoError } from '../errors.js';
 import { errorCode } from '../net/client.js';
 
@@ -26,6 +26,17 @@ export function localIoError(err: unknown, action: string, path: string): LocalI
   return new LocalIoError(`cannot ${action} ${path}: ${reason}${code ? ` (${code})` : ''}`, {
     cause: err,
   });
+}
+
+/** Whether something is at `path`; any failure but ENOENT is a LocalIoError. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw localIoError(err, 'inspect', path);
+  }
 }
 
 export class PartFile {
