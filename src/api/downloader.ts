@@ -1,25 +1,19 @@
 // bitpit's Downloader: one download with a state machine, signals, pause/resume and automatic
 // restart, on top of the segmented engine (a file path) or a single ordered stream (a Writable).
+// Here: its options, restarts and Manager link; its runs (state, size, speed) are in
+// download-runner.ts, the figures derived from them (ratio, ETA, bar...) in download-figures.ts.
 
 import type { Writable } from 'node:stream';
-import { Emitter } from './emitter.js';
-import { DownloadJob, type EngineOptions, type JobSnapshot } from '../engine/download-job.js';
+import { DownloadFigures } from './download-figures.js';
+import type { EngineOptions, JobSnapshot } from '../engine/download-job.js';
 
 /** What Downloader.segments() shows: the byte ranges on disk and each connection at work. */
 export type DownloadSegments = JobSnapshot;
 import { pathFromUrl } from '../engine/filename.js';
 import type { OutputNames } from '../engine/output-names.js';
 import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
-import { AbortError, type QgetError } from '../errors.js';
-import {
-  createAgent,
-  loadUndici,
-  openRequest,
-  type Requester,
-  toQgetError,
-} from '../net/client.js';
+import type { QgetError } from '../errors.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
-import { contentLength, parseContentRange, parseUnsatisfiedRange } from '../net/headers.js';
 import {
   checkInteger,
   checkNumber,
@@ -30,14 +24,13 @@ import {
 } from './checks.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from '../rate/token-bucket.js';
+import { DownloadRunner, type DownloaderState } from './download-runner.js';
 import { RestartTimer, restartWaitOf } from './restart-timer.js';
 import { StreamTarget } from '../engine/stream-target.js';
-import { humanReadable } from '../units.js';
 
-export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
+export type { DownloaderState } from './download-runner.js';
 
-/** bitpit's human-readable pair: `[9.865234375, 'KB']`, `[2, 'MB/s']`. */
-export type HumanReadable = [value: number, suffix: string];
+export { type HumanReadable, progressBar } from './download-figures.js';
 
 export interface DownloaderSignals {
   'state-changed': [downloader: Downloader, oldState: DownloaderState];
@@ -85,13 +78,7 @@ export const downloaderInternals: {
 
 const DEFAULT_CHUNK = 256 * 1024;
 
-/** bitpit's bar(): floor(ratio × width) `char`s padded with spaces; `unknown` × width if unknown. */
-export function progressBar(ratio: number, width = 30, char = '=', unknown = '?'): string {
-  if (!(ratio >= 0)) return unknown.repeat(width);
-  return char.repeat(Math.floor(width * Math.min(ratio, 1))).padEnd(width);
-}
-
-export class Downloader extends Emitter<DownloaderSignals> {
+export class Downloader extends DownloadFigures<DownloaderSignals> {
   static override readonly signals = [
     'state-changed',
     'size-changed',
@@ -111,8 +98,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
       return old;
     };
     downloaderInternals.rescheduleRestart = (d) => d.#rescheduleRestart();
-    downloaderInternals.start = (d) => d.#startNow();
-    downloaderInternals.stop = (d) => d.#stopNow();
+    downloaderInternals.start = (d) => d.#runner.start();
+    downloaderInternals.stop = (d) => d.#runner.stop();
   }
 
   #url: string;
@@ -129,21 +116,29 @@ export class Downloader extends Emitter<DownloaderSignals> {
   readonly #base: EnginePassThrough;
   #link: DownloaderLink | undefined;
 
-  #state: DownloaderState = 'pause';
-  #size = -1;
-  #downloaded = 0;
-  #speed = 0;
-  #speedMark = { at: 0, bytes: 0 };
-  #speedTimer: ReturnType<typeof setInterval> | undefined;
-  #lastError: QgetError | null = null;
   readonly #restarts = new RestartTimer(() => this.emit('restart-time-changed', this));
-
-  #alive = false;
-  #run: Promise<void> | undefined;
-  #abort: AbortController | undefined;
-  #job: DownloadJob | undefined;
-  #stopRequested = false;
-  #startAfterStop = false;
+  /** The runs: state, size, bytes received, speed, the last error; start, stop, join. */
+  readonly #runner = new DownloadRunner(this, {
+    engineOptions: (signal) => this.#engineOptions(signal),
+    stream: () => this.#stream,
+    dispatcher: () => this.#base.dispatcher,
+    lease: () => (this.#base.dispatcher ? undefined : this.#link?.lease()),
+    limiters: () => (this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket]),
+    names: () => this.#link?.names,
+    resolvedPath: (path) => {
+      const before = this.path;
+      this.#resolvedPath = path;
+      if (before !== this.path) this.emit('path-changed', this);
+    },
+    stateChanged: (old) => this.emit('state-changed', this, old),
+    sizeChanged: () => this.emit('size-changed', this),
+    speedChanged: () => this.emit('speed-changed', this),
+    restartWait: () => this.#effectiveRestartWait(),
+    isRestarting: () => this.isRestarting,
+    restart: (wait) => this.restart(wait),
+    cancelRestart: () => this.#restarts.cancel(),
+    start: () => this.start(),
+  });
 
   /** Set when `path` is a Writable: what is already in it, kept across stop/start. */
   #stream: StreamTarget | undefined;
@@ -221,7 +216,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     return this.#dirPath;
   }
 
-  get rateLimit(): number {
+  override get rateLimit(): number {
     return this.#rateLimit;
   }
 
@@ -247,7 +242,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   set updatePeriod(value: number) {
     this.#updatePeriod = checkNumber('updatePeriod', value, 1, 0, true);
-    if (this.#speedTimer !== undefined) this.#startSpeedTimer();
+    this.#runner.updatePeriodChanged();
   }
 
   /** Takes effect at the next start(). */
@@ -271,45 +266,22 @@ export class Downloader extends Emitter<DownloaderSignals> {
   // ---- read-only properties ----
 
   get state(): DownloaderState {
-    return this.#state;
+    return this.#runner.state;
   }
 
   /** Total bytes, -1 while unknown. */
-  get size(): number {
-    return this.#size;
+  override get size(): number {
+    return this.#runner.size;
   }
 
   /** Bytes downloaded so far (for a stream: bytes handed to it). */
-  get downloaded(): number {
-    return this.#stream?.written ?? this.#downloaded;
-  }
-
-  /** Bytes still to download, -1 while the size is unknown. */
-  get remaining(): number {
-    return this.#size >= 0 ? Math.max(0, this.#size - this.downloaded) : -1;
+  override get downloaded(): number {
+    return this.#stream?.written ?? this.#runner.downloaded;
   }
 
   /** Bytes per second over the last update period. */
-  get speed(): number {
-    return this.#speed;
-  }
-
-  /** downloaded / size; 1 for an empty file, -1 while the size is unknown. */
-  get ratio(): number {
-    if (this.#size === 0) return 1;
-    return this.#size > 0 ? this.downloaded / this.#size : -1;
-  }
-
-  get percentage(): number {
-    return 100 * this.ratio;
-  }
-
-  /** Seconds to completion at the current speed; null when unknown (no size or no speed). */
-  get eta(): number | null {
-    const remaining = this.remaining;
-    if (remaining < 0) return null;
-    if (remaining === 0) return 0;
-    return this.#speed > 0 ? remaining / this.#speed : null;
+  override get speed(): number {
+    return this.#runner.speed;
   }
 
   /**
@@ -317,12 +289,12 @@ export class Downloader extends Emitter<DownloaderSignals> {
    * with the range it works on, its speed and its last error. Undefined otherwise.
    */
   segments(): DownloadSegments | undefined {
-    return this.#job?.snapshot();
+    return this.#runner.snapshot();
   }
 
   /** A download is running (from start() until it has paused, failed or completed). */
   get isAlive(): boolean {
-    return this.#alive;
+    return this.#runner.alive;
   }
 
   /** A restart is scheduled (by restart(), by restartWait, or by its Manager's restartWait). */
@@ -337,35 +309,10 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   /** The error that stopped the last run that failed; null if none failed yet. */
   get lastError(): QgetError | null {
-    return this.#lastError;
-  }
-
-  get humanSize(): HumanReadable {
-    return human(this.#size);
-  }
-
-  get humanDownloaded(): HumanReadable {
-    return human(this.downloaded);
-  }
-
-  get humanRemaining(): HumanReadable {
-    return human(this.remaining);
-  }
-
-  get humanSpeed(): HumanReadable {
-    return human(this.#speed, '/s');
-  }
-
-  get humanRateLimit(): HumanReadable {
-    return human(this.#rateLimit, '/s');
+    return this.#runner.lastError;
   }
 
   // ---- methods ----
-
-  /** bitpit's progress bar: `bar(8)` at 25% is `'==      '`, and `'????????'` with no size. */
-  bar(width = 30, char = '=', unknown = '?'): string {
-    return progressBar(this.ratio, width, char, unknown);
-  }
 
   /**
    * Start (or resume) the download and return at once. Does nothing while it runs; cancels a
@@ -373,13 +320,13 @@ export class Downloader extends Emitter<DownloaderSignals> {
    */
   start(): void {
     if (this.#link?.requestStart(this)) return;
-    this.#startNow();
+    this.#runner.start();
   }
 
   /** Pause, keeping what was downloaded for the next start(); cancels a scheduled restart. */
   stop(): void {
     this.#link?.requestStop(this);
-    this.#stopNow();
+    this.#runner.stop();
   }
 
   /**
@@ -387,16 +334,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
    * `timeoutSeconds`. Never rejects.
    */
   join(timeoutSeconds?: number): Promise<void> {
-    const run = this.#run;
-    if (!run) return Promise.resolve();
-    if (timeoutSeconds === undefined) return run;
-    return new Promise<void>((done) => {
-      const timer = setTimeout(done, Math.max(0, timeoutSeconds) * 1000);
-      void run.then(() => {
-        clearTimeout(timer);
-        done();
-      });
-    });
+    return this.#runner.join(timeoutSeconds);
   }
 
   /**
@@ -425,171 +363,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
   async updateSize(): Promise<number> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
-    const dispatcher =
-      this.#base.dispatcher ?? lease?.pool.agent ?? (await loadUndici()).getGlobalDispatcher();
-    const controller = new AbortController();
-    const timer =
-      this.#timeout > 0 ? setTimeout(() => controller.abort(), this.#timeout * 1000) : undefined;
-    try {
-      const res = await openRequest(this.#url, {
-        dispatcher,
-        method: 'HEAD',
-        headers: this.#engineOptions(undefined).headers,
-        userUrl: this.#url,
-        followRedirects: true,
-        signal: controller.signal,
-      });
-      await res.body.dump().catch(() => {});
-      if (res.statusCode >= 200 && res.statusCode < 300) {
-        // The engine's rules: a Content-Range total, else an identity-coded Content-Length.
-        const range = res.headers['content-range'];
-        const size =
-          parseContentRange(range)?.total ??
-          parseUnsatisfiedRange(range) ??
-          contentLength(res.headers) ??
-          -1;
-        this.#setSize(size);
-      }
-    } catch {
-      // As in bitpit: a failed HEAD leaves the size as it was.
-    } finally {
-      clearTimeout(timer);
-      lease?.release();
-    }
-    return this.#size;
-  }
-
-  // ---- the run ----
-
-  #startNow(): void {
-    if (this.#alive) {
-      if (this.#stopRequested) this.#startAfterStop = true;
-      return;
-    }
-    this.#restarts.cancel();
-    const controller = new AbortController();
-    this.#abort = controller;
-    this.#alive = true;
-    this.#stopRequested = false;
-    this.#startAfterStop = false;
-    let finished: () => void = () => {};
-    this.#run = new Promise<void>((r) => {
-      finished = r;
-    });
-    this.#setState('start');
-    this.#startSpeedTimer();
-    void this.#execute(controller.signal).finally(finished);
-  }
-
-  #stopNow(): void {
-    this.#startAfterStop = false;
-    this.#restarts.cancel();
-    if (!this.#alive || this.#stopRequested) return;
-    this.#stopRequested = true;
-    this.#abort?.abort(new AbortError('the download was stopped'));
-  }
-
-  async #execute(signal: AbortSignal): Promise<void> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
-    const limiters = this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket];
-    let error: QgetError | undefined;
-    try {
-      if (this.#stream) {
-        await this.#runStream(this.#stream, signal, lease?.pool.agent, limiters);
-      } else {
-        await this.#runFile(signal, lease?.pool, limiters);
-      }
-    } catch (err) {
-      error = toQgetError(err, this.#url, signal);
-    } finally {
-      lease?.release();
-      this.#stopSpeedTimer();
-      this.#job = undefined;
-      this.#abort = undefined;
-      this.#alive = false;
-      this.#run = undefined;
-    }
-    if (!error) {
-      this.#setState('complete');
-    } else if (error instanceof AbortError || (this.#stopRequested && error.transient)) {
-      this.#setState('pause');
-    } else {
-      this.#lastError = error;
-      // Scheduled before the state is announced: listeners of 'error' see isRestarting and
-      // restartTime (bitpit's lesson 3 decides there whether a retry is coming).
-      const wait = this.#effectiveRestartWait();
-      if (error.transient && wait >= 0 && !this.isRestarting && !this.#alive) this.restart(wait);
-      this.#setState('error');
-    }
-    if (this.#startAfterStop && !this.#alive) this.start();
-  }
-
-  async #runFile(
-    signal: AbortSignal,
-    pool: ConnectionPool | undefined,
-    limiters: readonly TokenBucket[],
-  ): Promise<void> {
-    const options = this.#engineOptions(signal);
-    options.pool = pool;
-    options.limiters = limiters;
-    options.limiterOwner = this;
-    options.outputNames = this.#link?.names;
-    options.outputOwner = this;
-    options.observer = {
-      resource: (info, path) => {
-        const before = this.path;
-        this.#resolvedPath = path;
-        if (before !== this.path) this.emit('path-changed', this);
-        this.#setSize(info.size ?? -1);
-      },
-      progress: (received, total) => {
-        this.#downloaded = received;
-        if (total !== undefined) this.#setSize(total);
-      },
-      phase: (phase) => {
-        if (phase === 'download' && this.#state === 'start') this.#setState('download');
-      },
-    };
-    const job = new DownloadJob(options);
-    this.#job = job;
-    const result = await job.run();
-    this.#setSize(result.size);
-    this.#downloaded = result.size;
-  }
-
-  async #runStream(
-    stream: StreamTarget,
-    signal: AbortSignal,
-    leased: Requester | undefined,
-    limiters: readonly TokenBucket[],
-  ): Promise<void> {
-    const options = this.#engineOptions(signal);
-    const dispatcher =
-      leased ?? options.dispatcher ?? createAgent({ connections: 1, timeoutMs: options.timeoutMs });
-    try {
-      const size = await stream.run({
-        url: this.#url,
-        knownSize: this.#size,
-        headers: options.headers,
-        checksum: options.checksum,
-        dispatcher,
-        signal,
-        timeoutMs: options.timeoutMs,
-        chunkBytes: this.#chunkSize,
-        limiters,
-        limiterOwner: this,
-        onResponse: (total) => {
-          this.#setSize(total);
-          this.#setState('download');
-        },
-      });
-      this.#setSize(size);
-    } finally {
-      if (dispatcher !== leased && dispatcher !== options.dispatcher) {
-        await dispatcher.destroy().catch(() => {});
-      }
-    }
+    await this.#runner.headSize();
+    return this.#runner.size;
   }
 
   #engineOptions(signal: AbortSignal | undefined): EngineOptions {
@@ -608,58 +383,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
     });
   }
 
-  // ---- state, size, speed ----
-
-  #setState(state: DownloaderState): void {
-    const old = this.#state;
-    this.#state = state;
-    this.#speed = 0;
-    // A full period from now: a report just after the state change would measure a sliver.
-    if (this.#speedTimer !== undefined) this.#startSpeedTimer();
-    else this.#speedMark = { at: performance.now(), bytes: this.downloaded };
-    this.emit('speed-changed', this);
-    this.emit('state-changed', this, old);
-  }
-
-  #setSize(size: number): void {
-    if (size === this.#size) return;
-    this.#size = size;
-    this.emit('size-changed', this);
-  }
-
-  #startSpeedTimer(): void {
-    this.#stopSpeedTimer();
-    this.#speedMark = { at: performance.now(), bytes: this.downloaded };
-    this.#speedTimer = setInterval(() => this.#updateSpeed(), this.#updatePeriod * 1000);
-    this.#speedTimer.unref();
-  }
-
-  #stopSpeedTimer(): void {
-    if (this.#speedTimer !== undefined) clearInterval(this.#speedTimer);
-    this.#speedTimer = undefined;
-  }
-
-  #updateSpeed(): void {
-    const now = performance.now();
-    if (this.#job && this.#state === 'download') this.#downloaded = this.#job.received;
-    const elapsed = (now - this.#speedMark.at) / 1000;
-    if (elapsed <= 0) return;
-    const bytes = this.downloaded;
-    this.#speed = Math.max(0, (bytes - this.#speedMark.bytes) / elapsed);
-    this.#speedMark = { at: now, bytes };
-    this.emit('speed-changed', this);
-  }
-
   #assertStopped(property: string): void {
-    if (this.#alive) {
+    if (this.#runner.alive) {
       throw new Error(
         `cannot change \`${property}\` while the download is running; stop() it first`,
       );
     }
   }
-}
-
-function human(n: number, suffix = ''): HumanReadable {
-  const [value, unit] = humanReadable(n) as HumanReadable;
-  return [value, unit + suffix];
 }

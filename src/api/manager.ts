@@ -11,9 +11,9 @@ import {
 import type { DownloaderOptions } from './downloader-options.js';
 import { checkCount, checkNumber, checkObject, optionError } from './checks.js';
 import { Emitter } from './emitter.js';
-import { ConnectionPool } from '../net/connection-pool.js';
 import { timeoutMs } from './qget.js';
 import { OutputNames } from '../engine/output-names.js';
+import { SharedPool } from './shared-pool.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { humanReadable } from '../units.js';
 
@@ -53,19 +53,6 @@ interface Entry {
   onState: (d: Downloader, old: string) => void;
 }
 
-interface SharedPool {
-  pool: ConnectionPool;
-  /** Runs (and HEAD requests) using it now. */
-  users: number;
-  /** stop() was called: close it when the last user is done. */
-  retired: boolean;
-  closed: Promise<void>;
-  markClosed: () => void;
-}
-
-/** undici sockets per origin: the downloads' own limits bound the real number. */
-const AGENT_CONNECTIONS = 1024;
-
 export class Manager extends Emitter<ManagerSignals> {
   static override readonly signals = ['add', 'remove', 'property-changed'] as const;
 
@@ -83,9 +70,8 @@ export class Manager extends Emitter<ManagerSignals> {
   #tick: ReturnType<typeof setInterval> | undefined;
   #updating = false;
   #again = false;
-  #pool: SharedPool | undefined;
-  /** Retired pools not closed yet (still used by downloads that outlived stop()). */
-  readonly #retired = new Set<SharedPool>();
+  /** One connection pool for all its downloads, closed after stop() when they are done. */
+  readonly #pool = new SharedPool(() => timeoutMs(this.#downloadOptions.timeout ?? 10));
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: ManagerOptions = {}) {
@@ -99,7 +85,7 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#bucket = new TokenBucket(this.#rateLimit);
     this.#link = {
       limiter: this.#bucket,
-      lease: () => this.#lease(),
+      lease: () => this.#pool.lease(this.#running),
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
       names: this.#names,
@@ -245,15 +231,9 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#running = false;
     if (this.#tick !== undefined) clearInterval(this.#tick);
     this.#tick = undefined;
-    const shared = this.#pool;
-    if (shared) {
-      this.#pool = undefined;
-      shared.retired = true;
-      this.#retired.add(shared);
-      if (shared.users === 0) this.#close(shared);
-    }
+    this.#pool.retire();
     this.#checkIdle();
-    return Promise.all([...this.#retired].map((a) => a.closed)).then(() => {});
+    return this.#pool.allClosed();
   }
 
   /** Pause every download (running or queued); the manager goes on running. */
@@ -383,58 +363,8 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#tick = setInterval(() => this.update(), this.#updatePeriod * 1000);
     this.#tick.unref();
   }
-
-  // ---- the shared connection pool ----
-
-  #lease(): { pool: ConnectionPool; release(): void } {
-    let shared = this.#running ? this.#pool : undefined;
-    if (!shared) {
-      shared = this.#newPool();
-      if (this.#running) {
-        this.#pool = shared;
-      } else {
-        // A download started by hand while the manager is stopped gets a pool of its own,
-        // closed when it is done: no pool outlives its users.
-        shared.retired = true;
-        this.#retired.add(shared);
-      }
-    }
-    const leased = shared;
-    leased.users++;
-    let released = false;
-    return {
-      pool: leased.pool,
-      release: () => {
-        if (released) return;
-        released = true;
-        leased.users--;
-        if (leased.users === 0 && leased.retired) this.#close(leased);
-      },
-    };
-  }
-
-  #newPool(): SharedPool {
-    let markClosed: () => void = () => {};
-    const closed = new Promise<void>((resolve) => {
-      markClosed = resolve;
-    });
-    const pool = new ConnectionPool({
-      connections: AGENT_CONNECTIONS,
-      timeoutMs: timeoutMs(this.#downloadOptions.timeout ?? 10),
-    });
-    return { pool, users: 0, retired: false, closed, markClosed };
-  }
-
-  #close(shared: SharedPool): void {
-    void shared.pool
-      .close()
-      .catch(() => {})
-      .then(() => {
-        this.#retired.delete(shared);
-        shared.markClosed();
-      });
-  }
 }
+
 function failedForGood(d: Downloader): boolean {
   return d.state === 'error' && d.lastError !== null && !d.lastError.transient;
 }
