@@ -8,8 +8,10 @@ import { pathFromUrl } from './engine/filename.js';
 import type { OutputNames } from './engine/output-names.js';
 import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
 import { AbortError, type QgetError } from './errors.js';
-import { createAgent, loadUndici, openRequest, type Requester, toQgetError } from './net/client.js';
+import { openRequest, type Requester, toQgetError } from './net/client.js';
 import type { ConnectionPool } from './net/connection-pool.js';
+import { ProxyRoutes } from './net/proxy.js';
+import { createRequester } from './net/proxy-dispatcher.js';
 import { contentLength, parseContentRange, parseUnsatisfiedRange } from './net/headers.js';
 import {
   checkInteger,
@@ -47,7 +49,8 @@ export type { DownloaderOptions } from './downloader-options.js';
 /** How a Manager plugs into its downloads: the shared limiter, its connections, its queue. */
 export interface DownloaderLink {
   readonly limiter: TokenBucket;
-  lease(): { pool: ConnectionPool; release(): void };
+  /** Connections that go through `proxy` (shared when the manager's go the same way). */
+  lease(proxy: ProxyRoutes | undefined): { pool: ConnectionPool; release(): void };
   /** The user called start(); true when the manager takes it from here. */
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
@@ -408,9 +411,14 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
   async updateSize(): Promise<number> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
-    const dispatcher =
-      this.#base.dispatcher ?? lease?.pool.agent ?? (await loadUndici()).getGlobalDispatcher();
+    const engine = this.#engineOptions(undefined);
+    const lease = this.#base.dispatcher ? undefined : this.#link?.lease(engine.proxy);
+    // Without a manager, a requester of its own (through the proxies), closed below.
+    const own =
+      this.#base.dispatcher || lease
+        ? undefined
+        : createRequester({ connections: 1, timeoutMs: engine.timeoutMs, proxy: engine.proxy });
+    const dispatcher = this.#base.dispatcher ?? lease?.pool.agent ?? own!;
     const controller = new AbortController();
     const timer =
       this.#timeout > 0 ? setTimeout(() => controller.abort(), this.#timeout * 1000) : undefined;
@@ -418,7 +426,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
       const res = await openRequest(this.#url, {
         dispatcher,
         method: 'HEAD',
-        headers: this.#engineOptions(undefined).headers,
+        headers: engine.headers,
         userUrl: this.#url,
         followRedirects: true,
         signal: controller.signal,
@@ -439,6 +447,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     } finally {
       clearTimeout(timer);
       lease?.release();
+      void own?.close().catch(() => {});
     }
     return this.#size;
   }
@@ -474,7 +483,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   }
 
   async #execute(signal: AbortSignal): Promise<void> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
+    const lease = this.#base.dispatcher ? undefined : this.#link?.lease(this.#proxyRoutes());
     const limiters = this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket];
     let error: QgetError | undefined;
     try {
@@ -549,7 +558,9 @@ export class Downloader extends Emitter<DownloaderSignals> {
   ): Promise<void> {
     const options = this.#engineOptions(signal);
     const dispatcher =
-      leased ?? options.dispatcher ?? createAgent({ connections: 1, timeoutMs: options.timeoutMs });
+      leased ??
+      options.dispatcher ??
+      createRequester({ connections: 1, timeoutMs: options.timeoutMs, proxy: options.proxy });
     try {
       const size = await stream.run({
         url: this.#url,
@@ -573,6 +584,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
         await dispatcher.destroy().catch(() => {});
       }
     }
+  }
+
+  /** The proxies of this download's requests (as its engine options have them). */
+  #proxyRoutes(): ProxyRoutes {
+    return new ProxyRoutes({ proxy: this.#base.proxy, noProxy: this.#base.noProxy });
   }
 
   #engineOptions(signal: AbortSignal | undefined): EngineOptions {

@@ -12,6 +12,7 @@ import type { DownloaderOptions } from './downloader-options.js';
 import { checkCount, checkNumber, checkObject, optionError } from './options-check.js';
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
+import { DIRECT, type ProxyRoutes } from './net/proxy.js';
 import { timeoutMs } from './qget.js';
 import { OutputNames } from './engine/output-names.js';
 import { TokenBucket } from './rate/token-bucket.js';
@@ -55,6 +56,8 @@ interface Entry {
 
 interface SharedPool {
   pool: ConnectionPool;
+  /** Its proxies' key (ProxyRoutes.key): a download whose proxies differ gets a pool of its own. */
+  proxyKey: string;
   /** Runs (and HEAD requests) using it now. */
   users: number;
   /** stop() was called: close it when the last user is done. */
@@ -99,7 +102,7 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#bucket = new TokenBucket(this.#rateLimit);
     this.#link = {
       limiter: this.#bucket,
-      lease: () => this.#lease(),
+      lease: (proxy) => this.#lease(proxy),
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
       names: this.#names,
@@ -386,15 +389,17 @@ export class Manager extends Emitter<ManagerSignals> {
 
   // ---- the shared connection pool ----
 
-  #lease(): { pool: ConnectionPool; release(): void } {
+  #lease(proxy: ProxyRoutes | undefined): { pool: ConnectionPool; release(): void } {
+    const routes = proxy ?? DIRECT;
     let shared = this.#running ? this.#pool : undefined;
+    if (shared && shared.proxyKey !== routes.key) shared = undefined;
     if (!shared) {
-      shared = this.#newPool();
-      if (this.#running) {
+      shared = this.#newPool(routes);
+      if (this.#running && !this.#pool) {
         this.#pool = shared;
       } else {
-        // A download started by hand while the manager is stopped gets a pool of its own,
-        // closed when it is done: no pool outlives its users.
+        // A download started by hand while the manager is stopped (or going through other
+        // proxies) gets a pool of its own, closed when it is done: no pool outlives its users.
         shared.retired = true;
         this.#retired.add(shared);
       }
@@ -413,7 +418,7 @@ export class Manager extends Emitter<ManagerSignals> {
     };
   }
 
-  #newPool(): SharedPool {
+  #newPool(proxy: ProxyRoutes): SharedPool {
     let markClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
@@ -421,8 +426,9 @@ export class Manager extends Emitter<ManagerSignals> {
     const pool = new ConnectionPool({
       connections: AGENT_CONNECTIONS,
       timeoutMs: timeoutMs(this.#downloadOptions.timeout ?? 10),
+      proxy,
     });
-    return { pool, users: 0, retired: false, closed, markClosed };
+    return { pool, proxyKey: proxy.key, users: 0, retired: false, closed, markClosed };
   }
 
   #close(shared: SharedPool): void {

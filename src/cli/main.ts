@@ -75,6 +75,14 @@ export function buildProgram(): Command {
       'read URLs from a file, one per line (# comments; - for stdin); with --enable-rpc, aria2 input-file format',
     )
     .option('-m, --max-running <n>', 'most downloads running at once (many URLs)', intArg(1), 5)
+    .option(
+      '--proxy <url>',
+      'proxy: http://, https://, socks5:// or socks5h://[user:password@]host:port ("" = none; default: http_proxy, https_proxy, all_proxy)',
+    )
+    .option(
+      '--no-proxy, --noproxy <list>',
+      'hosts that go direct: names (with subdomains), IPs, CIDR ranges, * (default: no_proxy)',
+    )
     .option('--json', 'print one JSON object per event on stdout (for scripts)', false);
   return addDaemonOptions(program)
     .version(VERSION, '-V, --version', 'print the version')
@@ -106,7 +114,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   let headers: Record<string, string>;
   let entries: InputEntry[] = [];
   try {
-    program.parse(argv, { from: 'user' });
+    program.parse(noProxyArgs(argv), { from: 'user' });
     opts = program.opts<CliOptions>();
     headers = await headerArgs(opts.header);
     urls = [...program.args];
@@ -202,5 +210,18 @@ export function runCli(argv: string[]): void {
       console.error(`qget: internal error: ${text}`);
       process.exitCode = EXIT.internal;
     },
+  );
+}
+
+/**
+ * commander reads `--no-proxy` as "not --proxy": it is passed on as curl's `--noproxy` (up to
+ * a `--`).
+ */
+function noProxyArgs(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) =>
+    (end < 0 || i < end) && (arg === '--no-proxy' || arg.startsWith('--no-proxy='))
+      ? `--noproxy${arg.slice('--no-proxy'.length)}`
+      : arg,
   );
 }

@@ -20,7 +20,6 @@ import {
 } from '../errors.js';
 import {
   type Answer,
-  createConnection,
   discardBody,
   errorCode,
   openRequest,
@@ -31,6 +30,7 @@ import {
   undiciAnswer,
 } from '../net/client.js';
 import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
+import type { ProxyRoutes } from '../net/proxy.js';
 import type { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
@@ -110,6 +110,8 @@ export interface EngineOptions {
   dispatcher?: Requester | undefined;
   /** Connections shared with other downloads (a Manager's); else the download has its own. */
   pool?: ConnectionPool | undefined;
+  /** The proxies of the download's own pool (a shared pool has its own). */
+  proxy?: ProxyRoutes | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
   /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */
@@ -263,6 +265,7 @@ export class DownloadJob {
         ? new ConnectionPool({
             connections: this.#o.maxConnections,
             timeoutMs: this.#o.timeoutMs,
+            proxy: this.#o.proxy,
           })
         : undefined;
     this.#pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;
@@ -803,7 +806,7 @@ export class DownloadJob {
     const resources: WorkerResources = {
       dispatcher: () => {
         if (!pool) return this.#dispatcher;
-        own ??= createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs });
+        own ??= pool.connection(this.#info.finalUrl);
         return own;
       },
       lean,
