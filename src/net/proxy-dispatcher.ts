@@ -4,6 +4,8 @@
 // Everything else (https through an HTTP proxy, anything through SOCKS): an Agent whose connect
 // function opens a tunnel (tunnel.ts) and, for https, starts TLS with the target over it.
 
+import { isIP } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import type { buildConnector, Dispatcher } from 'undici';
 import {
   type AgentOptions,
@@ -70,7 +72,7 @@ class ProxyRequester implements Requester {
     if ((proxy.kind === 'http' || proxy.kind === 'https') && target.protocol === 'http:') {
       return this.#forwardRequest(undici, base, proxy, target, options);
     }
-    this.#tunneled ??= new undici.Agent({ ...base, connect: this.#tunnelConnect(undici) });
+    this.#tunneled ??= new undici.Agent({ ...base, connect: this.#tunnelConnect() });
     return this.#tunneled.request(options);
   }
 
@@ -116,9 +118,10 @@ class ProxyRequester implements Requester {
   }
 
   /** undici's connect function: a tunnel through the URL's proxy, TLS with the target over it. */
-  #tunnelConnect(undici: typeof import('undici')) {
+  #tunnelConnect() {
     const timeoutMs = this.#options.timeoutMs;
-    const tls = undici.buildConnector({ ...socketOptions(timeoutMs).connect });
+    // The TLS options of a direct connection (undici's `connect` ones), over the tunnel.
+    const { timeout: _timeout, ...tlsOptions } = socketOptions(timeoutMs).connect;
     return (o: ConnectOptions, cb: Callback): void => {
       const https = o.protocol === 'https:';
       const port = Number(o.port) || (https ? 443 : 80);
@@ -130,8 +133,26 @@ class ProxyRequester implements Requester {
       }
       openTunnel(proxy, o.hostname, port, { timeoutMs }).then(
         (socket) => {
-          if (!https) cb(null, socket);
-          else tls({ ...o, httpSocket: socket } as never, cb);
+          if (!https) {
+            cb(null, socket);
+            return;
+          }
+          const name = o.servername ?? o.hostname.replace(/^\[|\]$/g, '');
+          const secure = tlsConnect({
+            ...tlsOptions,
+            socket,
+            servername: isIP(name) === 0 ? name : undefined,
+            ALPNProtocols: ['http/1.1'],
+          });
+          const onError = (err: Error): void => {
+            secure.destroy();
+            cb(err, null);
+          };
+          secure.once('error', onError);
+          secure.once('secureConnect', () => {
+            secure.off('error', onError);
+            cb(null, secure);
+          });
         },
         (err: Error) => cb(err, null),
       );
