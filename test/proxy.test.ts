@@ -8,9 +8,11 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type Aria2 from 'aria2';
 import { Manager, qget } from '../src/index.js';
+import { ConnectionPool } from '../src/net/connection-pool.js';
+import { ProxyRoutes } from '../src/net/proxy.js';
 import { runCli } from './helpers/cli.js';
 import { makeContent } from './helpers/content.js';
-import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+import { assertFileEquals, readAll, useFixtures } from './helpers/fixture.js';
 import { type RunningProxy, startDante, startSquid } from './helpers/proxies.js';
 import { client, reach, useDaemons } from './helpers/rpc.js';
 import type { TestServer } from './helpers/server.js';
@@ -227,6 +229,40 @@ describe('HTTP proxy (squid)', () => {
       ),
     );
   });
+});
+
+test('through squid, the lean connection sends absolute-form requests and stays alive', async () => {
+  const pool = new ConnectionPool({
+    connections: 4,
+    timeoutMs: 10_000,
+    proxy: new ProxyRoutes({ proxy: squid.url }, {}),
+  });
+  try {
+    const url = `${server.url}/lean.bin`;
+    const connection = pool.lean(new URL(url));
+    assert.ok(connection, 'a lean connection through the HTTP proxy');
+    const signal = new AbortController().signal;
+    for (const [from, to] of [
+      [0, 99],
+      [1000, 4999],
+    ] as const) {
+      const res = await connection.request('/lean.bin', { range: `bytes=${from}-${to}` }, signal);
+      assert.equal(res.statusCode, 206);
+      assert.deepEqual(await readAll(connection), content.subarray(from, to + 1));
+    }
+    assert.equal(connection.reusable, true, 'squid kept the connection alive');
+    connection.destroy();
+    const lines = await squidLines(squid, url);
+    assert.deepEqual(
+      lines.map((f) => [f[1], f[3], Number(f[4]) > 0]),
+      [
+        ['GET', '206', true],
+        ['GET', '206', true],
+      ],
+    );
+  } finally {
+    await pool.destroy();
+  }
 });
 
 describe('SOCKS5 proxy (dante)', () => {

@@ -96,6 +96,7 @@ Exit codes:
   3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
   4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
   9 another download is writing the same output   130 interrupted (run the same command again to resume)
+  10 the proxy failed (unreachable, 407, refused the tunnel)
   1 internal error (a bug: please report it)`,
     );
 }
