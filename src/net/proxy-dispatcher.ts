@@ -5,7 +5,6 @@
 // function opens a tunnel (tunnel.ts) and, for https, starts TLS with the target over it.
 
 import { isIP } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import type { buildConnector, Dispatcher } from 'undici';
 import {
   type AgentOptions,
@@ -72,7 +71,9 @@ class ProxyRequester implements Requester {
     if ((proxy.kind === 'http' || proxy.kind === 'https') && target.protocol === 'http:') {
       return this.#forwardRequest(undici, base, proxy, target, options);
     }
-    this.#tunneled ??= new undici.Agent({ ...base, connect: this.#tunnelConnect() });
+    // Loaded when used: the command line starts without node:tls.
+    const { connect: tlsConnect } = await import('node:tls');
+    this.#tunneled ??= new undici.Agent({ ...base, connect: this.#tunnelConnect(tlsConnect) });
     return this.#tunneled.request(options);
   }
 
@@ -118,7 +119,7 @@ class ProxyRequester implements Requester {
   }
 
   /** undici's connect function: a tunnel through the URL's proxy, TLS with the target over it. */
-  #tunnelConnect() {
+  #tunnelConnect(tlsConnect: typeof import('node:tls').connect) {
     const timeoutMs = this.#options.timeoutMs;
     // The TLS options of a direct connection (undici's `connect` ones), over the tunnel.
     const { timeout: _timeout, ...tlsOptions } = socketOptions(timeoutMs).connect;

@@ -4,9 +4,7 @@
 // proxy resolve it. Every failure is a ProxyError / ProxyAuthError naming the proxy (password
 // masked): the user learns it was the proxy, not the server.
 
-import { lookup } from 'node:dns/promises';
 import { isIP, connect as netConnect, type Socket } from 'node:net';
-import { connect as tlsConnect } from 'node:tls';
 import { errorCode, NetworkError, ProxyAuthError, ProxyError } from '../errors.js';
 import { type ProxyTarget, proxyAuthorization } from './proxy.js';
 
@@ -29,10 +27,12 @@ export function proxyConnectError(proxy: ProxyTarget, err: unknown): ProxyError 
 }
 
 /** A connected socket to the proxy itself, paused. */
-export function connectProxy(proxy: ProxyTarget, options: TunnelOptions): Promise<Socket> {
+export async function connectProxy(proxy: ProxyTarget, options: TunnelOptions): Promise<Socket> {
+  // Loaded when used: the command line starts without node:tls.
+  const tlsConnect = proxy.kind === 'https' ? (await import('node:tls')).connect : undefined;
   return withDeadline(proxy, options, (settle) => {
     const socket =
-      proxy.kind === 'https'
+      tlsConnect !== undefined
         ? tlsConnect({
             host: proxy.host,
             port: proxy.port,
@@ -62,6 +62,7 @@ export async function openTunnel(
   let address = target;
   if (proxy.kind === 'socks5' && isIP(target) === 0) {
     try {
+      const { lookup } = await import('node:dns/promises');
       address = (await lookup(target)).address;
     } catch (cause) {
       throw new NetworkError(`cannot resolve host ${target}`, { cause, transient: false });
