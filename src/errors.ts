@@ -18,6 +18,8 @@ export type QgetErrorCode =
   | 'ERR_FILE_EXISTS'
   | 'ERR_LOCAL_IO'
   | 'ERR_OUTPUT_BUSY'
+  | 'ERR_PROXY'
+  | 'ERR_PROXY_AUTH'
   | 'ERR_ABORTED';
 
 export interface QgetErrorOptions {
@@ -163,6 +165,25 @@ export class OutputBusyError extends QgetError {
     super('ERR_OUTPUT_BUSY', `${path} is being downloaded by ${holder}`, options);
     this.name = 'OutputBusyError';
     this.path = path;
+  }
+}
+
+/**
+ * The proxy failed: qget cannot connect to it, or it refused the tunnel (CONNECT, SOCKS). Its
+ * URL is named with the password masked.
+ */
+export class ProxyError extends QgetError {
+  constructor(message: string, options: QgetErrorOptions = {}) {
+    super('ERR_PROXY', message, options);
+    this.name = 'ProxyError';
+  }
+}
+
+/** The proxy asks for credentials (407, or a SOCKS proxy without a method we offer) or refused them. */
+export class ProxyAuthError extends QgetError {
+  constructor(message: string, options: QgetErrorOptions = {}) {
+    super('ERR_PROXY_AUTH', message, options);
+    this.name = 'ProxyAuthError';
   }
 }
 

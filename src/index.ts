@@ -2,6 +2,7 @@
 
 export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './api/qget.js';
 export { redactUrl, redactUrls } from './net/credentials.js';
+export type { ProxyByScheme } from './net/proxy.js';
 export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';
 export {
   AbortError,
@@ -14,6 +15,8 @@ export {
   LocalIoError,
   NetworkError,
   OutputBusyError,
+  ProxyAuthError,
+  ProxyError,
   QgetError,
   type QgetErrorCode,
   RangeMismatchError,

@@ -305,8 +305,12 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     await refuse([['ftp://example.com/x']], /http:\/\/ and https:\/\/ URIs only/);
     await refuse([[`${url('x')}\n gid=0123456789abcdef`]], /Invalid URI/);
     await refuse(
-      [[url('x')], { 'all-proxy': 'http://proxy:3128' }],
-      /all-proxy option is not supported/,
+      [[url('x')], { 'ftp-proxy': 'http://proxy:3128' }],
+      /ftp-proxy option is not supported/,
+    );
+    await refuse(
+      [[url('x')], { 'all-proxy': 'ftp://proxy:3128' }],
+      /all-proxy option must be a proxy URL/,
     );
     await refuse([[]], /URI is not provided/);
     await refuse([[url('x')], {}, -1], /Position must be greater than or equal to 0/);

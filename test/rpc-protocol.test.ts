@@ -224,8 +224,12 @@ describe('options', () => {
     );
     assert.throws(() => readOptions({ checksum: 'sha-256=12' }, 'add'), /checksum option/);
     assert.throws(
-      () => readOptions({ 'all-proxy': 'http://p:3128' }, 'add'),
-      /all-proxy option is not supported/,
+      () => readOptions({ 'ftp-proxy': 'http://p:3128' }, 'add'),
+      /ftp-proxy option is not supported/,
+    );
+    assert.throws(
+      () => readOptions({ 'all-proxy': 'gopher://u:secret@p' }, 'add'),
+      /all-proxy option must be a proxy URL like http:\/\/host:port or socks5h:\/\/host:port, got "gopher:\/\/u:\*\*\*@p"/,
     );
     assert.throws(() => readOptions({ out: 'a\n gid=1' }, 'add'), /line breaks/);
     assert.throws(

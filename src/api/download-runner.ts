@@ -11,15 +11,10 @@ import type { OutputNames } from '../engine/output-names.js';
 import type { StreamTarget } from '../engine/stream-target.js';
 import type { Dispatcher } from 'undici';
 import { AbortError, type QgetError } from '../errors.js';
-import {
-  createAgent,
-  loadUndici,
-  openRequest,
-  type Requester,
-  toQgetError,
-} from '../net/client.js';
+import { openRequest, type Requester, toQgetError } from '../net/client.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
 import { contentLength, parseContentRange, parseUnsatisfiedRange } from '../net/headers.js';
+import { createRequester } from '../net/proxy-dispatcher.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
@@ -133,9 +128,15 @@ export class DownloadRunner {
 
   /** Ask the server for the size with a HEAD request; sets the size when it is told. */
   async headSize(): Promise<void> {
+    const engine = this.#hooks.engineOptions(undefined);
     const lease = this.#hooks.lease();
-    const dispatcher =
-      this.#hooks.dispatcher() ?? lease?.pool.agent ?? (await loadUndici()).getGlobalDispatcher();
+    // Without a manager, a requester of its own (through the proxies), closed below.
+    const given = this.#hooks.dispatcher();
+    const own =
+      given || lease
+        ? undefined
+        : createRequester({ connections: 1, timeoutMs: engine.timeoutMs, proxy: engine.proxy });
+    const dispatcher = given ?? lease?.pool.agent ?? own!;
     const controller = new AbortController();
     const timer =
       this.#d.timeout > 0
@@ -145,7 +146,7 @@ export class DownloadRunner {
       const res = await openRequest(this.#d.url, {
         dispatcher,
         method: 'HEAD',
-        headers: this.#hooks.engineOptions(undefined).headers,
+        headers: engine.headers,
         userUrl: this.#d.url,
         followRedirects: true,
         signal: controller.signal,
@@ -166,6 +167,7 @@ export class DownloadRunner {
     } finally {
       clearTimeout(timer);
       lease?.release();
+      void own?.close().catch(() => {});
     }
   }
 
@@ -276,7 +278,9 @@ export class DownloadRunner {
   ): Promise<void> {
     const options = this.#hooks.engineOptions(signal);
     const dispatcher =
-      leased ?? options.dispatcher ?? createAgent({ connections: 1, timeoutMs: options.timeoutMs });
+      leased ??
+      options.dispatcher ??
+      createRequester({ connections: 1, timeoutMs: options.timeoutMs, proxy: options.proxy });
     try {
       const size = await stream.run({
         url: this.#d.url,

@@ -11,6 +11,8 @@ export type EnginePassThrough = Pick<
   | 'checksum'
   | 'override'
   | 'dispatcher'
+  | 'proxy'
+  | 'noProxy'
   | 'retries'
   | 'maxConnections'
   | 'connectionTestSec'

@@ -22,6 +22,7 @@ import {
   isWritable,
   MIN_CHUNK_BYTES,
 } from './checks.js';
+import { ProxyRoutes } from '../net/proxy.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { DownloadRunner, type DownloaderState } from './download-runner.js';
@@ -49,7 +50,8 @@ export type { DownloaderOptions } from './downloader-options.js';
 /** How a Manager plugs into its downloads: the shared limiter, its connections, its queue. */
 export interface DownloaderLink {
   readonly limiter: TokenBucket;
-  lease(): { pool: ConnectionPool; release(): void };
+  /** Connections that go through `proxy` (shared when the manager's go the same way). */
+  lease(proxy: ProxyRoutes | undefined): { pool: ConnectionPool; release(): void };
   /** The user called start(); true when the manager takes it from here. */
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
@@ -122,7 +124,7 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     engineOptions: (signal) => this.#engineOptions(signal),
     stream: () => this.#stream,
     dispatcher: () => this.#base.dispatcher,
-    lease: () => (this.#base.dispatcher ? undefined : this.#link?.lease()),
+    lease: () => (this.#base.dispatcher ? undefined : this.#link?.lease(this.#proxyRoutes())),
     limiters: () => (this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket]),
     names: () => this.#link?.names,
     resolvedPath: (path) => {
@@ -365,6 +367,11 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   async updateSize(): Promise<number> {
     await this.#runner.headSize();
     return this.#runner.size;
+  }
+
+  /** The proxies of this download's requests (as its engine options have them). */
+  #proxyRoutes(): ProxyRoutes {
+    return new ProxyRoutes({ proxy: this.#base.proxy, noProxy: this.#base.noProxy });
   }
 
   #engineOptions(signal: AbortSignal | undefined): EngineOptions {

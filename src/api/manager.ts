@@ -85,7 +85,7 @@ export class Manager extends Emitter<ManagerSignals> {
     this.#bucket = new TokenBucket(this.#rateLimit);
     this.#link = {
       limiter: this.#bucket,
-      lease: () => this.#pool.lease(this.#running),
+      lease: (proxy) => this.#pool.lease(this.#running, proxy),
       requestStart: (d) => this.#requestStart(d),
       requestStop: (d) => this.#requestStop(d),
       names: this.#names,

@@ -7,6 +7,7 @@ import { parseChecksum } from '../engine/checksum.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
 import { lowerCaseKeys } from '../net/headers.js';
+import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
 import type { ProgressState } from './progress.js';
 import { TokenBucket } from '../rate/token-bucket.js';
@@ -57,6 +58,16 @@ export interface QgetOptions {
   rateLimit?: number | undefined;
   /** fdatasync the file before the rename. Default true. */
   fsync?: boolean | undefined;
+  /**
+   * The proxy: `http://`, `https://`, `socks5://` or `socks5h://` (the proxy resolves names),
+   * with `user:password@` for its credentials. `false` or '' for none; `{ http, https }` for
+   * one per scheme (a missing one: direct). Default: from the
+   * environment, as curl reads it (http_proxy, https_proxy, all_proxy, no_proxy; see README).
+   * Ignored when `dispatcher` is given.
+   */
+  proxy?: string | false | ProxyByScheme | undefined;
+  /** Hosts that go direct: `*`, names (with their subdomains), IPs, CIDR ranges, comma-separated. Default: no_proxy from the environment. */
+  noProxy?: string | undefined;
   /** An undici dispatcher to share connections between downloads. */
   dispatcher?: Dispatcher | undefined;
   /** Receives one line a user should see: saved bytes of another URL discarded, a name changed. */
@@ -118,6 +129,7 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     fsync: options.fsync ?? true,
     signal: options.signal,
     dispatcher: options.dispatcher,
+    proxy: new ProxyRoutes({ proxy: options.proxy, noProxy: options.noProxy }),
     limiters: rateLimit > 0 ? [new TokenBucket(rateLimit)] : [],
     debug,
     warn: options.onWarning,

@@ -1,11 +1,15 @@
 // A Manager's connections: one ConnectionPool leased to its downloads (runs and HEAD requests)
 // while it runs; stop() retires it, and a retired pool is closed when its last user leaves. A
-// download started by hand while the manager is stopped gets a pool of its own, retired at once.
+// download started by hand while the manager is stopped, or going through other proxies than the
+// shared pool's, gets a pool of its own, retired at once.
 
 import { ConnectionPool } from '../net/connection-pool.js';
+import { DIRECT, type ProxyRoutes } from '../net/proxy.js';
 
 interface PoolUse {
   pool: ConnectionPool;
+  /** Its proxies' key (ProxyRoutes.key): a download whose proxies differ gets a pool of its own. */
+  proxyKey: string;
   /** Runs (and HEAD requests) using it now. */
   users: number;
   /** stop() was called: close it when the last user is done. */
@@ -28,16 +32,24 @@ export class SharedPool {
     this.#timeoutMs = timeoutMs;
   }
 
-  /** A pool for one run or request; `running`: the manager runs (else a pool of its own). */
-  lease(running: boolean): { pool: ConnectionPool; release(): void } {
+  /**
+   * A pool for one run or request going through `proxy`; `running`: the manager runs (else a
+   * pool of its own).
+   */
+  lease(
+    running: boolean,
+    proxy: ProxyRoutes | undefined,
+  ): { pool: ConnectionPool; release(): void } {
+    const routes = proxy ?? DIRECT;
     let shared = running ? this.#pool : undefined;
+    if (shared && shared.proxyKey !== routes.key) shared = undefined;
     if (!shared) {
-      shared = this.#newPool();
-      if (running) {
+      shared = this.#newPool(routes);
+      if (running && !this.#pool) {
         this.#pool = shared;
       } else {
-        // A download started by hand while the manager is stopped gets a pool of its own,
-        // closed when it is done: no pool outlives its users.
+        // A download started by hand while the manager is stopped (or going through other
+        // proxies) gets a pool of its own, closed when it is done: no pool outlives its users.
         shared.retired = true;
         this.#retired.add(shared);
       }
@@ -72,7 +84,7 @@ export class SharedPool {
     return Promise.all([...this.#retired].map((a) => a.closed)).then(() => {});
   }
 
-  #newPool(): PoolUse {
+  #newPool(proxy: ProxyRoutes): PoolUse {
     let markClosed: () => void = () => {};
     const closed = new Promise<void>((resolve) => {
       markClosed = resolve;
@@ -80,8 +92,9 @@ export class SharedPool {
     const pool = new ConnectionPool({
       connections: AGENT_CONNECTIONS,
       timeoutMs: this.#timeoutMs(),
+      proxy,
     });
-    return { pool, users: 0, retired: false, closed, markClosed };
+    return { pool, proxyKey: proxy.key, users: 0, retired: false, closed, markClosed };
   }
 
   #close(shared: PoolUse): void {

@@ -29,6 +29,10 @@ export interface CliOptions extends DaemonCliOptions {
   inputFile?: string;
   maxRunning: number;
   json: boolean;
+  /** --proxy ('' turns proxies off). */
+  proxy?: string;
+  /** --no-proxy (--noproxy). */
+  noproxy?: string;
 }
 
 export interface Io {
@@ -71,6 +75,8 @@ export function toDownloaderOptions(
     retries: opts.retries,
     fsync: opts.fsync,
     debug: opts.debug,
+    proxy: opts.proxy,
+    noProxy: opts.noproxy,
   };
 }
 
@@ -91,5 +97,7 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     retries: opts.retries,
     rateLimit: opts.rateLimit,
     fsync: opts.fsync,
+    proxy: opts.proxy,
+    noProxy: opts.noproxy,
   };
 }

@@ -13,6 +13,7 @@ export const EXIT = {
   localIo: 7,
   server: 8,
   busy: 9,
+  proxy: 10,
   interrupted: 130,
 } as const;
 
@@ -30,6 +31,8 @@ const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_RESOURCE_CHANGED: EXIT.server,
   ERR_SIZE_MISMATCH: EXIT.server,
   ERR_OUTPUT_BUSY: EXIT.busy,
+  ERR_PROXY: EXIT.proxy,
+  ERR_PROXY_AUTH: EXIT.proxy,
   ERR_ABORTED: EXIT.interrupted,
 };
 

@@ -75,6 +75,14 @@ export function buildProgram(): Command {
       'read URLs from a file, one per line (# comments; - for stdin); with --enable-rpc, aria2 input-file format',
     )
     .option('-m, --max-running <n>', 'most downloads running at once (many URLs)', intArg(1), 5)
+    .option(
+      '--proxy <url>',
+      'proxy: http://, https://, socks5:// or socks5h://[user:password@]host:port ("" = none; default: http_proxy, https_proxy, all_proxy)',
+    )
+    .option(
+      '--no-proxy, --noproxy <list>',
+      'hosts that go direct: names (with subdomains), IPs, CIDR ranges, * (default: no_proxy)',
+    )
     .option('--json', 'print one JSON object per event on stdout (for scripts)', false);
   return addDaemonOptions(program)
     .version(VERSION, '-V, --version', 'print the version')
@@ -88,6 +96,7 @@ Exit codes:
   3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
   4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
   9 another download is writing the same output   130 interrupted (run the same command again to resume)
+  10 the proxy failed (unreachable, 407, refused the tunnel)
   1 internal error (a bug: please report it)`,
     );
 }
@@ -106,7 +115,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   let headers: Record<string, string>;
   let entries: InputEntry[] = [];
   try {
-    program.parse(argv, { from: 'user' });
+    program.parse(noProxyArgs(argv), { from: 'user' });
     opts = program.opts<CliOptions>();
     headers = await headerArgs(opts.header);
     urls = [...program.args];
@@ -202,5 +211,18 @@ export function runCli(argv: string[]): void {
       console.error(`qget: internal error: ${text}`);
       process.exitCode = EXIT.internal;
     },
+  );
+}
+
+/**
+ * commander reads `--no-proxy` as "not --proxy": it is passed on as curl's `--noproxy` (up to
+ * a `--`).
+ */
+function noProxyArgs(argv: string[]): string[] {
+  const end = argv.indexOf('--');
+  return argv.map((arg, i) =>
+    (end < 0 || i < end) && (arg === '--no-proxy' || arg.startsWith('--no-proxy='))
+      ? `--noproxy${arg.slice('--no-proxy'.length)}`
+      : arg,
   );
 }

@@ -116,6 +116,7 @@ export class DownloadJob {
         ? new ConnectionPool({
             connections: this.#o.maxConnections,
             timeoutMs: this.#o.timeoutMs,
+            proxy: this.#o.proxy,
           })
         : undefined;
     const pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;

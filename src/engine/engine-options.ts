@@ -3,6 +3,7 @@
 
 import type { Requester } from '../net/client.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
+import type { ProxyRoutes } from '../net/proxy.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { ChecksumSpec } from './checksum.js';
 import type { OutputNames } from './output-names.js';
@@ -45,6 +46,8 @@ export interface EngineOptions {
   dispatcher?: Requester | undefined;
   /** Connections shared with other downloads (a Manager's); else the download has its own. */
   pool?: ConnectionPool | undefined;
+  /** The proxies of the download's own pool (a shared pool has its own). */
+  proxy?: ProxyRoutes | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
   /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */

@@ -2,7 +2,7 @@
 // takes a range, fetches it, and applies the failure policy's decision when a request fails.
 
 import { AbortError, type QgetError } from '../errors.js';
-import { createConnection, type Requester, toQgetError } from '../net/client.js';
+import { type Requester, toQgetError } from '../net/client.js';
 import { bufferPair } from './batch-buffers.js';
 import type { ConnectionGovernor } from './connection-governor.js';
 import { decideFailure } from './failure-policy.js';
@@ -56,7 +56,7 @@ export async function runWorker(host: WorkerHost, initial?: Initial): Promise<vo
   const resources: WorkerResources = {
     dispatcher: () => {
       if (!pool) return run.dispatcher;
-      own ??= createConnection(info.finalUrl, { timeoutMs: run.o.timeoutMs });
+      own ??= pool.connection(info.finalUrl);
       return own;
     },
     lean,

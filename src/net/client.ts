@@ -25,7 +25,7 @@ export interface AgentOptions {
   timeoutMs: number;
 }
 
-function socketOptions(timeoutMs: number) {
+export function socketOptions(timeoutMs: number) {
   return {
     pipelining: 1,
     keepAliveTimeout: 10_000,

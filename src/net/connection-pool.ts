@@ -5,16 +5,20 @@
 
 import {
   type Answer,
-  createAgent,
   openRequest,
   parseHttpUrl,
   type Requester,
+  createConnection,
   redirectTarget,
   toQgetError,
   undiciAnswer,
 } from './client.js';
 import { requestHeaders } from './credentials.js';
+import { type ProxyRoutes, proxyAuthorization } from './proxy.js';
+import { createRequester } from './proxy-dispatcher.js';
+import { connectProxy, openTunnel, proxyConnectError, tunnelRefused } from './tunnel.js';
 import {
+  type LeanRoute,
   RangeConnection,
   type RangeResponse,
   UnsupportedResponseError,
@@ -30,12 +34,15 @@ export interface PoolOptions {
   connections: number;
   /** Connect and response-headers timeout, ms. */
   timeoutMs: number;
+  /** Which proxy each URL goes through (default: none). */
+  proxy?: ProxyRoutes | undefined;
 }
 
 export class ConnectionPool {
   /** undici, loaded at its first request. */
   readonly agent: Requester;
   readonly #timeoutMs: number;
+  readonly #proxy: ProxyRoutes | undefined;
   readonly #idle = new Map<string, RangeConnection[]>();
   #idleCount = 0;
   /** Origins that answered in a way the lean client does not read: undici from then on. */
@@ -43,8 +50,56 @@ export class ConnectionPool {
   #closed = false;
 
   constructor(options: PoolOptions) {
-    this.agent = createAgent(options);
+    this.agent = createRequester(options);
     this.#timeoutMs = options.timeoutMs;
+    this.#proxy = options.proxy;
+  }
+
+  /** One keep-alive undici connection of its own to the origin of `url` (see createConnection). */
+  connection(url: string): Requester {
+    if (this.#proxy === undefined || this.#proxy.none) {
+      return createConnection(url, { timeoutMs: this.#timeoutMs });
+    }
+    return createRequester({ connections: 1, timeoutMs: this.#timeoutMs, proxy: this.#proxy });
+  }
+
+  /** The proxy `url` goes through, if any. */
+  proxyFor(url: URL) {
+    return this.#proxy?.for(url);
+  }
+
+  /** Whether answers for `url` come from an HTTP proxy (its 407 is the proxy's). */
+  httpProxied(url: URL): boolean {
+    const kind = this.#proxy?.for(url)?.kind;
+    return url.protocol === 'http:' && (kind === 'http' || kind === 'https');
+  }
+
+  /** How a lean connection to `url` goes through the proxy, if any. */
+  #route(url: URL): LeanRoute | undefined {
+    const proxy = this.#proxy?.for(url);
+    if (!proxy) return undefined;
+    const timeoutMs = this.#timeoutMs;
+    if (proxy.kind === 'http') {
+      return {
+        absolute: true,
+        proxyAuthorization: proxyAuthorization(proxy),
+        host: proxy.host,
+        port: proxy.port,
+        connectError: (err) => proxyConnectError(proxy, err),
+      };
+    }
+    if (proxy.kind === 'https') {
+      return {
+        absolute: true,
+        proxyAuthorization: proxyAuthorization(proxy),
+        open: (signal) => connectProxy(proxy, { timeoutMs, signal }),
+      };
+    }
+    const port = Number(url.port) || 80;
+    return {
+      absolute: false,
+      open: (signal) => openTunnel(proxy, url.hostname, port, { timeoutMs, signal }),
+    };
   }
 
   /**
@@ -65,7 +120,7 @@ export class ConnectionPool {
       }
       connection.destroy();
     }
-    return new RangeConnection(url, this.#timeoutMs);
+    return new RangeConnection(url, this.#timeoutMs, this.#route(url));
   }
 
   /** Done with `connection`: kept for the next request to its origin when it can carry one. */
@@ -163,6 +218,9 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     }
     let next: string | undefined;
     try {
+      if (response.statusCode === 407 && pool!.httpProxied(target)) {
+        throw tunnelRefused(pool!.proxyFor(target)!, 407, target.host);
+      }
       next = redirectTarget(url, current, hop, response.statusCode, response.headers);
     } catch (err) {
       connection.destroy();

@@ -4,7 +4,8 @@
 // Bodies framed by Content-Length, chunked transfer coding or the end of the connection are
 // read; anything else (HTTP/0.9, other transfer codings, huge heads) is an
 // UnsupportedResponseError, and the engine goes back to undici for that origin. https stays on
-// undici.
+// undici. Through an HTTP proxy it connects to the proxy and sends absolute-form request lines
+// (`GET http://host/path`); through a SOCKS proxy it reads a tunnel socket by 'data' events.
 
 import { connect as netConnect, type Socket } from 'node:net';
 import { flattenHeadLines } from './headers.js';
@@ -42,9 +43,24 @@ type Framing = 'length' | 'chunked' | 'close';
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
 
+/** How a connection reaches its origin through a proxy (see connection-pool.ts). */
+export interface LeanRoute {
+  /** Request lines in absolute form (to an HTTP proxy), with this Proxy-Authorization. */
+  absolute: boolean;
+  proxyAuthorization?: string | undefined;
+  /** The proxy to connect to (an http:// one); else `open` gives the socket. */
+  host?: string;
+  port?: number;
+  /** A socket ready for the request (a SOCKS tunnel, TLS to an https:// proxy), paused. */
+  open?: (signal: AbortSignal) => Promise<Socket>;
+  /** A failed connection to `host:port`, as the user should read it. */
+  connectError?: (err: Error) => Error;
+}
+
 export class RangeConnection {
   readonly #url: URL;
   readonly #timeoutMs: number;
+  readonly #route: LeanRoute | undefined;
   readonly #readBuffer = Buffer.allocUnsafe(READ_BUFFER);
   #socket: Socket | undefined;
   #connected = false;
@@ -71,11 +87,12 @@ export class RangeConnection {
   #reader: Pending | undefined;
   #error: Error | undefined;
 
-  constructor(url: string | URL, timeoutMs: number) {
+  constructor(url: string | URL, timeoutMs: number, route?: LeanRoute) {
     this.#url = new URL(url);
     if (this.#url.protocol !== 'http:')
       throw new TypeError('RangeConnection speaks plain http only');
     this.#timeoutMs = timeoutMs;
+    this.#route = route;
   }
 
   /** Send `GET path` with the given header lines; resolves once status and headers arrived. */
@@ -104,14 +121,37 @@ export class RangeConnection {
     signal: AbortSignal,
   ): Promise<RangeResponse> {
     if (signal.aborted) return Promise.reject(signal.reason);
-    const socket = this.#socket && this.#state === 'idle' ? this.#socket : this.#connect();
-    let text = `GET ${path} HTTP/1.1\r\n`;
+    if (this.#socket && this.#state === 'idle')
+      return this.#write(this.#socket, path, headers, signal);
+    const open = this.#route?.open;
+    if (!open) return this.#write(this.#connect(), path, headers, signal);
+    this.#socket?.destroy();
+    this.#socket = undefined;
+    return open(signal).then((socket) => {
+      if (signal.aborted) {
+        socket.destroy();
+        throw signal.reason;
+      }
+      return this.#write(this.#attach(socket, true), path, headers, signal);
+    });
+  }
+
+  #write(
+    socket: Socket,
+    path: string,
+    headers: Record<string, string>,
+    signal: AbortSignal,
+  ): Promise<RangeResponse> {
+    const route = this.#route;
+    const target = route?.absolute ? `${this.#url.origin}${path}` : path;
+    let text = `GET ${target} HTTP/1.1\r\n`;
     let host = false;
     for (const [name, value] of Object.entries(headers)) {
       text += `${name}: ${value}\r\n`;
       if (name.toLowerCase() === 'host') host = true;
     }
     if (!host) text += `host: ${this.#url.host}\r\n`;
+    if (route?.proxyAuthorization) text += `proxy-authorization: ${route.proxyAuthorization}\r\n`;
     this.#state = 'head';
     this.#head = [];
     this.#headBytes = 0;
@@ -199,16 +239,27 @@ export class RangeConnection {
 
   #connect(): Socket {
     this.#socket?.destroy();
-    const port = Number(this.#url.port) || 80;
-    const host = this.#url.hostname.replace(/^\[|\]$/g, '');
+    const route = this.#route;
+    const port = route?.port ?? (Number(this.#url.port) || 80);
+    const host = (route?.host ?? this.#url.hostname).replace(/^\[|\]$/g, '');
     const onread = {
       buffer: this.#readBuffer,
       callback: (n: number, buf: Buffer) => this.#onRead(n, buf),
     };
-    const socket = netConnect({ host, port, onread });
+    return this.#attach(netConnect({ host, port, onread }), false);
+  }
+
+  /** Watch a socket (connecting, or `ready` from a tunnel, read by 'data' events) as this one's. */
+  #attach(socket: Socket, ready: boolean): Socket {
     socket.setNoDelay(true);
     this.#socket = socket;
     this.#served = 0;
+    this.#connected = ready;
+    if (ready) {
+      socket.on('data', (chunk: Buffer) => {
+        if (!this.#onRead(chunk.length, chunk)) socket.pause();
+      });
+    }
     const timer = setTimeout(() => {
       if (!this.#connected && this.#socket === socket) {
         this.destroy(socketError(`connecting to ${this.#url.host} timed out`, 'ETIMEDOUT'));
@@ -220,7 +271,9 @@ export class RangeConnection {
       clearTimeout(timer);
     });
     socket.on('error', (err) => {
-      if (this.#socket === socket) this.destroy(err);
+      if (this.#socket !== socket) return;
+      const connectError = this.#route?.connectError;
+      this.destroy(!this.#connected && connectError ? connectError(err) : err);
     });
     socket.on('close', () => {
       clearTimeout(timer);

@@ -3,7 +3,13 @@
 // rules (no way out of the download folder through `..`), and the Downloader options they become.
 
 import { isAbsolute, normalize, relative, resolve } from 'node:path';
-import { type DownloaderOptions, parseChecksum, parseHeaderLines, parseSize } from '../index.js';
+import {
+  type DownloaderOptions,
+  parseChecksum,
+  parseHeaderLines,
+  parseSize,
+  redactUrl,
+} from '../index.js';
 import { isGid } from './gid.js';
 import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
 
@@ -58,6 +64,22 @@ const gid: Check = (v, name) => {
   return v.toLowerCase();
 };
 
+/** A proxy URL (http, https, socks5, socks5h; no scheme is http), or '' for none. */
+const proxyUrl: Check = (v, name) => {
+  if (v === '') return v;
+  const scheme = /^([a-z][a-z0-9+.-]*):\/\//i.exec(v)?.[1]?.toLowerCase();
+  let ok = scheme === undefined || ['http', 'https', 'socks', 'socks5', 'socks5h'].includes(scheme);
+  try {
+    if (new URL(scheme ? v : `http://${v}`).hostname === '') ok = false;
+  } catch {
+    ok = false;
+  }
+  if (!ok)
+    throw bad(name, redactUrl(v), 'a proxy URL like http://host:port or socks5h://host:port');
+  return v;
+};
+const any: Check = (v) => v;
+
 /** Options of one download that qget applies; also global defaults (except out, checksum). */
 const PER_DOWNLOAD: Record<string, Check> = {
   dir: text,
@@ -72,6 +94,12 @@ const PER_DOWNLOAD: Record<string, Check> = {
   referer: text,
   timeout: count(1),
   'max-tries': count(0),
+  'all-proxy': proxyUrl,
+  'http-proxy': proxyUrl,
+  'https-proxy': proxyUrl,
+  'no-proxy': any,
+  'all-proxy-user': any,
+  'all-proxy-passwd': any,
 };
 
 /** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
@@ -280,7 +308,7 @@ export class GlobalOptions {
 const QGET_BEHAVIOUR: OptionValues = {
   continue: 'true',
   'always-resume': 'true',
-  'auto-file-renaming': 'false',
+  'auto-file-renaming': 'true',
   'check-integrity': 'false',
   'conditional-get': 'false',
   'enable-http-keep-alive': 'true',
@@ -350,5 +378,29 @@ export function downloaderOptions(
     retries: tries === undefined ? template.retries : tries === '0' ? 1_000_000 : Number(tries),
     // A failed download stays failed, as in aria2; the engine already retries each range.
     restartWait: -1,
+    proxy: proxyOption(values) ?? template.proxy,
+    noProxy: values['no-proxy'] ?? template.noProxy,
   };
+}
+
+/**
+ * aria2's proxy options as qget's `proxy`: http-proxy for http URLs, https-proxy for https ones,
+ * all-proxy for both where those are not set ('' is none); all-proxy-user and -passwd are the
+ * credentials of all-proxy. None set: undefined (the environment, or the command line's).
+ */
+export function proxyOption(values: OptionValues): DownloaderOptions['proxy'] {
+  let all = values['all-proxy'];
+  const user = values['all-proxy-user'];
+  const password = values['all-proxy-passwd'];
+  if (all && (user !== undefined || password !== undefined)) {
+    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(all) ? all : `http://${all}`;
+    const url = new URL(withScheme);
+    url.username = encodeURIComponent(user ?? '');
+    url.password = encodeURIComponent(password ?? '');
+    all = url.href;
+  }
+  const http = values['http-proxy'] ?? all;
+  const https = values['https-proxy'] ?? all;
+  if (http === undefined && https === undefined) return undefined;
+  return { http: http || false, https: https || false };
 }

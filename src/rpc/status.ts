@@ -157,6 +157,9 @@ const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_FILE_EXISTS: 13,
   // aria2: "aria2 was downloading same file".
   ERR_OUTPUT_BUSY: 11,
+  // aria2: "network problem" and "authorization failed".
+  ERR_PROXY: 6,
+  ERR_PROXY_AUTH: 24,
   ERR_ABORTED: 7,
 };
 

@@ -1,0 +1,203 @@
+// Real proxies for the tests: squid (HTTP proxy, CONNECT, Basic proxy auth through
+// basic_ncsa_auth) and dante (SOCKS5), each on a free loopback port with its config and logs in a
+// temp folder. A proxy that cannot start fails the test (the error says which package to install).
+
+import { spawn, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { connect, createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+
+export interface RunningProxy {
+  port: number;
+  /** `http://127.0.0.1:port` or `socks5://127.0.0.1:port`, without credentials. */
+  url: string;
+  /** The proxy's own log (squid's access.log, dante's logoutput). */
+  log(): Promise<string>;
+  close(): Promise<void>;
+}
+
+/** A free loopback port (bound, then closed). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as { port: number };
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
+
+/** Resolves once `port` accepts connections; rejects when the process ends or after `ms`. */
+async function waitForPort(
+  port: number,
+  child: ChildProcess,
+  name: string,
+  ms = 30_000,
+): Promise<void> {
+  const deadline = Date.now() + ms;
+  let exited: string | undefined;
+  child.once('exit', (code, signal) => {
+    exited = `${name} exited (${code ?? signal})`;
+  });
+  child.once('error', (err) => {
+    exited = `${name} could not start: ${err.message}`;
+  });
+  for (;;) {
+    if (exited) throw new Error(exited);
+    const up = await new Promise<boolean>((resolve) => {
+      const socket = connect({ host: '127.0.0.1', port });
+      socket.once('connect', () => {
+        socket.destroy();
+        resolve(true);
+      });
+      socket.once('error', () => resolve(false));
+    });
+    if (up) return;
+    if (Date.now() > deadline) throw new Error(`${name} did not listen on ${port} in ${ms} ms`);
+    // A readiness poll (the daemon writes no event we can wait on).
+    await delay(50);
+  }
+}
+
+async function stop(child: ChildProcess): Promise<void> {
+  if (child.exitCode !== null || child.signalCode !== null) return;
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  // TERM: dante's main process then ends the children it forked.
+  child.kill('SIGTERM');
+  const timer = setTimeout(() => child.kill('SIGKILL'), 10_000);
+  await exited;
+  clearTimeout(timer);
+}
+
+/** An htpasswd line (apr1 / MD5-crypt is what basic_ncsa_auth reads; openssl makes it). */
+async function htpasswdLine(user: string, password: string): Promise<string> {
+  const child = spawn('openssl', ['passwd', '-apr1', '-stdin'], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
+  child.stdin.end(`${password}\n`);
+  let out = '';
+  child.stdout.on('data', (d: Buffer) => {
+    out += d.toString();
+  });
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  if (code !== 0) throw new Error('openssl passwd -apr1 failed');
+  return `${user}:${out.trim()}\n`;
+}
+
+export interface SquidOptions {
+  /** Require Basic proxy auth with these credentials. */
+  auth?: { user: string; password: string };
+  /** Refuse every CONNECT (403). */
+  denyConnect?: boolean;
+}
+
+/** squid on a free loopback port: no cache, an access log with bytes, optional Basic auth. */
+export async function startSquid(options: SquidOptions = {}): Promise<RunningProxy> {
+  const dir = await mkdtemp(join(tmpdir(), 'qget-squid-'));
+  // squid drops root to cache_effective_user: the folder must be writable for it.
+  await chmod(dir, 0o777);
+  const port = await freePort();
+  const access = join(dir, 'access.log');
+  const lines = [
+    `http_port 127.0.0.1:${port}`,
+    `pid_filename ${join(dir, 'squid.pid')}`,
+    `cache_log ${join(dir, 'cache.log')}`,
+    `coredump_dir ${dir}`,
+    'logformat qget %>a %rm %ru %>Hs %<st',
+    `access_log stdio:${access} qget`,
+    'cache deny all',
+    'cache_mem 0 MB',
+    'shutdown_lifetime 0 seconds',
+    'pinger_enable off',
+    'netdb_filename none',
+    'acl localnet src 127.0.0.1/32',
+  ];
+  if (process.getuid?.() === 0) lines.push('cache_effective_user proxy');
+  if (options.denyConnect) lines.push('acl CONNECT method CONNECT', 'http_access deny CONNECT');
+  if (options.auth) {
+    const passwd = join(dir, 'passwd');
+    await writeFile(passwd, await htpasswdLine(options.auth.user, options.auth.password));
+    await chmod(passwd, 0o644);
+    lines.push(
+      `auth_param basic program /usr/lib/squid/basic_ncsa_auth ${passwd}`,
+      'auth_param basic realm qget-test',
+      'acl users proxy_auth REQUIRED',
+      'http_access allow localnet users',
+    );
+  } else {
+    lines.push('http_access allow localnet');
+  }
+  lines.push('http_access deny all');
+  const conf = join(dir, 'squid.conf');
+  await writeFile(conf, `${lines.join('\n')}\n`);
+  await writeFile(access, '');
+  await chmod(access, 0o666);
+  const child = spawn('squid', ['-N', '-f', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    await waitForPort(port, child, 'squid (Debian package squid)');
+  } catch (err) {
+    await stop(child);
+    const cache = await readFile(join(dir, 'cache.log'), 'utf8').catch(() => '');
+    throw new Error(`${(err as Error).message}\n${stderr}\n${cache.slice(-2000)}`);
+  }
+  return {
+    port,
+    url: `http://127.0.0.1:${port}`,
+    log: () => readFile(access, 'utf8'),
+    close: async () => {
+      await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** dante (danted) as a SOCKS5 server on a free loopback port, logging each session's bytes. */
+export async function startDante(): Promise<RunningProxy> {
+  const dir = await mkdtemp(join(tmpdir(), 'qget-dante-'));
+  await chmod(dir, 0o777);
+  const port = await freePort();
+  const logFile = join(dir, `danted-${randomBytes(4).toString('hex')}.log`);
+  const lines = [
+    `logoutput: ${logFile}`,
+    `internal: 127.0.0.1 port = ${port}`,
+    'external: 127.0.0.1',
+    'socksmethod: none',
+    'clientmethod: none',
+  ];
+  if (process.getuid?.() === 0) lines.push('user.privileged: root', 'user.unprivileged: nobody');
+  lines.push(
+    'client pass { from: 127.0.0.0/8 to: 0.0.0.0/0 log: connect disconnect error }',
+    'socks pass { from: 127.0.0.0/8 to: 0.0.0.0/0 log: connect disconnect error }',
+  );
+  const conf = join(dir, 'danted.conf');
+  await writeFile(conf, `${lines.join('\n')}\n`);
+  await writeFile(logFile, '');
+  await chmod(logFile, 0o666);
+  const child = spawn('danted', ['-f', conf, '-p', join(dir, 'danted.pid')], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
+  let stderr = '';
+  child.stderr?.on('data', (d: Buffer) => {
+    stderr += d.toString();
+  });
+  try {
+    await waitForPort(port, child, 'danted (Debian package dante-server)');
+  } catch (err) {
+    await stop(child);
+    throw new Error(`${(err as Error).message}\n${stderr}`);
+  }
+  return {
+    port,
+    url: `socks5://127.0.0.1:${port}`,
+    log: () => readFile(logFile, 'utf8'),
+    close: async () => {
+      await stop(child);
+      await rm(dir, { recursive: true, force: true });
+    },
+  };
+}
