@@ -20,6 +20,15 @@ import {
   MIN_CHUNK_BYTES,
 } from './options-check.js';
 import { engineOptions } from './qget.js';
+import type { TlsOptions } from './net/tls.js';
+import {
+  Cookies,
+  loadCookies,
+  newSession,
+  saveCookies,
+  tlsKey,
+  tlsOptions,
+} from './session-options.js';
 import { TokenBucket } from './rate/token-bucket.js';
 import { RestartTimer, restartWaitOf } from './restart-timer.js';
 import { StreamTarget } from './stream-download.js';
@@ -58,6 +67,10 @@ export interface DownloaderLink {
   requestRestart(d: Downloader): void;
   /** The manager's restartWait (seconds, negative = never): see restartWaitOf(). */
   restartWait(): number;
+  /** The manager's cookie jar, shared by its downloads. */
+  readonly cookies: Cookies;
+  /** The TLS rules of the manager's connections: a download with other rules uses its own. */
+  readonly tls: TlsOptions | undefined;
 }
 
 /** Internal entry points for Manager (not exported from the package). */
@@ -119,6 +132,8 @@ export class Downloader extends Emitter<DownloaderSignals> {
   #chunkSize: number;
   readonly #base: EnginePassThrough;
   #link: DownloaderLink | undefined;
+  /** Cookies kept from run to run (a Manager's jar replaces it). */
+  readonly #cookies = new Cookies();
 
   #state: DownloaderState = 'pause';
   #size = -1;
@@ -408,7 +423,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
 
   /** Ask the server for the size with a HEAD request; resolves to the size (-1 unknown). */
   async updateSize(): Promise<number> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
+    const lease = this.#lease();
     const dispatcher =
       this.#base.dispatcher ?? lease?.pool.agent ?? (await loadUndici()).getGlobalDispatcher();
     const controller = new AbortController();
@@ -419,6 +434,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
         dispatcher,
         method: 'HEAD',
         headers: this.#engineOptions(undefined).headers,
+        session: newSession(this.#url, this.#base, this.#jar()),
         userUrl: this.#url,
         followRedirects: true,
         signal: controller.signal,
@@ -473,11 +489,24 @@ export class Downloader extends Emitter<DownloaderSignals> {
     this.#abort?.abort(new AbortError('the download was stopped'));
   }
 
+  /** The cookie jar of this download: its Manager's, else its own. */
+  #jar(): Cookies {
+    return this.#link?.cookies ?? this.#cookies;
+  }
+
+  /** The Manager's connections, when it has them and their TLS rules are this download's. */
+  #lease(): { pool: ConnectionPool; release(): void } | undefined {
+    if (this.#base.dispatcher || !this.#link) return undefined;
+    if (tlsKey(tlsOptions(this.#base)) !== tlsKey(this.#link.tls)) return undefined;
+    return this.#link.lease();
+  }
+
   async #execute(signal: AbortSignal): Promise<void> {
-    const lease = this.#base.dispatcher ? undefined : this.#link?.lease();
+    const lease = this.#lease();
     const limiters = this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket];
     let error: QgetError | undefined;
     try {
+      await loadCookies(this.#base, this.#jar());
       if (this.#stream) {
         await this.#runStream(this.#stream, signal, lease?.pool.agent, limiters);
       } else {
@@ -487,6 +516,9 @@ export class Downloader extends Emitter<DownloaderSignals> {
       error = toQgetError(err, this.#url, signal);
     } finally {
       lease?.release();
+      await saveCookies(this.#base, this.#jar()).catch((err: unknown) => {
+        this.#base.onWarning?.(`cannot save the cookies: ${String(err)}`);
+      });
       this.#stopSpeedTimer();
       this.#job = undefined;
       this.#abort = undefined;
@@ -549,12 +581,15 @@ export class Downloader extends Emitter<DownloaderSignals> {
   ): Promise<void> {
     const options = this.#engineOptions(signal);
     const dispatcher =
-      leased ?? options.dispatcher ?? createAgent({ connections: 1, timeoutMs: options.timeoutMs });
+      leased ??
+      options.dispatcher ??
+      createAgent({ connections: 1, timeoutMs: options.timeoutMs, tls: options.tls });
     try {
       const size = await stream.run({
         url: this.#url,
         knownSize: this.#size,
         headers: options.headers,
+        session: options.session,
         checksum: options.checksum,
         dispatcher,
         signal,
@@ -579,16 +614,20 @@ export class Downloader extends Emitter<DownloaderSignals> {
     const path = typeof this.#path === 'string' ? this.#path : undefined;
     const chunk =
       this.#rateLimit > 0 ? Math.min(this.#chunkSize, this.#rateLimit) : this.#chunkSize;
-    return engineOptions(this.#url, {
-      ...this.#base,
-      filepath: path,
-      dir: this.#dirPath,
-      timeout: this.#timeout,
-      // A rate limit below the smallest batch still writes batches of that size.
-      chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
-      rateLimit: 0,
-      signal,
-    });
+    return engineOptions(
+      this.#url,
+      {
+        ...this.#base,
+        filepath: path,
+        dir: this.#dirPath,
+        timeout: this.#timeout,
+        // A rate limit below the smallest batch still writes batches of that size.
+        chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
+        rateLimit: 0,
+        signal,
+      },
+      newSession(this.#url, this.#base, this.#jar()),
+    );
   }
 
   // ---- state, size, speed ----

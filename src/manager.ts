@@ -12,6 +12,7 @@ import type { DownloaderOptions } from './downloader-options.js';
 import { checkCount, checkNumber, checkObject, optionError } from './options-check.js';
 import { Emitter } from './emitter.js';
 import { ConnectionPool } from './net/connection-pool.js';
+import { Cookies, tlsOptions } from './session-options.js';
 import { timeoutMs } from './qget.js';
 import { OutputNames } from './engine/output-names.js';
 import { TokenBucket } from './rate/token-bucket.js';
@@ -105,6 +106,8 @@ export class Manager extends Emitter<ManagerSignals> {
       names: this.#names,
       requestRestart: (d) => this.#requestRestart(d),
       restartWait: () => this.#restartWait,
+      cookies: new Cookies(),
+      tls: tlsOptions(this.#downloadOptions),
     };
   }
 
@@ -421,6 +424,7 @@ export class Manager extends Emitter<ManagerSignals> {
     const pool = new ConnectionPool({
       connections: AGENT_CONNECTIONS,
       timeoutMs: timeoutMs(this.#downloadOptions.timeout ?? 10),
+      tls: this.#link.tls,
     });
     return { pool, users: 0, retired: false, closed, markClosed };
   }

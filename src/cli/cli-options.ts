@@ -29,6 +29,31 @@ export interface CliOptions extends DaemonCliOptions {
   inputFile?: string;
   maxRunning: number;
   json: boolean;
+  user?: string;
+  netrc?: boolean;
+  netrcFile?: string;
+  loadCookies?: string;
+  saveCookies?: string;
+  caCertificate?: string;
+  insecure?: boolean;
+}
+
+/** -u, --netrc, --netrc-file, the cookie files and TLS as library options (both vocabularies). */
+export function sessionArgs(
+  opts: CliOptions,
+): Pick<
+  QgetOptions,
+  'auth' | 'netrc' | 'loadCookies' | 'saveCookies' | 'caCertificate' | 'insecure'
+> {
+  return {
+    auth: opts.user,
+    // --netrc-file implies --netrc, as in curl.
+    netrc: opts.netrcFile ?? opts.netrc,
+    loadCookies: opts.loadCookies,
+    saveCookies: opts.saveCookies,
+    caCertificate: opts.caCertificate,
+    insecure: opts.insecure,
+  };
 }
 
 export interface Io {
@@ -71,6 +96,7 @@ export function toDownloaderOptions(
     retries: opts.retries,
     fsync: opts.fsync,
     debug: opts.debug,
+    ...sessionArgs(opts),
   };
 }
 
@@ -91,5 +117,6 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     retries: opts.retries,
     rateLimit: opts.rateLimit,
     fsync: opts.fsync,
+    ...sessionArgs(opts),
   };
 }

@@ -20,7 +20,6 @@ import {
 } from '../errors.js';
 import {
   type Answer,
-  createConnection,
   discardBody,
   errorCode,
   openRequest,
@@ -32,6 +31,8 @@ import {
 } from '../net/client.js';
 import { ConnectionPool, openAnswer } from '../net/connection-pool.js';
 import type { RangeConnection } from '../net/range-connection.js';
+import type { HttpSession } from '../net/session.js';
+import type { TlsOptions } from '../net/tls.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import { bufferPair } from './batch-buffers.js';
@@ -110,6 +111,9 @@ export interface EngineOptions {
   dispatcher?: Requester | undefined;
   /** Connections shared with other downloads (a Manager's); else the download has its own. */
   pool?: ConnectionPool | undefined;
+  /** Credentials and cookies (net/session.ts); TLS rules for its own pool (net/tls.ts). */
+  session?: HttpSession | undefined;
+  tls?: TlsOptions | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
   /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */
@@ -263,6 +267,7 @@ export class DownloadJob {
         ? new ConnectionPool({
             connections: this.#o.maxConnections,
             timeoutMs: this.#o.timeoutMs,
+            tls: this.#o.tls,
           })
         : undefined;
     this.#pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;
@@ -517,6 +522,7 @@ export class DownloadJob {
           pool: this.#pool,
           dispatcher: this.#dispatcher,
           headers,
+          session: this.#o.session,
           signal,
         });
         if (
@@ -642,6 +648,7 @@ export class DownloadJob {
       },
       batchBuffers: resources.buffers.get,
       headers: this.#o.headers,
+      session: this.#o.session,
       chunkBytes: this.#o.chunkBytes,
       limiters: this.#o.limiters ?? [],
       limiterOwner: this.#o.limiterOwner ?? this,
@@ -803,7 +810,7 @@ export class DownloadJob {
     const resources: WorkerResources = {
       dispatcher: () => {
         if (!pool) return this.#dispatcher;
-        own ??= createConnection(this.#info.finalUrl, { timeoutMs: this.#o.timeoutMs });
+        own ??= pool.connection(this.#info.finalUrl);
         return own;
       },
       lean,
@@ -1009,6 +1016,7 @@ export class DownloadJob {
     const res = await openRequest(this.#info.finalUrl, {
       dispatcher: this.#dispatcher,
       headers: this.#o.headers,
+      session: this.#o.session,
       userUrl: this.#o.url,
       signal: this.#abort.signal,
     });

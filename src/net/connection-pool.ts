@@ -6,6 +6,7 @@
 import {
   type Answer,
   createAgent,
+  createConnection,
   openRequest,
   parseHttpUrl,
   type Requester,
@@ -13,12 +14,14 @@ import {
   toQgetError,
   undiciAnswer,
 } from './client.js';
-import { requestHeaders } from './credentials.js';
+import { noteAnswer, requestHeaders } from './credentials.js';
 import {
   RangeConnection,
   type RangeResponse,
   UnsupportedResponseError,
 } from './range-connection.js';
+import type { HttpSession } from './session.js';
+import type { TlsOptions } from './tls.js';
 
 /** Idle lean connections kept at most (each holds a 64 KiB read buffer). */
 const MAX_IDLE = 64;
@@ -30,12 +33,15 @@ export interface PoolOptions {
   connections: number;
   /** Connect and response-headers timeout, ms. */
   timeoutMs: number;
+  /** Certificates trusted besides the usual roots, or no check (tls.ts). */
+  tls?: TlsOptions | undefined;
 }
 
 export class ConnectionPool {
   /** undici, loaded at its first request. */
   readonly agent: Requester;
   readonly #timeoutMs: number;
+  readonly #tls: TlsOptions | undefined;
   readonly #idle = new Map<string, RangeConnection[]>();
   #idleCount = 0;
   /** Origins that answered in a way the lean client does not read: undici from then on. */
@@ -45,6 +51,12 @@ export class ConnectionPool {
   constructor(options: PoolOptions) {
     this.agent = createAgent(options);
     this.#timeoutMs = options.timeoutMs;
+    this.#tls = options.tls;
+  }
+
+  /** One undici connection of its own to the origin of `url` (createConnection), same TLS rules. */
+  connection(url: string): Requester {
+    return createConnection(url, { timeoutMs: this.#timeoutMs, tls: this.#tls });
   }
 
   /**
@@ -127,6 +139,8 @@ export interface AnswerOptions {
   pool: ConnectionPool | undefined;
   dispatcher: Requester;
   headers: Record<string, string>;
+  /** Credentials, Digest state and cookies (session.ts). */
+  session?: HttpSession | undefined;
   signal: AbortSignal;
 }
 
@@ -142,7 +156,8 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
   const overUndici = async (from: string): Promise<Answer> =>
     undiciAnswer(await openRequest(from, { ...options, userUrl: url, followRedirects: true }));
   let current = url;
-  for (let hop = 0; ; hop++) {
+  const { session } = options;
+  for (let hop = 0, again = false; ; hop++) {
     const target = parseHttpUrl(current);
     const connection = pool?.lean(target);
     if (!connection) return overUndici(current);
@@ -150,7 +165,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     try {
       response = await connection.request(
         `${target.pathname}${target.search}`,
-        requestHeaders(target, url, options.headers),
+        requestHeaders(target, url, options.headers, session),
         signal,
       );
     } catch (err) {
@@ -160,6 +175,16 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
         return overUndici(current);
       }
       throw toQgetError(err, current, signal);
+    }
+    // Cookies kept (a redirect's too); a Digest challenge answered once.
+    const { statusCode, repeated } = response;
+    const retry = await noteAnswer(session, current, url, options.headers, statusCode, repeated);
+    again = retry && !again;
+    if (again) {
+      await drain(connection, response);
+      pool!.release(connection);
+      hop--;
+      continue;
     }
     let next: string | undefined;
     try {

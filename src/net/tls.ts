@@ -1,0 +1,62 @@
+// The TLS side of a download: certificates trusted besides Node's own roots (--ca-certificate,
+// the `caCertificate` option) and the switch that checks none (--insecure). They go into the
+// connect options of every undici Agent and Client; the lean connection is plain http only.
+
+import { readFileSync } from 'node:fs';
+import { rootCertificates } from 'node:tls';
+import { InvalidOptionError } from '../errors.js';
+
+export interface TlsOptions {
+  /** PEM text of certificates trusted besides the usual roots. */
+  ca?: string | undefined;
+  /** Accept any certificate. */
+  insecure?: boolean | undefined;
+}
+
+/** undici's `connect` options for `tls`. */
+export function tlsConnectOptions(tls: TlsOptions | undefined): {
+  ca?: string[];
+  rejectUnauthorized?: boolean;
+} {
+  if (!tls) return {};
+  return {
+    ...(tls.ca ? { ca: [...rootCertificates, tls.ca] } : {}),
+    ...(tls.insecure ? { rejectUnauthorized: false } : {}),
+  };
+}
+
+const PEM = /-----BEGIN CERTIFICATE-----[\s\S]+?-----END CERTIFICATE-----/g;
+
+/**
+ * The PEM certificates of the `caCertificate` option: PEM text (a string holding
+ * "-----BEGIN CERTIFICATE-----", or a Buffer), else a path to a PEM file. An unreadable file or
+ * one without a certificate is an InvalidOptionError.
+ */
+export function readCaCertificate(value: string | Buffer): string {
+  let text: string;
+  if (Buffer.isBuffer(value)) text = value.toString('utf8');
+  else if (value.includes('-----BEGIN')) text = value;
+  else {
+    try {
+      text = readFileSync(value, 'utf8');
+    } catch (cause) {
+      throw new InvalidOptionError(
+        `cannot read the CA certificate file ${value}: ${String(cause)}`,
+        {
+          cause,
+        },
+      );
+    }
+  }
+  const certs = text.match(PEM);
+  if (!certs) {
+    throw new InvalidOptionError(
+      `${Buffer.isBuffer(value) || value.includes('-----BEGIN') ? 'the caCertificate option' : value} holds no PEM certificate`,
+    );
+  }
+  return certs.join('\n');
+}
+
+/** What the message for an untrusted certificate adds: the two ways out. */
+export const UNTRUSTED_HINT =
+  'to trust it, give its CA certificate with --ca-certificate <file> (caCertificate), or skip the check with --insecure (insecure)';
