@@ -87,7 +87,9 @@ export class Cookies {
     const now = Date.now();
     const all = await this.#jar.store.getAllCookies();
     return all.flatMap((c) => {
-      const expires = c.expires instanceof Date ? c.expires.getTime() : undefined;
+      // Max-Age counts from when the cookie was set; Infinity/undefined: a session cookie.
+      const time = c.expiryTime(c.creation instanceof Date ? c.creation : undefined);
+      const expires = time !== undefined && Number.isFinite(time) ? time : undefined;
       if (expires !== undefined && expires <= now) return [];
       if (!c.domain) return [];
       return [

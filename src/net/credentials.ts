@@ -6,7 +6,30 @@
 // another origin, and every later request to it, goes without them. The session's credentials
 // (-u, .netrc, the `auth` option) follow the same rule; its cookies follow their own domains.
 
-import type { Credentials, HttpSession, RawHeaders } from './session.js';
+/** A user name and password. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Raw response headers: a repeated name (Set-Cookie) as an array. */
+export type RawHeaders = Record<string, string | string[] | undefined>;
+
+/** What the request paths ask of a download's session (session.ts's HttpSession). */
+export interface HttpSession {
+  /** Credentials for the origin of the URL given. */
+  readonly auth: Credentials | undefined;
+  /** The Authorization value for a request to `target` with `credentials`. */
+  authorization(target: URL, credentials: Credentials, method: string): string;
+  readonly cookies?: { header(url: string | URL): string | undefined } | undefined;
+  /** Note an answer; true when the request should be sent once more. */
+  received(
+    url: string | URL,
+    statusCode: number,
+    headers: RawHeaders,
+    sentAuth: boolean,
+  ): Promise<boolean>;
+}
 
 /** Headers that carry credentials: dropped for any origin but the one the user asked for. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([

@@ -5,13 +5,13 @@
 
 import { randomBytes } from 'node:crypto';
 import type { Cookies } from './cookies.js';
-import { basicAuth } from './credentials.js';
+import {
+  basicAuth,
+  type Credentials,
+  type HttpSession as Session,
+  type RawHeaders,
+} from './credentials.js';
 import { type DigestChallenge, digestAuthorization, parseDigestChallenge } from './digest.js';
-
-export interface Credentials {
-  username: string;
-  password: string;
-}
 
 export interface SessionOptions {
   /** Credentials for the origin of the URL given (another origin never gets them). */
@@ -19,8 +19,7 @@ export interface SessionOptions {
   cookies?: Cookies | undefined;
 }
 
-/** Raw response headers: a repeated name (Set-Cookie) as an array. */
-export type RawHeaders = Record<string, string | string[] | undefined>;
+export type { Credentials, RawHeaders };
 
 function list(value: string | string[] | undefined): string[] {
   return value === undefined ? [] : Array.isArray(value) ? value : [value];
@@ -32,7 +31,7 @@ interface DigestState {
   cnonce: string;
 }
 
-export class HttpSession {
+export class HttpSession implements Session {
   readonly auth: Credentials | undefined;
   readonly cookies: Cookies | undefined;
   /** Per origin: the Digest challenge in use and its nonce count. */

@@ -72,6 +72,12 @@ const PER_DOWNLOAD: Record<string, Check> = {
   referer: text,
   timeout: count(1),
   'max-tries': count(0),
+  'http-user': (v) => v,
+  'http-passwd': (v) => v,
+  'check-certificate': bool,
+  'ca-certificate': text,
+  'load-cookies': text,
+  'save-cookies': text,
 };
 
 /** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
@@ -306,5 +312,20 @@ export function downloaderOptions(
     retries: tries === undefined ? template.retries : tries === '0' ? 1_000_000 : Number(tries),
     // A failed download stays failed, as in aria2; the engine already retries each range.
     restartWait: -1,
+    ...sessionOptions(values),
   };
+}
+
+/** http-user/http-passwd, the cookie files and the certificate options, where given. */
+function sessionOptions(values: OptionValues): DownloaderOptions {
+  const out: DownloaderOptions = {};
+  const user = values['http-user'];
+  if (user !== undefined) out.auth = { username: user, password: values['http-passwd'] ?? '' };
+  if (values['check-certificate'] !== undefined) {
+    out.insecure = values['check-certificate'] === 'false';
+  }
+  if (values['ca-certificate'] !== undefined) out.caCertificate = values['ca-certificate'];
+  if (values['load-cookies'] !== undefined) out.loadCookies = values['load-cookies'];
+  if (values['save-cookies'] !== undefined) out.saveCookies = values['save-cookies'];
+  return out;
 }
