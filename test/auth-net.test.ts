@@ -150,10 +150,10 @@ describe('Basic and Digest auth', () => {
       'http-passwd': 'Circle of Life',
       split: '4',
     })) as string;
-    const done = await reach(aria2, gid, 'complete', 30_000);
+    const done = await reach(aria2, gid, 'complete', 60_000);
     await assertFileEquals(done.files![0]!.path, content);
     const refused = (await aria2.call('addUri', [s.fileUrl], { out: 'no.bin' })) as string;
-    assert.equal((await reach(aria2, refused, 'error', 30_000)).errorCode, '24');
+    assert.equal((await reach(aria2, refused, 'error', 60_000)).errorCode, '24');
   });
 });
 
@@ -189,12 +189,12 @@ describe('cookies', () => {
     manager.start();
     const first = manager.add(s.fileUrl);
     first.start();
-    await reachState(first, 'complete', 30_000);
+    await reachState(first, 'complete', 60_000);
     assert.deepEqual(cookiesOf(contentRequests(s)[0]!), ['mine=1']);
     s.reset();
     const second = manager.add(`${s.fileUrl}?again`);
     second.start();
-    await reachState(second, 'complete', 30_000);
+    await reachState(second, 'complete', 60_000);
     await manager.stop();
     const [next] = s.requests;
     assert.deepEqual(cookiesOf(next!), ['mine=1', 'sess=xyz']);
@@ -333,11 +333,11 @@ describe('certificates', () => {
     const add = async (out: string, options: Record<string, string>) =>
       (await aria2.call('addUri', [s.fileUrl], { out, ...options })) as string;
     const off = await add('off.bin', { 'check-certificate': 'false' });
-    await assertFileEquals((await reach(aria2, off, 'complete', 30_000)).files![0]!.path, content);
+    await assertFileEquals((await reach(aria2, off, 'complete', 60_000)).files![0]!.path, content);
     const ca = await add('ca.bin', { 'ca-certificate': CA_FILE });
-    await assertFileEquals((await reach(aria2, ca, 'complete', 30_000)).files![0]!.path, content);
+    await assertFileEquals((await reach(aria2, ca, 'complete', 60_000)).files![0]!.path, content);
     const on = await add('on.bin', { 'check-certificate': 'true' });
-    const failed = await reach(aria2, on, 'error', 30_000);
+    const failed = await reach(aria2, on, 'error', 60_000);
     assert.match(failed.errorMessage!, /--ca-certificate.*--insecure/);
   });
 });
