@@ -172,9 +172,14 @@ export async function qget(url: string, options: QgetOptions = {}): Promise<Qget
   const cookies = new Cookies();
   const engine = engineOptions(url, options, newSession(url, options, cookies));
   await loadCookies(options, cookies);
+  let result: QgetResult;
   try {
-    return await new DownloadJob(engine).run();
-  } finally {
-    await saveCookies(options, cookies);
+    result = await new DownloadJob(engine).run();
+  } catch (err) {
+    // The cookies are saved either way (as curl does); the download's error is the one told.
+    await saveCookies(options, cookies).catch(() => {});
+    throw err;
   }
+  await saveCookies(options, cookies);
+  return result;
 }
