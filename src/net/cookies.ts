@@ -3,7 +3,8 @@
 // (tough-cookie's RFC 6265 matching), written out as cookies.txt (--save-cookies). A Manager
 // shares one among its downloads. tough-cookie is loaded only once there is a cookie to keep.
 
-import { readFile, writeFile } from 'node:fs/promises';
+import { randomBytes } from 'node:crypto';
+import { readFile, rename, rm, writeFile } from 'node:fs/promises';
 import type { CookieJar } from 'tough-cookie';
 import { InvalidOptionError } from '../errors.js';
 import { type CookieRecord, formatCookiesTxt, parseCookiesTxt } from './cookies-txt.js';
@@ -107,8 +108,18 @@ export class Cookies {
     });
   }
 
-  /** Write every live cookie to `file` in the cookies.txt format (mode 0600: they are secrets). */
+  /**
+   * Write every live cookie to `file` in the cookies.txt format (mode 0600: they are secrets),
+   * through a temporary file renamed over it: a Manager's downloads may save at the same time.
+   */
   async save(file: string): Promise<void> {
-    await writeFile(file, formatCookiesTxt(await this.records()), { mode: 0o600 });
+    const temp = `${file}.${process.pid}.${randomBytes(4).toString('hex')}.tmp`;
+    try {
+      await writeFile(temp, formatCookiesTxt(await this.records()), { mode: 0o600 });
+      await rename(temp, file);
+    } catch (err) {
+      await rm(temp, { force: true });
+      throw err;
+    }
   }
 }
