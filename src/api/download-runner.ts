@@ -15,6 +15,7 @@ import { openRequest, type Requester, toQgetError } from '../net/client.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
 import { contentLength, parseContentRange, parseUnsatisfiedRange } from '../net/headers.js';
 import { createRequester } from '../net/proxy-dispatcher.js';
+import type { HttpSession } from '../net/session.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
@@ -38,6 +39,11 @@ export interface RunHooks {
   dispatcher(): Dispatcher | undefined;
   /** Its Manager's connections, unless it has a dispatcher of its own; undefined alone. */
   lease(): { pool: ConnectionPool; release(): void } | undefined;
+  /** Credentials and cookies for one request of its own (updateSize's HEAD). */
+  session(): HttpSession;
+  /** Its cookie files: read before a run, written after (a failed write is a warning). */
+  loadCookies(): Promise<void>;
+  saveCookies(): Promise<void>;
   /** Its own bucket, then its Manager's. */
   limiters(): TokenBucket[];
   /** Output names taken in its Manager's run. */
@@ -135,7 +141,12 @@ export class DownloadRunner {
     const own =
       given || lease
         ? undefined
-        : createRequester({ connections: 1, timeoutMs: engine.timeoutMs, proxy: engine.proxy });
+        : createRequester({
+            connections: 1,
+            timeoutMs: engine.timeoutMs,
+            proxy: engine.proxy,
+            tls: engine.tls,
+          });
     const dispatcher = given ?? lease?.pool.agent ?? own!;
     const controller = new AbortController();
     const timer =
@@ -147,6 +158,7 @@ export class DownloadRunner {
         dispatcher,
         method: 'HEAD',
         headers: engine.headers,
+        session: this.#hooks.session(),
         userUrl: this.#d.url,
         followRedirects: true,
         signal: controller.signal,
@@ -207,6 +219,7 @@ export class DownloadRunner {
     const stream = this.#hooks.stream();
     let error: QgetError | undefined;
     try {
+      await this.#hooks.loadCookies();
       if (stream) {
         await this.#runStream(stream, signal, lease?.pool.agent, limiters);
       } else {
@@ -216,6 +229,7 @@ export class DownloadRunner {
       error = toQgetError(err, this.#d.url, signal);
     } finally {
       lease?.release();
+      await this.#hooks.saveCookies();
       this.#stopSpeedTimer();
       this.#job = undefined;
       this.#abort = undefined;
@@ -280,12 +294,18 @@ export class DownloadRunner {
     const dispatcher =
       leased ??
       options.dispatcher ??
-      createRequester({ connections: 1, timeoutMs: options.timeoutMs, proxy: options.proxy });
+      createRequester({
+        connections: 1,
+        timeoutMs: options.timeoutMs,
+        proxy: options.proxy,
+        tls: options.tls,
+      });
     try {
       const size = await stream.run({
         url: this.#d.url,
         knownSize: this.#size,
         headers: options.headers,
+        session: options.session,
         checksum: options.checksum,
         dispatcher,
         signal,

@@ -21,6 +21,12 @@ export type EnginePassThrough = Pick<
   | 'fsync'
   | 'debug'
   | 'onWarning'
+  | 'auth'
+  | 'netrc'
+  | 'loadCookies'
+  | 'saveCookies'
+  | 'caCertificate'
+  | 'insecure'
 >;
 
 export interface DownloaderOptions extends EnginePassThrough {

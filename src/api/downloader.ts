@@ -23,6 +23,15 @@ import {
   MIN_CHUNK_BYTES,
 } from './checks.js';
 import { ProxyRoutes } from '../net/proxy.js';
+import type { TlsOptions } from '../net/tls.js';
+import {
+  Cookies,
+  loadCookies,
+  newSession,
+  saveCookies,
+  tlsKey,
+  tlsOptions,
+} from './session-options.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { DownloadRunner, type DownloaderState } from './download-runner.js';
@@ -52,6 +61,10 @@ export interface DownloaderLink {
   readonly limiter: TokenBucket;
   /** Connections that go through `proxy` (shared when the manager's go the same way). */
   lease(proxy: ProxyRoutes | undefined): { pool: ConnectionPool; release(): void };
+  /** The manager's cookie jar, shared by its downloads. */
+  readonly cookies: Cookies;
+  /** The TLS rules of the manager's connections: a download with other rules uses its own. */
+  readonly tls: TlsOptions | undefined;
   /** The user called start(); true when the manager takes it from here. */
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
@@ -117,6 +130,8 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   #chunkSize: number;
   readonly #base: EnginePassThrough;
   #link: DownloaderLink | undefined;
+  /** Cookies kept from run to run (a Manager's jar replaces it). */
+  readonly #cookies = new Cookies();
 
   readonly #restarts = new RestartTimer(() => this.emit('restart-time-changed', this));
   /** The runs: state, size, bytes received, speed, the last error; start, stop, join. */
@@ -124,7 +139,13 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     engineOptions: (signal) => this.#engineOptions(signal),
     stream: () => this.#stream,
     dispatcher: () => this.#base.dispatcher,
-    lease: () => (this.#base.dispatcher ? undefined : this.#link?.lease(this.#proxyRoutes())),
+    lease: () => this.#lease(),
+    session: () => newSession(this.#url, this.#base, this.#jar()),
+    loadCookies: () => loadCookies(this.#base, this.#jar()),
+    saveCookies: () =>
+      saveCookies(this.#base, this.#jar()).catch((err: unknown) => {
+        this.#base.onWarning?.(`cannot save the cookies: ${String(err)}`);
+      }),
     limiters: () => (this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket]),
     names: () => this.#link?.names,
     resolvedPath: (path) => {
@@ -369,6 +390,18 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.size;
   }
 
+  /** The cookie jar of this download: its Manager's, else its own. */
+  #jar(): Cookies {
+    return this.#link?.cookies ?? this.#cookies;
+  }
+
+  /** The Manager's connections, when it has them and their TLS rules are this download's. */
+  #lease(): { pool: ConnectionPool; release(): void } | undefined {
+    if (this.#base.dispatcher || !this.#link) return undefined;
+    if (tlsKey(tlsOptions(this.#base)) !== tlsKey(this.#link.tls)) return undefined;
+    return this.#link.lease(this.#proxyRoutes());
+  }
+
   /** The proxies of this download's requests (as its engine options have them). */
   #proxyRoutes(): ProxyRoutes {
     return new ProxyRoutes({ proxy: this.#base.proxy, noProxy: this.#base.noProxy });
@@ -378,16 +411,20 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     const path = typeof this.#path === 'string' ? this.#path : undefined;
     const chunk =
       this.#rateLimit > 0 ? Math.min(this.#chunkSize, this.#rateLimit) : this.#chunkSize;
-    return engineOptions(this.#url, {
-      ...this.#base,
-      filepath: path,
-      dir: this.#dirPath,
-      timeout: this.#timeout,
-      // A rate limit below the smallest batch still writes batches of that size.
-      chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
-      rateLimit: 0,
-      signal,
-    });
+    return engineOptions(
+      this.#url,
+      {
+        ...this.#base,
+        filepath: path,
+        dir: this.#dirPath,
+        timeout: this.#timeout,
+        // A rate limit below the smallest batch still writes batches of that size.
+        chunkBytes: Math.max(MIN_CHUNK_BYTES, Math.round(chunk)),
+        rateLimit: 0,
+        signal,
+      },
+      newSession(this.#url, this.#base, this.#jar()),
+    );
   }
 
   #assertStopped(property: string): void {

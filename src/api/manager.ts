@@ -14,6 +14,7 @@ import { Emitter } from './emitter.js';
 import { timeoutMs } from './qget.js';
 import { OutputNames } from '../engine/output-names.js';
 import { SharedPool } from './shared-pool.js';
+import { Cookies, tlsOptions } from './session-options.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { humanReadable } from '../units.js';
 
@@ -71,7 +72,10 @@ export class Manager extends Emitter<ManagerSignals> {
   #updating = false;
   #again = false;
   /** One connection pool for all its downloads, closed after stop() when they are done. */
-  readonly #pool = new SharedPool(() => timeoutMs(this.#downloadOptions.timeout ?? 10));
+  readonly #pool = new SharedPool(
+    () => timeoutMs(this.#downloadOptions.timeout ?? 10),
+    () => this.#link.tls,
+  );
   #idleWaiters: (() => void)[] = [];
 
   constructor(options: ManagerOptions = {}) {
@@ -91,6 +95,8 @@ export class Manager extends Emitter<ManagerSignals> {
       names: this.#names,
       requestRestart: (d) => this.#requestRestart(d),
       restartWait: () => this.#restartWait,
+      cookies: new Cookies(),
+      tls: tlsOptions(this.#downloadOptions),
     };
   }
 

@@ -10,8 +10,10 @@ import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
 import type { ProgressState } from './progress.js';
+import type { HttpSession } from '../net/session.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { VERSION } from '../version.js';
+import { Cookies, loadCookies, newSession, saveCookies, tlsOptions } from './session-options.js';
 
 /** What qget says it is, unless told otherwise (`userAgent`, or a User-Agent header). */
 export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
@@ -72,6 +74,25 @@ export interface QgetOptions {
   dispatcher?: Dispatcher | undefined;
   /** Receives one line a user should see: saved bytes of another URL discarded, a name changed. */
   onWarning?: ((message: string) => void) | undefined;
+  /**
+   * Credentials for the origin of `url` (never another): `{ username, password }` or
+   * `'user:password'`. Sent as Basic auth; as Digest (RFC 7616, MD5 or SHA-256) once the server
+   * asks for it. Credentials in the URL itself win; so does an Authorization header.
+   */
+  auth?: { username: string; password: string } | string | undefined;
+  /** Credentials from a .netrc file when `auth` is not given: true = ~/.netrc, or a file path. */
+  netrc?: boolean | string | undefined;
+  /** A cookies.txt file (Netscape format, as curl, wget and aria2 write it) to send cookies from. */
+  loadCookies?: string | undefined;
+  /** Where to write the cookies (loaded and set by the servers) once the download ends. */
+  saveCookies?: string | undefined;
+  /**
+   * Certificates trusted besides Node's roots, for https: PEM text (a string holding
+   * "-----BEGIN CERTIFICATE-----", or a Buffer), else the path of a PEM file.
+   */
+  caCertificate?: string | Buffer | undefined;
+  /** Check no certificate at all (anyone between can read and change the download). Default false. */
+  insecure?: boolean | undefined;
 }
 
 export interface QgetResult extends DownloadResult {}
@@ -95,7 +116,11 @@ function headerValue(name: string, value: string | undefined, fallback: string):
 }
 
 /** Turn public options into the engine's, with defaults and InvalidOptionErrors (checks.ts). */
-export function engineOptions(url: string, options: QgetOptions = {}): EngineOptions {
+export function engineOptions(
+  url: string,
+  options: QgetOptions = {},
+  session: HttpSession = newSession(url, options, new Cookies()),
+): EngineOptions {
   const log =
     typeof options.debug === 'function'
       ? options.debug
@@ -130,6 +155,8 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
     signal: options.signal,
     dispatcher: options.dispatcher,
     proxy: new ProxyRoutes({ proxy: options.proxy, noProxy: options.noProxy }),
+    session,
+    tls: tlsOptions(options),
     limiters: rateLimit > 0 ? [new TokenBucket(rateLimit)] : [],
     debug,
     warn: options.onWarning,
@@ -154,5 +181,17 @@ export function engineOptions(url: string, options: QgetOptions = {}): EngineOpt
  * leaves a `.part` and its state for the next call to continue.
  */
 export async function qget(url: string, options: QgetOptions = {}): Promise<QgetResult> {
-  return new DownloadJob(engineOptions(url, options)).run();
+  const cookies = new Cookies();
+  const engine = engineOptions(url, options, newSession(url, options, cookies));
+  await loadCookies(options, cookies);
+  let result: QgetResult;
+  try {
+    result = await new DownloadJob(engine).run();
+  } catch (err) {
+    // The cookies are saved either way (as curl does); the download's error is the one told.
+    await saveCookies(options, cookies).catch(() => {});
+    throw err;
+  }
+  await saveCookies(options, cookies);
+  return result;
 }

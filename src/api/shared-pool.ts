@@ -5,6 +5,7 @@
 
 import { ConnectionPool } from '../net/connection-pool.js';
 import { DIRECT, type ProxyRoutes } from '../net/proxy.js';
+import type { TlsOptions } from '../net/tls.js';
 
 interface PoolUse {
   pool: ConnectionPool;
@@ -28,8 +29,12 @@ export class SharedPool {
   /** The connect/read timeout of a new pool, from the manager's download options. */
   readonly #timeoutMs: () => number;
 
-  constructor(timeoutMs: () => number) {
+  /** The TLS rules of the manager's connections (its download options'). */
+  readonly #tls: () => TlsOptions | undefined;
+
+  constructor(timeoutMs: () => number, tls: () => TlsOptions | undefined) {
     this.#timeoutMs = timeoutMs;
+    this.#tls = tls;
   }
 
   /**
@@ -93,6 +98,7 @@ export class SharedPool {
       connections: AGENT_CONNECTIONS,
       timeoutMs: this.#timeoutMs(),
       proxy,
+      tls: this.#tls(),
     });
     return { pool, proxyKey: proxy.key, users: 0, retired: false, closed, markClosed };
   }

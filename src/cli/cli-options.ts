@@ -33,6 +33,31 @@ export interface CliOptions extends DaemonCliOptions {
   proxy?: string;
   /** --no-proxy (--noproxy). */
   noproxy?: string;
+  user?: string;
+  netrc?: boolean;
+  netrcFile?: string;
+  loadCookies?: string;
+  saveCookies?: string;
+  caCertificate?: string;
+  insecure?: boolean;
+}
+
+/** -u, --netrc, --netrc-file, the cookie files and TLS as library options (both vocabularies). */
+export function sessionArgs(
+  opts: CliOptions,
+): Pick<
+  QgetOptions,
+  'auth' | 'netrc' | 'loadCookies' | 'saveCookies' | 'caCertificate' | 'insecure'
+> {
+  return {
+    auth: opts.user,
+    // --netrc-file implies --netrc, as in curl.
+    netrc: opts.netrcFile ?? opts.netrc,
+    loadCookies: opts.loadCookies,
+    saveCookies: opts.saveCookies,
+    caCertificate: opts.caCertificate,
+    insecure: opts.insecure,
+  };
 }
 
 export interface Io {
@@ -77,6 +102,7 @@ export function toDownloaderOptions(
     debug: opts.debug,
     proxy: opts.proxy,
     noProxy: opts.noproxy,
+    ...sessionArgs(opts),
   };
 }
 
@@ -99,5 +125,6 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     fsync: opts.fsync,
     proxy: opts.proxy,
     noProxy: opts.noproxy,
+    ...sessionArgs(opts),
   };
 }

@@ -83,7 +83,17 @@ export function buildProgram(): Command {
       '--no-proxy, --noproxy <list>',
       'hosts that go direct: names (with subdomains), IPs, CIDR ranges, * (default: no_proxy)',
     )
-    .option('--json', 'print one JSON object per event on stdout (for scripts)', false);
+    .option('--json', 'print one JSON object per event on stdout (for scripts)', false)
+    .option(
+      '-u, --user <user:password>',
+      "credentials for the URL's origin (Basic, or Digest when asked)",
+    )
+    .option('--netrc', 'credentials from ~/.netrc (machine, login, password; default)')
+    .option('--netrc-file <file>', 'credentials from this .netrc file (implies --netrc)')
+    .option('--load-cookies <file>', 'send cookies from a cookies.txt file (Netscape format)')
+    .option('--save-cookies <file>', 'write the cookies to a cookies.txt file at the end')
+    .option('--ca-certificate <file>', 'also trust the CA certificates of this PEM file')
+    .option('--insecure', 'do not check certificates (https)');
   return addDaemonOptions(program)
     .version(VERSION, '-V, --version', 'print the version')
     .helpOption('-h, --help', 'show this help')
@@ -119,6 +129,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     opts = program.opts<CliOptions>();
     headers = await headerArgs(opts.header);
     urls = [...program.args];
+    if (opts.insecure) io.stderr.write('qget: warning: --insecure: certificates are not checked\n');
     if (opts.enableRpc) {
       const { runDaemon } = await import('./run-daemon.js');
       return await runDaemon(urls, opts, headers, io);

@@ -117,6 +117,7 @@ export class DownloadJob {
             connections: this.#o.maxConnections,
             timeoutMs: this.#o.timeoutMs,
             proxy: this.#o.proxy,
+            tls: this.#o.tls,
           })
         : undefined;
     const pool = this.#o.dispatcher === undefined ? (this.#o.pool ?? ownPool) : undefined;

@@ -4,6 +4,8 @@
 import type { Requester } from '../net/client.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
 import type { ProxyRoutes } from '../net/proxy.js';
+import type { HttpSession } from '../net/session.js';
+import type { TlsOptions } from '../net/tls.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { ChecksumSpec } from './checksum.js';
 import type { OutputNames } from './output-names.js';
@@ -48,6 +50,9 @@ export interface EngineOptions {
   pool?: ConnectionPool | undefined;
   /** The proxies of the download's own pool (a shared pool has its own). */
   proxy?: ProxyRoutes | undefined;
+  /** Credentials and cookies (net/session.ts); TLS rules for its own pool (net/tls.ts). */
+  session?: HttpSession | undefined;
+  tls?: TlsOptions | undefined;
   limiters?: readonly TokenBucket[];
   limiterOwner?: object;
   /** The names taken in this run (a Manager's): a taken output is renamed `name.1.ext`, … */

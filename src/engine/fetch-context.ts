@@ -47,6 +47,7 @@ export function fetchContext(
     },
     batchBuffers: resources.buffers.get,
     headers: o.headers,
+    session: o.session,
     chunkBytes: o.chunkBytes,
     limiters: o.limiters ?? [],
     limiterOwner: run.limiterOwner,

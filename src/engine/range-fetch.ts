@@ -12,8 +12,9 @@ import {
   undiciAnswer,
 } from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
-import { requestHeaders } from '../net/credentials.js';
+import { noteAnswer, requestHeaders } from '../net/credentials.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
+import type { HttpSession } from '../net/session.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
 import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
@@ -27,6 +28,8 @@ export interface FetchContext {
   /** undici, for requests without a lean connection. */
   dispatcher: () => Requester;
   headers: Record<string, string>;
+  /** Credentials and cookies (net/session.ts). */
+  session?: HttpSession | undefined;
   /** Bytes gathered before one positional write. */
   chunkBytes: number;
   limiters: readonly TokenBucket[];
@@ -267,21 +270,26 @@ export class RangeFetch {
     return this.started && ms >= 50 ? (this.received * 1000) / ms : undefined;
   }
 
-  async #request(start: number, end: number): Promise<Answer> {
-    const { info, connection, dispatcher, headers } = this.#ctx;
+  async #request(start: number, end: number, again = false): Promise<Answer> {
+    const { info, connection, dispatcher, headers, session } = this.#ctx;
     const ifRange = ifRangeValue(info);
+    const range = { ...headers, range: `bytes=${start}-${end - 1}` };
+    const mine = ifRange ? { ...range, 'if-range': ifRange } : range;
     // The final URL gets the credentials only if it kept the origin of the URL given.
-    const all = requestHeaders(info.finalUrl, info.url, {
-      ...headers,
-      range: `bytes=${start}-${end - 1}`,
-      ...(ifRange ? { 'if-range': ifRange } : {}),
-    });
+    const all = requestHeaders(info.finalUrl, info.url, mine, session);
     const signal = this.#controller.signal;
     if (connection) {
       const url = new URL(info.finalUrl);
       try {
         const res = await connection.request(`${url.pathname}${url.search}`, all, signal);
-        return leanAnswer(connection, res, info.finalUrl);
+        const answer = leanAnswer(connection, res, info.finalUrl);
+        // Cookies kept; a stale Digest nonce answered once more with the new one.
+        if (!(await noteAnswer(session, url, info.url, mine, res.statusCode, res.repeated))) {
+          return answer;
+        }
+        if (again) return answer;
+        answer.discard();
+        return this.#request(start, end, true);
       } catch (err) {
         if (err instanceof UnsupportedResponseError) this.#ctx.onUnsupported?.(err);
         throw err;
@@ -291,7 +299,8 @@ export class RangeFetch {
       await openRequest(info.finalUrl, {
         dispatcher: dispatcher(),
         signal,
-        headers: all,
+        headers: mine,
+        session,
         userUrl: info.url,
       }),
     );

@@ -104,6 +104,7 @@ async function openWhole(transfer: Transfer, info: ResourceInfo): Promise<Answer
     dispatcher,
     userUrl: o.url,
     headers: o.headers,
+    session: o.session,
     signal: abort.signal,
   });
   try {

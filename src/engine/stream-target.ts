@@ -24,6 +24,7 @@ import {
   toQgetError,
 } from '../net/client.js';
 import { contentLength, parseContentRange } from '../net/headers.js';
+import type { HttpSession } from '../net/session.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 
 /** What identifies the version of the resource whose bytes are in the stream. */
@@ -42,6 +43,8 @@ export interface StreamDownloadOptions {
   /** Size seen by the earlier run, -1 unknown. */
   knownSize?: number;
   headers: Record<string, string>;
+  /** Credentials and cookies (net/session.ts). */
+  session?: HttpSession | undefined;
   dispatcher: Requester;
   signal?: AbortSignal | undefined;
   /** Longest wait for a byte from the server, ms. */
@@ -155,6 +158,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
         ? { ...o.headers, range: `bytes=${o.offset}-`, 'if-range': ifRange! }
         : o.headers,
       signal,
+      session: o.session,
       userUrl: o.url,
       followRedirects: true,
     });

@@ -10,11 +10,13 @@ import {
   NetworkError,
   TooManyRedirectsError,
 } from '../errors.js';
-import { requestHeaders } from './credentials.js';
+import { noteAnswer, requestHeaders } from './credentials.js';
 import { flattenHeaders } from './headers.js';
 import { toQgetError } from './error-map.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
+import type { HttpSession } from './session.js';
+import { type TlsOptions, tlsConnectOptions } from './tls.js';
 
 export const MAX_REDIRECTS = 10;
 
@@ -23,15 +25,17 @@ export interface AgentOptions {
   connections: number;
   /** Connect and response-headers timeout, ms. */
   timeoutMs: number;
+  /** Certificates trusted besides the usual roots, or no check at all (tls.ts). */
+  tls?: TlsOptions | undefined;
 }
 
-export function socketOptions(timeoutMs: number) {
+export function socketOptions(timeoutMs: number, tls?: TlsOptions) {
   return {
     pipelining: 1,
     keepAliveTimeout: 10_000,
     headersTimeout: timeoutMs,
     bodyTimeout: 0,
-    connect: { timeout: timeoutMs },
+    connect: { timeout: timeoutMs, ...tlsConnectOptions(tls) },
   };
 }
 
@@ -87,7 +91,7 @@ export function createAgent(options: AgentOptions): Requester {
     (undici) =>
       new undici.Agent({
         connections: Math.max(1, options.connections),
-        ...socketOptions(options.timeoutMs),
+        ...socketOptions(options.timeoutMs, options.tls),
       }),
   );
 }
@@ -97,10 +101,13 @@ export function createAgent(options: AgentOptions): Requester {
  * socket: an undici pool hands requests to its first free client even when that one has no
  * socket, so it opens new connections while idle ones still hold a server's per-client slots.
  */
-export function createConnection(url: string, options: Pick<AgentOptions, 'timeoutMs'>): Requester {
+export function createConnection(
+  url: string,
+  options: Pick<AgentOptions, 'timeoutMs' | 'tls'>,
+): Requester {
   const origin = new URL(url).origin;
   return new LazyDispatcher(
-    (undici) => new undici.Client(origin, socketOptions(options.timeoutMs)),
+    (undici) => new undici.Client(origin, socketOptions(options.timeoutMs, options.tls)),
   );
 }
 
@@ -113,6 +120,8 @@ export interface OpenOptions {
    * forgets where it came from.
    */
   userUrl: string;
+  /** Credentials, Digest state and cookies (session.ts). */
+  session?: HttpSession | undefined;
   signal?: AbortSignal | undefined;
   followRedirects?: boolean;
   method?: 'GET' | 'HEAD';
@@ -176,19 +185,36 @@ export function parseHttpUrl(url: string): URL {
 /** Send one request; follows up to MAX_REDIRECTS redirects (relative Location too) if asked. */
 export async function openRequest(url: string, options: OpenOptions): Promise<OpenedResponse> {
   let current = url;
-  for (let hop = 0; ; hop++) {
+  const { session, userUrl } = options;
+  const method = options.method ?? 'GET';
+  for (let hop = 0, again = false; ; hop++) {
     let res: Dispatcher.ResponseData;
     try {
       const target = new URL(current);
       res = await options.dispatcher.request({
         origin: target.origin,
         path: `${target.pathname}${target.search}`,
-        method: options.method ?? 'GET',
-        headers: requestHeaders(target, options.userUrl, options.headers),
+        method,
+        headers: requestHeaders(target, userUrl, options.headers, session, method),
         signal: options.signal ?? null,
       });
     } catch (err) {
       throw toQgetError(err, current, options.signal);
+    }
+    // Cookies kept (a redirect's too); a Digest challenge answered once.
+    const retry = await noteAnswer(
+      session,
+      current,
+      userUrl,
+      options.headers,
+      res.statusCode,
+      res.headers,
+    );
+    again = retry && !again;
+    if (again) {
+      discardBody(res.body);
+      hop--;
+      continue;
     }
     const headers = flattenHeaders(res.headers);
     const next = options.followRedirects

@@ -5,24 +5,26 @@
 
 import {
   type Answer,
+  createConnection,
   openRequest,
   parseHttpUrl,
   type Requester,
-  createConnection,
   redirectTarget,
   toQgetError,
   undiciAnswer,
 } from './client.js';
-import { requestHeaders } from './credentials.js';
 import { type ProxyRoutes, proxyAuthorization } from './proxy.js';
 import { createRequester } from './proxy-dispatcher.js';
 import { connectProxy, openTunnel, proxyConnectError, tunnelRefused } from './tunnel.js';
+import { noteAnswer, requestHeaders } from './credentials.js';
 import {
   type LeanRoute,
   RangeConnection,
   type RangeResponse,
   UnsupportedResponseError,
 } from './range-connection.js';
+import type { HttpSession } from './session.js';
+import type { TlsOptions } from './tls.js';
 
 /** Idle lean connections kept at most (each holds a 64 KiB read buffer). */
 const MAX_IDLE = 64;
@@ -36,6 +38,8 @@ export interface PoolOptions {
   timeoutMs: number;
   /** Which proxy each URL goes through (default: none). */
   proxy?: ProxyRoutes | undefined;
+  /** Certificates trusted besides the usual roots, or no check (tls.ts). */
+  tls?: TlsOptions | undefined;
 }
 
 export class ConnectionPool {
@@ -43,6 +47,7 @@ export class ConnectionPool {
   readonly agent: Requester;
   readonly #timeoutMs: number;
   readonly #proxy: ProxyRoutes | undefined;
+  readonly #tls: TlsOptions | undefined;
   readonly #idle = new Map<string, RangeConnection[]>();
   #idleCount = 0;
   /** Origins that answered in a way the lean client does not read: undici from then on. */
@@ -53,14 +58,19 @@ export class ConnectionPool {
     this.agent = createRequester(options);
     this.#timeoutMs = options.timeoutMs;
     this.#proxy = options.proxy;
+    this.#tls = options.tls;
   }
 
-  /** One keep-alive undici connection of its own to the origin of `url` (see createConnection). */
+  /**
+   * One keep-alive undici connection of its own to the origin of `url` (see createConnection),
+   * through the proxy if any, with the pool's TLS rules.
+   */
   connection(url: string): Requester {
+    const tls = this.#tls;
     if (this.#proxy === undefined || this.#proxy.none) {
-      return createConnection(url, { timeoutMs: this.#timeoutMs });
+      return createConnection(url, { timeoutMs: this.#timeoutMs, tls });
     }
-    return createRequester({ connections: 1, timeoutMs: this.#timeoutMs, proxy: this.#proxy });
+    return createRequester({ connections: 1, timeoutMs: this.#timeoutMs, proxy: this.#proxy, tls });
   }
 
   /** The proxy `url` goes through, if any. */
@@ -182,6 +192,8 @@ export interface AnswerOptions {
   pool: ConnectionPool | undefined;
   dispatcher: Requester;
   headers: Record<string, string>;
+  /** Credentials, Digest state and cookies (session.ts). */
+  session?: HttpSession | undefined;
   signal: AbortSignal;
 }
 
@@ -197,7 +209,8 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
   const overUndici = async (from: string): Promise<Answer> =>
     undiciAnswer(await openRequest(from, { ...options, userUrl: url, followRedirects: true }));
   let current = url;
-  for (let hop = 0; ; hop++) {
+  const { session } = options;
+  for (let hop = 0, again = false; ; hop++) {
     const target = parseHttpUrl(current);
     const connection = pool?.lean(target);
     if (!connection) return overUndici(current);
@@ -205,7 +218,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     try {
       response = await connection.request(
         `${target.pathname}${target.search}`,
-        requestHeaders(target, url, options.headers),
+        requestHeaders(target, url, options.headers, session),
         signal,
       );
     } catch (err) {
@@ -215,6 +228,16 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
         return overUndici(current);
       }
       throw toQgetError(err, current, signal);
+    }
+    // Cookies kept (a redirect's too); a Digest challenge answered once.
+    const { statusCode, repeated } = response;
+    const retry = await noteAnswer(session, current, url, options.headers, statusCode, repeated);
+    again = retry && !again;
+    if (again) {
+      await drain(connection, response);
+      pool!.release(connection);
+      hop--;
+      continue;
     }
     let next: string | undefined;
     try {

@@ -3,7 +3,33 @@
 //
 // The rule (curl's): the headers that carry credentials, and the user:password of the URL given
 // (sent as HTTP Basic auth), belong to that URL's origin (scheme, host, port). A redirect to
-// another origin, and every later request to it, goes without them.
+// another origin, and every later request to it, goes without them. The session's credentials
+// (-u, .netrc, the `auth` option) follow the same rule; its cookies follow their own domains.
+
+/** A user name and password. */
+export interface Credentials {
+  username: string;
+  password: string;
+}
+
+/** Raw response headers: a repeated name (Set-Cookie) as an array. */
+export type RawHeaders = Record<string, string | string[] | undefined>;
+
+/** What the request paths ask of a download's session (session.ts's HttpSession). */
+export interface HttpSession {
+  /** Credentials for the origin of the URL given. */
+  readonly auth: Credentials | undefined;
+  /** The Authorization value for a request to `target` with `credentials`. */
+  authorization(target: URL, credentials: Credentials, method: string): string;
+  readonly cookies?: { header(url: string | URL): string | undefined } | undefined;
+  /** Note an answer; true when the request should be sent once more. */
+  received(
+    url: string | URL,
+    statusCode: number,
+    headers: RawHeaders,
+    sentAuth: boolean,
+  ): Promise<boolean>;
+}
 
 /** Headers that carry credentials: dropped for any origin but the one the user asked for. */
 export const CREDENTIAL_HEADERS: ReadonlySet<string> = new Set([
@@ -27,11 +53,10 @@ export function hasUserinfo(url: string | URL): boolean {
   }
 }
 
-/** `Basic base64(user:password)` for a URL's (percent-decoded) userinfo. */
-export function basicAuth(url: URL): string {
-  const user = safeDecode(url.username);
-  const password = safeDecode(url.password);
-  return `Basic ${Buffer.from(`${user}:${password}`, 'utf8').toString('base64')}`;
+/** `Basic base64(user:password)`. */
+export function basicAuth(credentials: Credentials): string {
+  const pair = `${credentials.username}:${credentials.password}`;
+  return `Basic ${Buffer.from(pair, 'utf8').toString('base64')}`;
 }
 
 function safeDecode(text: string): string {
@@ -42,31 +67,84 @@ function safeDecode(text: string): string {
   }
 }
 
+/** The user name and password of a URL's (percent-decoded) userinfo. */
+function userinfoCredentials(url: URL): Credentials {
+  return { username: safeDecode(url.username), password: safeDecode(url.password) };
+}
+
+/**
+ * The credentials a request to `target` carries in a download of `given`: `target`'s own
+ * userinfo (a redirect's Location), else, on `given`'s origin only, `given`'s userinfo or the
+ * session's (`auth`, -u, .netrc). None when the user gave an Authorization header: it wins, as in
+ * curl (and goes to `given`'s origin only).
+ */
+export function credentialsFor(
+  target: URL,
+  given: URL,
+  headers: Record<string, string>,
+  session?: HttpSession | undefined,
+): Credentials | undefined {
+  const same = target.origin === given.origin;
+  if (same && Object.keys(headers).some((name) => name.toLowerCase() === 'authorization')) {
+    return undefined;
+  }
+  if (hasUserinfo(target)) return userinfoCredentials(target);
+  if (!same) return undefined;
+  if (hasUserinfo(given)) return userinfoCredentials(given);
+  return session?.auth;
+}
+
 /**
  * The headers to send to `target` in a download of `given` (the URL the user gave): all of
- * `headers` on `given`'s origin, plus Basic auth from the userinfo (unless an Authorization
- * header was given: it wins, as in curl); elsewhere, `headers` without the credential ones.
- * A `target` with its own userinfo (a redirect's Location) uses that.
+ * `headers` on `given`'s origin, plus the credentials (credentialsFor: Basic auth, or Digest once
+ * the origin asked for it); elsewhere, `headers` without the credential ones. The session's
+ * cookies for `target` join a Cookie header given (its domain/path rules decide where they go).
  */
 export function requestHeaders(
   target: string | URL,
   given: string | URL,
   headers: Record<string, string>,
+  session?: HttpSession | undefined,
+  method = 'GET',
 ): Record<string, string> {
   const to = new URL(target);
   const from = new URL(given);
   const same = to.origin === from.origin;
   const out: Record<string, string> = {};
-  let authorization = false;
   for (const [name, value] of Object.entries(headers)) {
-    const lower = name.toLowerCase();
-    if (!same && CREDENTIAL_HEADERS.has(lower)) continue;
-    if (lower === 'authorization') authorization = true;
+    if (!same && CREDENTIAL_HEADERS.has(name.toLowerCase())) continue;
     out[name] = value;
   }
-  const userinfo = hasUserinfo(to) ? to : same && hasUserinfo(from) ? from : undefined;
-  if (userinfo && !authorization) out.authorization = basicAuth(userinfo);
+  const credentials = credentialsFor(to, from, headers, session);
+  if (credentials) {
+    out.authorization = session
+      ? session.authorization(to, credentials, method)
+      : basicAuth(credentials);
+  }
+  const jar = session?.cookies?.header(to);
+  if (jar !== undefined) {
+    const name = Object.keys(out).find((n) => n.toLowerCase() === 'cookie');
+    if (name === undefined) out.cookie = jar;
+    else out[name] = `${out[name]}; ${jar}`;
+  }
   return out;
+}
+
+/**
+ * Tell the session about an answer to a request built by requestHeaders() (cookies kept, a
+ * Digest challenge taken): true when the request should be sent once more, answering it.
+ */
+export async function noteAnswer(
+  session: HttpSession | undefined,
+  target: string | URL,
+  given: string | URL,
+  headers: Record<string, string>,
+  statusCode: number,
+  raw: RawHeaders,
+): Promise<boolean> {
+  if (!session) return false;
+  const sentAuth = credentialsFor(new URL(target), new URL(given), headers, session) !== undefined;
+  return session.received(target, statusCode, raw, sentAuth);
 }
 
 /**

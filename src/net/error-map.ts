@@ -3,6 +3,7 @@
 // transient, Node's own ERR_* usage errors are not.
 
 import { AbortError, errorCode, NetworkError, QgetError, TimeoutError } from '../errors.js';
+import { UNTRUSTED_HINT } from './tls.js';
 
 /**
  * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
@@ -29,6 +30,11 @@ function isTlsCode(code: string): boolean {
   );
 }
 
+/** A certificate that does not verify (as opposed to a failed handshake). */
+function isCertificateCode(code: string): boolean {
+  return code.includes('CERT') || code.startsWith('UNABLE_TO_') || code === 'HOSTNAME_MISMATCH';
+}
+
 /** Map anything thrown while sending a request or reading a body to a QgetError. */
 export function toQgetError(
   err: unknown,
@@ -47,6 +53,12 @@ export function toQgetError(
     return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
       cause: err,
     });
+  }
+  if (code && isCertificateCode(code)) {
+    return new NetworkError(
+      `TLS: the certificate of ${new URL(url).host} is not trusted (${detail}); ${UNTRUSTED_HINT}`,
+      { cause: err, transient: false },
+    );
   }
   if (code && isTlsCode(code)) {
     return new NetworkError(`TLS error talking to ${new URL(url).host}: ${detail}`, {

@@ -67,6 +67,23 @@ export function flattenHeadLines(lines: readonly string[]): FlatHeaders {
   return out;
 }
 
+/** Names whose every value counts: each Set-Cookie is a cookie, each WWW-Authenticate a challenge. */
+const REPEATED = new Set(['set-cookie', 'www-authenticate']);
+
+/** The Set-Cookie and WWW-Authenticate lines of a raw response head, every value. */
+export function repeatedHeaders(lines: readonly string[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const line of lines) {
+    const colon = line.indexOf(':');
+    const name = colon > 0 ? line.slice(0, colon).trim().toLowerCase() : '';
+    if (!REPEATED.has(name)) continue;
+    const values = out[name] ?? [];
+    values.push(line.slice(colon + 1).trim());
+    out[name] = values;
+  }
+  return out;
+}
+
 /** The same headers with lower-case names (a later spelling of a name wins). */
 export function lowerCaseKeys(headers: Record<string, string>): Record<string, string> {
   return Object.fromEntries(Object.entries(headers).map(([k, v]) => [k.toLowerCase(), v]));

@@ -60,7 +60,7 @@ class ProxyRequester implements Requester {
     if (this.#closed) throw new undici.errors.ClientDestroyedError();
     const base = {
       connections: Math.max(1, this.#options.connections),
-      ...socketOptions(this.#options.timeoutMs),
+      ...socketOptions(this.#options.timeoutMs, this.#options.tls),
     };
     const target = new URL(String(options.origin));
     const proxy = this.#routes.for(target);
@@ -122,7 +122,10 @@ class ProxyRequester implements Requester {
   #tunnelConnect(tlsConnect: typeof import('node:tls').connect) {
     const timeoutMs = this.#options.timeoutMs;
     // The TLS options of a direct connection (undici's `connect` ones), over the tunnel.
-    const { timeout: _timeout, ...tlsOptions } = socketOptions(timeoutMs).connect;
+    const { timeout: _timeout, ...tlsOptions } = socketOptions(
+      timeoutMs,
+      this.#options.tls,
+    ).connect;
     return (o: ConnectOptions, cb: Callback): void => {
       const https = o.protocol === 'https:';
       const port = Number(o.port) || (https ? 443 : 80);

@@ -8,7 +8,7 @@
 // (`GET http://host/path`); through a SOCKS proxy it reads a tunnel socket by 'data' events.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import { flattenHeadLines } from './headers.js';
+import { flattenHeadLines, repeatedHeaders } from './headers.js';
 
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
@@ -34,6 +34,8 @@ export interface RangeResponse {
   statusCode: number;
   /** Lower-case names, first value only. */
   headers: Record<string, string | undefined>;
+  /** The headers a session reads every value of (Set-Cookie, WWW-Authenticate). */
+  repeated: Record<string, string[]>;
   /** Body bytes to come; -1 when chunked or delimited by the end of the connection. */
   length: number;
 }
@@ -471,13 +473,14 @@ export class RangeConnection {
     if (!status)
       throw new UnsupportedResponseError(`not an HTTP/1.x answer: ${JSON.stringify(lines[0])}`);
     const headers = flattenHeadLines(lines.slice(1));
+    const repeated = repeatedHeaders(lines.slice(1));
     const statusCode = Number(status[2]);
     const connection = headers.connection?.toLowerCase() ?? '';
     this.#keepAlive =
       status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
     this.#framing = 'length';
     if (statusCode < 200 || statusCode === 204 || statusCode === 304) {
-      return { statusCode, headers, length: 0 };
+      return { statusCode, headers, repeated, length: 0 };
     }
     const coding = headers['transfer-encoding'];
     if (coding !== undefined) {
@@ -485,15 +488,15 @@ export class RangeConnection {
         throw new UnsupportedResponseError(`Transfer-Encoding: ${coding}`);
       }
       this.#framing = 'chunked';
-      return { statusCode, headers, length: -1 };
+      return { statusCode, headers, repeated, length: -1 };
     }
     const length = headers['content-length'];
     if (length === undefined) {
       this.#framing = 'close';
       this.#keepAlive = false;
-      return { statusCode, headers, length: -1 };
+      return { statusCode, headers, repeated, length: -1 };
     }
     if (!/^\d+$/.test(length)) throw new UnsupportedResponseError(`Content-Length: ${length}`);
-    return { statusCode, headers, length: Number(length) };
+    return { statusCode, headers, repeated, length: Number(length) };
   }
 }

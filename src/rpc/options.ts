@@ -100,6 +100,12 @@ const PER_DOWNLOAD: Record<string, Check> = {
   'no-proxy': any,
   'all-proxy-user': any,
   'all-proxy-passwd': any,
+  'http-user': (v) => v,
+  'http-passwd': (v) => v,
+  'check-certificate': bool,
+  'ca-certificate': text,
+  'load-cookies': text,
+  'save-cookies': text,
 };
 
 /** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
@@ -380,6 +386,7 @@ export function downloaderOptions(
     restartWait: -1,
     proxy: proxyOption(values) ?? template.proxy,
     noProxy: values['no-proxy'] ?? template.noProxy,
+    ...sessionOptions(values),
   };
 }
 
@@ -403,4 +410,18 @@ export function proxyOption(values: OptionValues): DownloaderOptions['proxy'] {
   const https = values['https-proxy'] ?? all;
   if (http === undefined && https === undefined) return undefined;
   return { http: http || false, https: https || false };
+}
+
+/** http-user/http-passwd, the cookie files and the certificate options, where given. */
+function sessionOptions(values: OptionValues): DownloaderOptions {
+  const out: DownloaderOptions = {};
+  const user = values['http-user'];
+  if (user !== undefined) out.auth = { username: user, password: values['http-passwd'] ?? '' };
+  if (values['check-certificate'] !== undefined) {
+    out.insecure = values['check-certificate'] === 'false';
+  }
+  if (values['ca-certificate'] !== undefined) out.caCertificate = values['ca-certificate'];
+  if (values['load-cookies'] !== undefined) out.loadCookies = values['load-cookies'];
+  if (values['save-cookies'] !== undefined) out.saveCookies = values['save-cookies'];
+  return out;
 }

@@ -12,6 +12,7 @@ import { createServer as createHttpsServer } from 'node:https';
 import type { AddressInfo, Socket } from 'node:net';
 import { type BodyPlan, type Pacer, writeBody } from './body.js';
 import { type ContentSource, makeContent, virtualContent } from './content.js';
+import { checkDigest, type DigestConfig, digestChallenge } from './digest-server.js';
 
 export interface ServerConfig {
   /** What is served. Assigning it directly changes the bytes but NOT the validators (a silent
@@ -58,6 +59,12 @@ export interface ServerConfig {
   tls: { key: string; cert: string } | null;
   /** Content requests without exactly this Authorization header get 401, null = open. */
   authorization: string | null;
+  /** Content requests need this Digest auth (checked by digest-server.ts), null = none. */
+  digest: DigestConfig | null;
+  /** Each redirect answer sets the cookie `hop<N>=v<N>` (N: the hops left), Path=/. */
+  redirectCookies: boolean;
+  /** Set-Cookie values sent with every content answer. */
+  setCookie: string[];
 }
 
 export interface RequestRecord {
@@ -134,6 +141,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     changeAfterRequests: 0,
     tls: null,
     authorization: null,
+    digest: null,
+    redirectCookies: false,
+    setCookie: [],
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -290,7 +300,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       const target = `${n > 0 ? `/redirect/${n - 1}/` : '/'}${redirect[2]}${url.search}`;
       // Odd N: a relative (path-absolute) Location; even N (and 0): an absolute URL.
       const location = n % 2 === 1 ? target : `${base}${target}`;
-      sendText(res, record, 302, `see ${location}\n`, { Location: location });
+      const cookie = config.redirectCookies ? { 'Set-Cookie': `hop${n}=v${n}; Path=/` } : {};
+      sendText(res, record, 302, `see ${location}\n`, { Location: location, ...cookie });
       return;
     }
     const status = /^\/status\/(\d{3})$/.exec(path);
@@ -307,6 +318,14 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     }
     if (config.authorization !== null && req.headers.authorization !== config.authorization) {
       sendText(res, record, 401, 'unauthorized\n', { 'WWW-Authenticate': 'Basic realm="test"' });
+      return;
+    }
+    const digest = config.digest;
+    const verdict = digest && checkDigest(digest, req.method!, req.url!, req.headers.authorization);
+    if (digest && verdict !== 'ok') {
+      sendText(res, record, 401, 'unauthorized\n', {
+        'WWW-Authenticate': digestChallenge(digest, verdict === 'stale'),
+      });
       return;
     }
     const disposition = path.startsWith('/named/')
@@ -328,6 +347,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     if (config.lastModified !== null) headers['Last-Modified'] = config.lastModified;
     if (config.ranges) headers['Accept-Ranges'] = 'bytes';
     if (disposition !== null) headers['Content-Disposition'] = disposition;
+    if (config.setCookie.length > 0) res.setHeader('Set-Cookie', config.setCookie);
 
     let status = 200;
     let start = 0;

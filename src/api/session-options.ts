@@ -1,0 +1,108 @@
+// The credential, cookie and TLS options of qget(), Downloader and Manager, checked and turned
+// into what the net layer takes: a session (net/session.ts) and TLS rules (net/tls.ts).
+
+import { readFileSync } from 'node:fs';
+import { InvalidOptionError } from '../errors.js';
+import { Cookies } from '../net/cookies.js';
+import { defaultNetrcPath, netrcCredentials, parseNetrc } from '../net/netrc.js';
+import { type Credentials, HttpSession } from '../net/session.js';
+import { readCaCertificate, type TlsOptions } from '../net/tls.js';
+import { optionError } from './checks.js';
+
+/** The options this file reads (see QgetOptions for what each does). */
+export interface SessionOptionsIn {
+  auth?: { username: string; password: string } | string | undefined;
+  netrc?: boolean | string | undefined;
+  loadCookies?: string | undefined;
+  saveCookies?: string | undefined;
+  caCertificate?: string | Buffer | undefined;
+  insecure?: boolean | undefined;
+}
+
+/** `auth` as credentials: `{ username, password }`, or `'user:password'` (split at the first colon). */
+export function checkAuth(value: unknown): Credentials | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value === 'string') {
+    const colon = value.indexOf(':');
+    return colon < 0
+      ? { username: value, password: '' }
+      : { username: value.slice(0, colon), password: value.slice(colon + 1) };
+  }
+  const o = value as Partial<Credentials> | null;
+  if (
+    o &&
+    typeof o === 'object' &&
+    typeof o.username === 'string' &&
+    typeof o.password === 'string'
+  ) {
+    return { username: o.username, password: o.password };
+  }
+  // Never the value itself: it may hold a password.
+  throw optionError('auth', "{ username, password } or 'user:password'", typeof value);
+}
+
+/** The .netrc credentials for `url`'s host (`netrc`: true = ~/.netrc, a string = that file). */
+export function netrcAuth(url: string, netrc: unknown): Credentials | undefined {
+  if (netrc === undefined || netrc === false) return undefined;
+  if (netrc !== true && (typeof netrc !== 'string' || netrc === '')) {
+    throw optionError('netrc', 'a boolean or a file path', netrc);
+  }
+  const file = netrc === true ? defaultNetrcPath() : netrc;
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (cause) {
+    // curl goes on without credentials when ~/.netrc is missing, not when a named file is.
+    if (netrc === true) return undefined;
+    throw new InvalidOptionError(`cannot read the netrc file ${file}: ${String(cause)}`, { cause });
+  }
+  const target = new URL(url);
+  const user = target.username ? decodeURIComponent(target.username) : undefined;
+  return netrcCredentials(parseNetrc(text), target.hostname, user);
+}
+
+/** `caCertificate` and `insecure` as TLS rules; undefined when neither is set. */
+export function tlsOptions(options: SessionOptionsIn): TlsOptions | undefined {
+  const { caCertificate, insecure } = options;
+  if (insecure !== undefined && typeof insecure !== 'boolean') {
+    throw optionError('insecure', 'a boolean', insecure);
+  }
+  if (caCertificate === undefined) return insecure ? { insecure } : undefined;
+  if (typeof caCertificate !== 'string' && !Buffer.isBuffer(caCertificate)) {
+    throw optionError('caCertificate', 'a PEM string or Buffer, or a file path', caCertificate);
+  }
+  return { ca: readCaCertificate(caCertificate), insecure: insecure ?? false };
+}
+
+/** A key equal for equal TLS rules: a Manager's shared connections serve those only. */
+export function tlsKey(tls: TlsOptions | undefined): string {
+  return `${tls?.insecure ? 1 : 0}:${tls?.ca ?? ''}`;
+}
+
+function checkFile(name: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'string' || value === '') throw optionError(name, 'a file path', value);
+  return value;
+}
+
+/** The session of one run of `url`: `auth`, else .netrc; cookies in `cookies`. */
+export function newSession(url: string, options: SessionOptionsIn, cookies: Cookies): HttpSession {
+  checkFile('loadCookies', options.loadCookies);
+  checkFile('saveCookies', options.saveCookies);
+  const auth = checkAuth(options.auth) ?? netrcAuth(url, options.netrc);
+  return new HttpSession({ auth, cookies });
+}
+
+/** Read `loadCookies` into `cookies` (once per jar and file). */
+export function loadCookies(options: SessionOptionsIn, cookies: Cookies): Promise<void> {
+  const file = checkFile('loadCookies', options.loadCookies);
+  return file ? cookies.loadOnce(file) : Promise.resolve();
+}
+
+/** Write `cookies` to `saveCookies`, when set. */
+export async function saveCookies(options: SessionOptionsIn, cookies: Cookies): Promise<void> {
+  const file = checkFile('saveCookies', options.saveCookies);
+  if (file) await cookies.save(file);
+}
+
+export { Cookies };
