@@ -127,6 +127,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
   #speedMark = { at: 0, bytes: 0 };
   #speedTimer: ReturnType<typeof setInterval> | undefined;
   #lastError: QgetError | null = null;
+  #finalUrl: string | null = null;
   readonly #restarts = new RestartTimer(() => this.emit('restart-time-changed', this));
 
   #alive = false;
@@ -321,6 +322,11 @@ export class Downloader extends Emitter<DownloaderSignals> {
   /** The error that stopped the last run that failed; null if none failed yet. */
   get lastError(): QgetError | null {
     return this.#lastError;
+  }
+
+  /** The URL that served the last complete file download (after redirects); null until one completes (and for a Writable). */
+  get finalUrl(): string | null {
+    return this.#finalUrl;
   }
 
   get humanSize(): HumanReadable {
@@ -537,6 +543,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
     const job = new DownloadJob(options);
     this.#job = job;
     const result = await job.run();
+    this.#finalUrl = result.finalUrl;
     this.#setSize(result.size);
     this.#downloaded = result.size;
   }
