@@ -7,10 +7,12 @@ import { createHash, randomBytes } from 'node:crypto';
 import { createReadStream } from 'node:fs';
 import { mkdir, stat } from 'node:fs/promises';
 import { hostname } from 'node:os';
+import { resolve } from 'node:path';
 import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { Downloader } from '../downloader.js';
 import type { DownloaderOptions } from '../downloader-options.js';
 import { Manager } from '../manager.js';
+import { sweepDebris } from './debris.js';
 import { HostLimit } from './hosts.js';
 import {
   backoffMs,
@@ -147,6 +149,7 @@ export class FarmWorker {
       leaseMs: Math.max(5000, Math.round((this.#o.lockSeconds ?? 30) * 1000)),
       owner: this.#owner,
     });
+    await sweepDebris(resolve(this.#o.dir ?? '.'));
     this.#manager.start();
     void this.#worker.run().catch(() => {});
     await this.#worker.waitUntilReady();
@@ -193,6 +196,8 @@ export class FarmWorker {
       await mkdir(place.dirPath, { recursive: true });
       this.#folders.add(place.dirPath);
     }
+    // Its last worker died: clear what that one left mid-claim (its .part is continued).
+    if (job.stalledCounter > 0) await sweepDebris(place.dirPath);
     const d = new Downloader(job.data.url, { ...this.#manager.downloadOptions, ...place });
     const stopped = new Promise<void>((resolve) => {
       d.listen('state-changed', () => {
