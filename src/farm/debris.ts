@@ -8,8 +8,13 @@ import { join } from 'node:path';
 import { isAlive, type LockHolder } from '../engine/output-claim.js';
 
 const DEBRIS = /^\.qget-(lock-[0-9a-f]+\.tmp|stale-[0-9a-f]+)$/;
-/** An unreadable one is removed once it is this old (no claim step lasts this long). */
-const UNREADABLE_AGE_MS = 5 * 60_000;
+/**
+ * An unreadable one (its writer was killed between creating and filling it) is removed once it
+ * is this old: a live claim writes, links and removes it within milliseconds, and the sweep runs
+ * only after a worker's death was noticed (a lock duration later). Should a very slow live claim
+ * lose its file, its link fails and the job is tried again.
+ */
+const UNREADABLE_AGE_MS = 1000;
 
 /** Remove the claim's leftovers of dead processes in `dir`; resolves how many went. */
 export async function sweepDebris(dir: string): Promise<number> {
@@ -52,4 +57,21 @@ async function isDebris(path: string): Promise<boolean> {
   } catch {
     return false;
   }
+}
+
+/**
+ * A finished file found where a job was to be saved: a `.part` and control file beside it with no
+ * claim lock are an abandoned second copy (two deliveries of one job raced, and the one that lost
+ * found the file in place at the end). They are removed; a lock means a live writer: left alone.
+ */
+export async function removeOrphanPart(path: string): Promise<void> {
+  const control = `${path}.qget`;
+  try {
+    await stat(`${control}.lock`);
+    return;
+  } catch {
+    // No lock: nobody is writing it.
+  }
+  await unlink(`${path}.part`).catch(() => {});
+  await unlink(control).catch(() => {});
 }

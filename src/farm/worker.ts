@@ -10,9 +10,10 @@ import { hostname } from 'node:os';
 import { resolve } from 'node:path';
 import { DelayedError, type Job, UnrecoverableError, Worker, type WorkerOptions } from 'bullmq';
 import { Downloader } from '../downloader.js';
+import { FileExistsError } from '../errors.js';
 import type { DownloaderOptions } from '../downloader-options.js';
 import { Manager } from '../manager.js';
-import { sweepDebris } from './debris.js';
+import { removeOrphanPart, sweepDebris } from './debris.js';
 import { HostLimit } from './hosts.js';
 import {
   backoffMs,
@@ -215,6 +216,8 @@ export class FarmWorker {
       random: Math.random(),
     });
     const seconds = (performance.now() - started) / 1000;
+    const existing = d.lastError instanceof FileExistsError ? d.lastError.path : undefined;
+    if (existing !== undefined) await removeOrphanPart(existing);
     switch (outcome.kind) {
       case 'complete': {
         const path = d.path as string;
