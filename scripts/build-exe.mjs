@@ -110,6 +110,17 @@ run(process.execPath, [
   'tsconfig.build.json',
 ]);
 
+// The download farm (BullMQ, a Redis client with optional native parts) stays out of the
+// executable: its commands resolve to src/cli/run-farm-sea.ts, which points to the npm package.
+const farmLeftOut = {
+  name: 'farm-left-out',
+  setup(build) {
+    build.onResolve({ filter: /^\.\/run-farm\.js$/ }, () => ({
+      path: join(root, 'src/cli/run-farm-sea.ts'),
+    }));
+  },
+};
+
 // 1. One CommonJS script, nothing left to resolve from node_modules at run time.
 step("building the daemon's web page");
 let web;
@@ -137,7 +148,7 @@ try {
     keepNames: false,
     legalComments: 'none',
     metafile: true,
-    plugins: [undiciLite, webPlugin(web)],
+    plugins: [undiciLite, webPlugin(web), farmLeftOut],
     logLevel: 'warning',
     // src/version.ts reads package.json through import.meta.url only when __QGET_VERSION__ is
     // not defined; with the define that branch is dead (checked below), so its warning is noise.

@@ -3,7 +3,8 @@
 // bin/qget.js loads. Start-up is a large share of a short download's time: one file instead of
 // some 150 modules to resolve and read, and undici without the parts the command line never
 // uses (scripts/undici-lite.mjs). The daemon, the input-file reader and the run modes stay in
-// their own chunks, loaded only when used. The library (dist/index.js) is tsc's output.
+// their own chunks, loaded only when used; so do the farm's commands, whose BullMQ stays in
+// node_modules. The library (dist/index.js) is tsc's output.
 
 import { rmSync, writeFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
@@ -48,6 +49,8 @@ const result = await esbuild.build({
   },
   define: bundleDefines(pkg.version),
   plugins: [undiciLite, webPlugin(web)],
+  // The farm's commands (a chunk of their own) load BullMQ from node_modules: a dependency.
+  external: ['bullmq'],
   legalComments: 'none',
   metafile: true,
   logLevel: 'warning',

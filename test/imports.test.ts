@@ -8,7 +8,7 @@ import { dirname, join, relative, resolve } from 'node:path';
 import { describe, it } from 'node:test';
 
 const SRC = resolve(import.meta.dirname, '../src');
-const MODES = ['cli/run-single.ts', 'cli/run-many.ts', 'cli/run-daemon.ts'];
+const MODES = ['cli/run-single.ts', 'cli/run-many.ts', 'cli/run-daemon.ts', 'cli/run-farm.ts'];
 
 type Graph = Map<string, string[]>;
 
@@ -138,5 +138,27 @@ describe('import graph of src/', () => {
     assert.ok(graph.get('cli/main.ts')?.includes('cli/run-daemon.ts'), 'dynamic imports scanned');
     assert.deepEqual(cycles(graph), []);
     assert.deepEqual(forbiddenEdges(graph), []);
+  });
+
+  it('loads BullMQ only in the farm (src/farm/, and the farm commands that import it lazily)', async () => {
+    const farmSide = (file: string): boolean =>
+      file.startsWith('farm/') || file === 'cli/run-farm.ts';
+    const offenders: string[] = [];
+    for (const file of await sourceFiles(SRC)) {
+      const name = relative(SRC, file);
+      if (farmSide(name)) continue;
+      for (const spec of specifiers(await readFile(file, 'utf8'))) {
+        const target = spec.startsWith('.')
+          ? relative(SRC, resolve(dirname(file), spec)).replace(/\.js$/, '.ts')
+          : spec;
+        if (target === 'bullmq' || target.startsWith('farm/') || target === 'cli/run-farm.ts') {
+          if (!(name === 'cli/main.ts' && target === 'cli/run-farm.ts'))
+            offenders.push(`${name} -> ${target}`);
+        }
+      }
+    }
+    assert.deepEqual(offenders, []);
+    const main = await readFile(join(SRC, 'cli/main.ts'), 'utf8');
+    assert.match(main, /await import\('\.\/run-farm\.js'\)/, 'main.ts loads the farm lazily');
   });
 });

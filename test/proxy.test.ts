@@ -328,7 +328,10 @@ describe('SOCKS5 proxy (dante)', () => {
     });
     await manager.stop();
     assert.equal(d.state, 'error');
-    assert.match(String(d.lastError?.message), /TLS: the certificate of localhost:\d+ is not trusted/);
+    assert.match(
+      String(d.lastError?.message),
+      /TLS: the certificate of localhost:\d+ is not trusted/,
+    );
     assert.match(await dante.log(), new RegExp(`127\\.0\\.0\\.1\\.${path(https.url)}`));
   });
 });

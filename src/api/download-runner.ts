@@ -69,6 +69,7 @@ export class DownloadRunner {
   #state: DownloaderState = 'pause';
   #size = -1;
   #lastError: QgetError | null = null;
+  #finalUrl: string | null = null;
 
   #alive = false;
   #run: Promise<void> | undefined;
@@ -100,6 +101,11 @@ export class DownloadRunner {
   /** The error that stopped the last run that failed; null if none failed yet. */
   get lastError(): QgetError | null {
     return this.#lastError;
+  }
+
+  /** The URL that served the last complete file download (after redirects). */
+  get finalUrl(): string | null {
+    return this.#finalUrl;
   }
 
   get alive(): boolean {
@@ -280,6 +286,7 @@ export class DownloadRunner {
     const job = new DownloadJob(options);
     this.#job = job;
     const result = await job.run();
+    this.#finalUrl = result.finalUrl;
     this.#setSize(result.size);
     this.#downloaded = result.size;
   }

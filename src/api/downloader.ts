@@ -335,6 +335,14 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.lastError;
   }
 
+  /**
+   * The URL that served the last complete file download (after redirects); null until one
+   * completes (and for a Writable).
+   */
+  get finalUrl(): string | null {
+    return this.#runner.finalUrl;
+  }
+
   // ---- methods ----
 
   /**

@@ -17,6 +17,9 @@ import { addDaemonOptions } from './daemon-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { settleOutput } from './output-target.js';
 
+/** `qget <command> --redis ...`: a first argument that is never a URL. */
+const FARM_COMMANDS = ['enqueue', 'worker', 'queue'];
+
 export function buildProgram(): Command {
   const program = new Command()
     .name('qget')
@@ -107,12 +110,21 @@ Exit codes:
   4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
   9 another download is writing the same output   130 interrupted (run the same command again to resume)
   10 the proxy failed (unreachable, 407, refused the tunnel)
-  1 internal error (a bug: please report it)`,
+  1 internal error (a bug: please report it)
+
+A download farm on Redis (see qget enqueue|worker|queue --help):
+  qget enqueue --redis URL -i LIST    qget worker --redis URL -d DIR    qget queue --redis URL`,
     );
 }
 
 /** Run the command; resolves the exit code (never throws for a user's mistake). */
 export async function main(argv: string[], io: Io = process): Promise<number> {
+  // The farm's commands (docs/farm.md) are their own programs; BullMQ loads only for them.
+  const command = argv[0];
+  if (command !== undefined && FARM_COMMANDS.includes(command)) {
+    const { runFarm } = await import('./run-farm.js');
+    return runFarm(command, argv.slice(1), io);
+  }
   const program = buildProgram();
   program.exitOverride();
   program.configureOutput({
