@@ -97,6 +97,7 @@ export async function runMany(
   } finally {
     if (redraw) clearInterval(redraw);
     table?.draw(downloads);
+    table?.close();
     for (const message of warnings) io.stderr.write(`qget: ${message}\n`);
     dispose();
     await manager.stop();
