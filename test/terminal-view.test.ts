@@ -187,9 +187,9 @@ class FakeTerminal extends EventEmitter {
       if (ch === '\r') this.col = 0;
       else if (ch === '\n') this.#lineFeed();
       else if (ch === '\x1b') {
-        const m = /^\x1b\[(\d*)([AJK])/.exec(text.slice(i));
+        const m = /^\[(\d*)([AJK])/.exec(text.slice(i + 1));
         assert.ok(m, `unknown sequence ${JSON.stringify(text.slice(i, i + 6))}`);
-        i += m[0].length - 1;
+        i += m[0].length;
         if (m[2] === 'A') this.row = Math.max(0, this.row - Number(m[1] || 1));
         else if (m[2] === 'J') {
           this.screen[this.row] = this.screen[this.row]!.slice(0, this.col);
