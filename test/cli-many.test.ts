@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { runCli, startCli } from './helpers/cli.js';
 import { makeContent, sha256 } from './helpers/content.js';
+import { waitFor } from './helpers/events.js';
 import { useFixtures } from './helpers/fixture.js';
 
 const fx = useFixtures();
@@ -125,14 +126,18 @@ describe('qget command, many URLs', () => {
     const dir = await fx.tempDir();
     const urls = ['p', 'q', 'r'].map((n) => `${server.url}/${n}.bin`);
     const { child, done } = startCli(['-q', '-r', '1M', '-m', '3', '-d', dir, ...urls], dir);
-    await new Promise((r) => setTimeout(r, 1000));
+    // Measured once the transfer runs (start-up takes long on a busy machine, and Ctrl-C before
+    // the command handles it would kill it): past the first MiB (the limiter's start), over the
+    // next 3 MiB, from the server's count at the moments it is read.
+    const MiB = 1024 * 1024;
+    await waitFor(() => server.stats.bytesSent >= MiB, 120_000, 'the first MiB sent');
     const a = server.stats.bytesSent;
-    const t = Date.now();
-    await new Promise((r) => setTimeout(r, 3000));
-    const rate = (server.stats.bytesSent - a) / ((Date.now() - t) / 1000);
+    const t = performance.now();
+    await waitFor(() => server.stats.bytesSent >= a + 3 * MiB, 60_000, '3 more MiB sent');
+    const rate = (server.stats.bytesSent - a) / ((performance.now() - t) / 1000);
     child.kill('SIGINT');
     assert.equal((await done).code, 130);
-    const mib = rate / (1024 * 1024);
+    const mib = rate / MiB;
     assert.ok(mib > 0.85 && mib < 1.15, `server sent ${mib.toFixed(3)} MiB/s under -r 1M`);
   });
 

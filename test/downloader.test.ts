@@ -160,7 +160,7 @@ describe('Downloader: construction and properties', () => {
     d.path = '/tmp/b.bin';
     d.rateLimit = 2048;
     assert.deepEqual(seen, ['url http://127.0.0.1:9/b.bin', 'path /tmp/b.bin', 'rate 2048']);
-    assert.deepEqual(d.humanRateLimit, [2, 'KB/s']);
+    assert.deepEqual(d.humanRateLimit, [2, 'KiB/s']);
     d.timeout = 60;
     d.chunkSize = 1024;
     d.updatePeriod = 0.5;
@@ -194,6 +194,12 @@ describe('Downloader: downloading into a file', () => {
     d.on('speed-changed', (dl) => {
       if (dl.state === 'download') speeds.push(dl.speed);
     });
+    let downloadingAt = 0;
+    let completeAt = 0;
+    d.on('state-changed', (dl) => {
+      if (dl.state === 'download') downloadingAt = performance.now();
+      if (dl.state === 'complete') completeAt = performance.now();
+    });
     d.start();
     assert.equal(d.isAlive, true);
     assert.equal(d.state, 'start');
@@ -212,12 +218,18 @@ describe('Downloader: downloading into a file', () => {
     d.url = `${server.url}/other.bin`;
     assert.equal(d.path, join(sub, 'other.bin'));
     d.url = `${server.url}/named/guess.bin`;
-    // ~1 s at 2 MiB/s with a 0.1 s period: many periodic speed reports, near the limit on
-    // average (single periods are bursty: the bucket grants whole network chunks).
+    // ~1 s at 2 MiB/s with a 0.1 s period: many periodic speed reports, on average near the
+    // rate the bytes came at (single periods are bursty: the bucket grants whole network
+    // chunks), which the limit holds; a busy machine may fall short of the limit, not exceed it.
     assert.ok(speeds.length >= 6, `speed-changed ${speeds.length} times while downloading`);
     const periodic = speeds.slice(1);
     const mean = periodic.reduce((a, b) => a + b, 0) / periodic.length;
-    assert.ok(mean > 1.2 * MiB && mean < 3 * MiB, `mean speed ${mean}`);
+    const actual = content.length / ((completeAt - downloadingAt) / 1000);
+    assert.ok(actual < 3 * MiB, `${actual} B/s under a 2 MiB/s limit`);
+    assert.ok(
+      mean > 0.6 * actual && mean < 1.5 * actual && mean < 3 * MiB,
+      `mean speed ${mean} for ${actual} B/s`,
+    );
     assert.equal(d.isAlive, false);
     assert.equal(d.size, content.length);
     assert.equal(d.downloaded, content.length);
