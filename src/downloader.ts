@@ -27,7 +27,7 @@ import { humanReadable } from './units.js';
 
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
 
-/** bitpit's human-readable pair: `[9.865234375, 'KB']`, `[2, 'MB/s']`. */
+/** bitpit's human-readable pair in binary units: `[9.865234375, 'KiB']`, `[2, 'MiB/s']` (bitpit wrote KB, MB for the same 1024 multiples). */
 export type HumanReadable = [value: number, suffix: string];
 
 export interface DownloaderSignals {
