@@ -68,6 +68,12 @@ function maxConcurrentPaths(requests: readonly RequestRecord[]): number {
 /** Bytes the server has sent, sampled every 50 ms (with the time of each sample). */
 function sampleSent(server: TestServer): {
   between(fromMs: number, toMs: number): number;
+  /**
+   * The share of [fromMs, toMs] this process did not run: every gap between samples beyond the
+   * 50 ms period and the limiter's 0.1 s burst (what its bucket can save up). Client and server
+   * both live in this process, so on a busy machine these are bytes no limiter could have sent.
+   */
+  stalled(fromMs: number, toMs: number): number;
   /** Ms after the start of sampling when the server had sent its first byte (or undefined). */
   firstByteAt(): number | undefined;
   latest(): number;
@@ -85,6 +91,15 @@ function sampleSent(server: TestServer): {
       const b = samples.find(([t]) => t >= toMs) ?? samples.at(-1)!;
       return (b[1] - a[1]) / ((b[0] - a[0]) / 1000);
     },
+    stalled(fromMs, toMs) {
+      let lost = 0;
+      for (let i = 1; i < samples.length; i++) {
+        const [t] = samples[i]!;
+        if (t <= fromMs || t > toMs) continue;
+        lost += Math.max(0, t - samples[i - 1]![0] - 150);
+      }
+      return lost / (toMs - fromMs);
+    },
     firstByteAt: () => samples.find(([, bytes]) => bytes > samples[0]![1])?.[0],
     latest: () => samples.at(-1)![0],
     stop: () => clearInterval(timer),
@@ -99,11 +114,14 @@ async function serverRate(
   sampler: ReturnType<typeof sampleSent>,
   fromMs: number,
   toMs: number,
-): Promise<number> {
+): Promise<{ rate: number; stalled: number }> {
   await waitFor(() => sampler.firstByteAt() !== undefined, 60_000, 'the first byte sent');
   const first = sampler.firstByteAt()!;
   await waitFor(() => sampler.latest() >= first + toMs, 60_000 + toMs, `${toMs} ms of transfer`);
-  return sampler.between(first + fromMs, first + toMs);
+  return {
+    rate: sampler.between(first + fromMs, first + toMs),
+    stalled: sampler.stalled(first + fromMs, first + toMs),
+  };
 }
 
 const RATE_TEST_OPTIONS = { maxConnections: 1, maxPartMb: 0.125 } as const;
@@ -345,14 +363,17 @@ describe('Manager: total rate limit (measured at the server)', () => {
     m.add(`${server.url}/one.bin`);
     const sampler = sampleSent(server);
     m.start();
-    const rate = await serverRate(sampler, 1000, 5000);
+    const { rate, stalled } = await serverRate(sampler, 1000, 5000);
     sampler.stop();
     m.stopAll();
     await m.onIdle();
     await m.stop();
     const error = rate / (2 * MiB) - 1;
-    t.diagnostic(`1 download: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%)`);
-    assert.ok(Math.abs(error) <= 0.07, `${rate} B/s`);
+    t.diagnostic(
+      `1 download: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%; the process stalled ${(100 * stalled).toFixed(1)}% of the time)`,
+    );
+    // Within 7%, less the time the process did not run at all (never more than the limit).
+    assert.ok(error <= 0.07 && error >= -0.07 - stalled, `${rate} B/s, stalled ${stalled}`);
   });
 
   it('shares the total fairly between four downloads and follows a change', async (t) => {
@@ -365,22 +386,29 @@ describe('Manager: total rate limit (measured at the server)', () => {
     for (let i = 0; i < 4; i++) m.add(`${server.url}/q${i}.bin`);
     const sampler = sampleSent(server);
     m.start();
-    const rate = await serverRate(sampler, 1000, 5000);
+    const { rate, stalled } = await serverRate(sampler, 1000, 5000);
     const error = rate / (2 * MiB) - 1;
-    t.diagnostic(`4 downloads: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%)`);
+    t.diagnostic(
+      `4 downloads: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%; stalled ${(100 * stalled).toFixed(1)}%)`,
+    );
     const shares = m.downloads.map((d) => d.downloaded);
     const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
     t.diagnostic(`shares: ${shares.map((s) => (s / MiB).toFixed(2)).join(', ')} MiB`);
     m.rateLimit = 1 * MiB;
-    const slower = await serverRate(sampler, 6000, 9000);
+    const { rate: slower, stalled: slowStalled } = await serverRate(sampler, 6000, 9000);
     sampler.stop();
     const slowError = slower / MiB - 1;
-    t.diagnostic(`after the change to 1 MiB/s: ${(slower / MiB).toFixed(3)} MiB/s`);
+    t.diagnostic(
+      `after the change to 1 MiB/s: ${(slower / MiB).toFixed(3)} MiB/s (stalled ${(100 * slowStalled).toFixed(1)}%)`,
+    );
     m.stopAll();
     await m.onIdle();
     await m.stop();
-    assert.ok(Math.abs(error) <= 0.07, `${rate} B/s for 2 MiB/s`);
+    assert.ok(error <= 0.07 && error >= -0.07 - stalled, `${rate} B/s for 2 MiB/s`);
     for (const s of shares) assert.ok(Math.abs(s / mean - 1) < 0.2, `shares ${shares}`);
-    assert.ok(Math.abs(slowError) <= 0.1, `${slower} B/s for 1 MiB/s`);
+    assert.ok(
+      slowError <= 0.1 && slowError >= -0.1 - slowStalled,
+      `${slower} B/s for 1 MiB/s, stalled ${slowStalled}`,
+    );
   });
 });
