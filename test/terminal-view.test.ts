@@ -91,13 +91,15 @@ describe('renderTable', () => {
     assert.match(lines.at(-2)!, /^… and 12 more \(\d+ failed, \d+ waiting, \d+ done\)$/);
   });
 
-  it('keeps speed, percent and ETA at 40 columns, and every column at 80', () => {
+  it('keeps percent, ETA and 14 columns of name at 40 columns (speed in the total), every column at 80', () => {
     const one = rows(2);
     const narrow = renderTable(one, 40, 12);
-    assert.match(narrow[0]!, /^state +speed +% +eta name$/);
-    assert.match(narrow[2]!, /^waiting +3\.70 MiB\/s +0\.0% +1h01m file…iso$/);
+    assert.match(narrow[0]!, /^state +% +eta name$/);
+    assert.match(narrow[2]!, /^waiting +0\.0% +1h01m file-1\.iso$/);
+    assert.match(narrow.at(-1)!, /^total +0\.0% +>99h 3\.70 MiB\/s 0\/2$/);
     const wide = renderTable(one, 80, 12);
     assert.match(wide[2]!, /^waiting +3\.70 MiB\/s +118 MiB +0\.0% +1h01m file-1\.iso$/);
+    assert.match(wide.at(-1)!, /^total +3\.70 MiB\/s +118 MiB +0\.0% +>99h 0\/2 done$/);
   });
 });
 

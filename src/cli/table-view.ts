@@ -61,7 +61,10 @@ const STATE: Column = { title: 'state', width: 7, cell: (r) => STATE_WORDS[r.sta
 const SPEED: Column = { title: 'speed', width: 10, cell: (r) => `${formatBytes(r.speed)}/s` };
 const DONE: Column = { title: 'got', width: 9, cell: (r) => formatBytes(r.downloaded) };
 const PERCENT: Column = { title: '%', width: 5, cell: (r) => percentOf(r.downloaded, r.size) };
-const ETA: Column = { title: 'eta', width: 5, cell: (r) => formatDuration(r.eta) };
+/** `formatDuration`, at most 6 columns: `10h05m` fits, 100 hours and more are `>99h`. */
+const etaText = (eta: number | null): string =>
+  eta !== null && eta >= 100 * 3600 ? '>99h' : formatDuration(eta);
+const ETA: Column = { title: 'eta', width: 6, cell: (r) => etaText(r.eta) };
 
 /** Column sets from the widest to the narrowest; the first that leaves the name room is used. */
 const LAYOUTS: Column[][] = [
@@ -71,7 +74,8 @@ const LAYOUTS: Column[][] = [
   [STATE, PERCENT],
   [STATE],
 ];
-const NAME_MIN = 8;
+// A name narrower than this says little: the speed column goes first (the total row keeps it).
+const NAME_MIN = 14;
 
 function layoutFor(width: number): Column[] {
   for (const columns of LAYOUTS) {
@@ -109,6 +113,14 @@ function totalInfo(rows: readonly RowInfo[]): { info: RowInfo; label: string } {
   };
 }
 
+/** The total row's name cell: with no speed column, the total speed goes there first. */
+function totalName(layout: Column[], speed: number, done: string, width: number): string {
+  if (layout.includes(SPEED)) return done;
+  const room = width - layout.reduce((n, c) => n + c.width + 1, 0);
+  const full = `${formatBytes(speed)}/s, ${done}`;
+  return displayWidth(full) <= room ? full : `${formatBytes(speed)}/s ${done.replace(/ .*/, '')}`;
+}
+
 /** When not all rows fit, the first in this order are shown: running, opening, failed, waiting, done. */
 const PRIORITY: Record<DownloaderState, number> = {
   download: 0,
@@ -140,7 +152,7 @@ export function renderTable(rows: readonly RowInfo[], columns: number, height: n
   const totalLine = line(
     layout,
     ['total', ...layout.slice(1).map((c) => c.cell(total.info))],
-    total.label.slice('total: '.length),
+    totalName(layout, total.info.speed, total.label.slice('total: '.length), width),
     width,
   );
   const header = lines >= 5;
