@@ -130,7 +130,7 @@ export class ProgressView {
 
   /** End the in-place line before anything else is printed. */
   finish(): void {
-    this.#o.stream.off('resize', this.#onResize);
+    if (this.#o.tty && !this.#o.quiet) this.#o.stream.off('resize', this.#onResize);
     if (this.#drawnWidth > 0) this.#o.stream.write('\n');
     this.#drawnWidth = 0;
     this.#last = undefined;
