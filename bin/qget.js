@@ -1,6 +1,25 @@
 #!/usr/bin/env node
 // Thin launcher: the command line is bundled into dist/cli-bundle/ by `npm run build` (run by
-// `npm install`); see scripts/bundle-cli.mjs.
-import { runCli } from '../dist/cli-bundle/main.js';
+// `npm pack`/`npm publish` through `prepack`, so the tarball ships it and installs run no
+// script; see scripts/bundle-cli.mjs). In a git clone dist/ is built here on the first run.
+import { existsSync } from 'node:fs';
+import module from 'node:module';
+
+// Node 22.1+: cache the compiled bundle on disk, which shortens every later start-up.
+if (typeof module.enableCompileCache === 'function') module.enableCompileCache();
+
+const bundle = new URL('../dist/cli-bundle/main.js', import.meta.url);
+if (!existsSync(bundle) && existsSync(new URL('../src/cli/main.ts', import.meta.url))) {
+  const { execFileSync } = await import('node:child_process');
+  const { fileURLToPath } = await import('node:url');
+  process.stderr.write('qget: first run from a source checkout: building dist/ (npm run build)\n');
+  const windows = process.platform === 'win32';
+  execFileSync(windows ? 'npm.cmd' : 'npm', ['run', '--silent', 'build'], {
+    cwd: fileURLToPath(new URL('..', import.meta.url)),
+    stdio: ['ignore', 'ignore', 'inherit'],
+    shell: windows,
+  });
+}
+const { runCli } = await import(bundle.href);
 
 runCli(process.argv.slice(2));

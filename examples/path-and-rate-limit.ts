@@ -28,7 +28,7 @@ const url = process.argv[2] ?? 'https://www.python.org/static/img/python-logo.pn
 const dl = new Downloader(url, {
   path: process.argv[3] ?? 'logo.png', // the tutorial uses ~/Desktop/logo.png
   restartWait: 30,
-  rateLimit: 2048, // 2 KB/s
+  rateLimit: 2048, // 2 KiB/s
   timeout: 60, // seconds without a byte before the connection is dropped
   chunkSize: 1024, // bytes per write
 });

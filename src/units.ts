@@ -36,11 +36,11 @@ export function parseSize(text: string): number {
   return bytes;
 }
 
-const HUMAN_SUFFIXES = ['B', 'KB', 'MB', 'GB', 'TB', 'PB', 'EB', 'ZB', 'YB'] as const;
+const HUMAN_SUFFIXES = ['B', 'KiB', 'MiB', 'GiB', 'TiB', 'PiB', 'EiB', 'ZiB', 'YiB'] as const;
 
 /**
  * bitpit's `human_readable`: divide by 1024 while the value has more than `digits` digits before
- * the decimal point. `humanReadable(10102)` is `[9.865234375, 'KB']`.
+ * the decimal point. `humanReadable(10102)` is `[9.865234375, 'KiB']`.
  */
 export function humanReadable(
   n: number | null | undefined,

@@ -148,13 +148,19 @@ describe('qget command', () => {
 
   test('Ctrl-C saves state, says how to resume and exits 130; the same command then finishes', async () => {
     const content = makeContent(4 * 1024 * 1024);
-    const server = await fx.serve({ content, ratePerConnection: 1024 * 1024 });
+    // 2 connections at 256 KiB/s: 8 s in all, so Ctrl-C comes mid-download even when slow.
+    const server = await fx.serve({ content, ratePerConnection: 256 * 1024 });
     const dir = await fx.tempDir();
     const out = join(dir, 'c.bin');
     const args = ['-c', '2', '-o', out, server.fileUrl];
     const first = start(args, dir);
-    await waitFor(async () => (await stat(`${out}.part`).catch(() => undefined)) !== undefined);
-    await new Promise((r) => setTimeout(r, 700));
+    // The bounds are for a hang, not a measure (a busy machine starts node slowly).
+    await waitFor(
+      async () => (await stat(`${out}.part`).catch(() => undefined)) !== undefined,
+      'the .part',
+      120_000,
+    );
+    await waitFor(async () => server.stats.bytesSent >= 256 * 1024, 'bytes sent', 120_000);
     first.child.kill('SIGINT');
     const r1 = await first.done;
     assert.equal(r1.code, 130, r1.stderr);
@@ -175,17 +181,18 @@ describe('qget command', () => {
   test('kill -9 mid-download, then the same command resumes from the control file', async () => {
     const size = 8 * 1024 * 1024;
     const content = makeContent(size);
-    // 4 connections at 512 KiB/s: 4 s in all; the first checkpoint comes after 1 s.
-    const server = await fx.serve({ content, ratePerConnection: 512 * 1024 });
+    // 4 connections at 256 KiB/s: 8 s in all; the first checkpoint comes after 1 s.
+    const server = await fx.serve({ content, ratePerConnection: 256 * 1024 });
     const dir = await fx.tempDir();
     const out = join(dir, 'k.bin');
     const args = ['-c', '4', '-o', out, server.fileUrl];
     const first = start(args, dir);
     // A checkpoint with bytes in it (the first one, on a busy machine, may have none yet).
-    await waitFor(async () =>
-      /"ranges":\[\[/.test(await readFile(`${out}.qget`, 'utf8').catch(() => '')),
+    await waitFor(
+      async () => /"ranges":\[\[/.test(await readFile(`${out}.qget`, 'utf8').catch(() => '')),
+      'a checkpoint with bytes',
+      120_000,
     );
-    await new Promise((r) => setTimeout(r, 500));
     first.child.kill('SIGKILL');
     await first.done;
     const state = JSON.parse(await readFile(`${out}.qget`, 'utf8')) as {

@@ -151,7 +151,7 @@ describe('Downloader: construction and properties', () => {
     d.path = '/tmp/b.bin';
     d.rateLimit = 2048;
     assert.deepEqual(seen, ['url http://127.0.0.1:9/b.bin', 'path /tmp/b.bin', 'rate 2048']);
-    assert.deepEqual(d.humanRateLimit, [2, 'KB/s']);
+    assert.deepEqual(d.humanRateLimit, [2, 'KiB/s']);
     d.timeout = 60;
     d.chunkSize = 1024;
     d.updatePeriod = 0.5;
@@ -185,6 +185,12 @@ describe('Downloader: downloading into a file', () => {
     d.on('speed-changed', (dl) => {
       if (dl.state === 'download') speeds.push(dl.speed);
     });
+    let downloadingAt = 0;
+    let completeAt = 0;
+    d.on('state-changed', (dl) => {
+      if (dl.state === 'download') downloadingAt = performance.now();
+      if (dl.state === 'complete') completeAt = performance.now();
+    });
     d.start();
     assert.equal(d.isAlive, true);
     assert.equal(d.state, 'start');
@@ -203,12 +209,18 @@ describe('Downloader: downloading into a file', () => {
     d.url = `${server.url}/other.bin`;
     assert.equal(d.path, join(sub, 'other.bin'));
     d.url = `${server.url}/named/guess.bin`;
-    // ~1 s at 2 MiB/s with a 0.1 s period: many periodic speed reports, near the limit on
-    // average (single periods are bursty: the bucket grants whole network chunks).
+    // ~1 s at 2 MiB/s with a 0.1 s period: many periodic speed reports, on average near the
+    // rate the bytes came at (single periods are bursty: the bucket grants whole network
+    // chunks), which the limit holds; a busy machine may fall short of the limit, not exceed it.
     assert.ok(speeds.length >= 6, `speed-changed ${speeds.length} times while downloading`);
     const periodic = speeds.slice(1);
     const mean = periodic.reduce((a, b) => a + b, 0) / periodic.length;
-    assert.ok(mean > 1.2 * MiB && mean < 3 * MiB, `mean speed ${mean}`);
+    const actual = content.length / ((completeAt - downloadingAt) / 1000);
+    assert.ok(actual < 3 * MiB, `${actual} B/s under a 2 MiB/s limit`);
+    assert.ok(
+      mean > 0.6 * actual && mean < 1.5 * actual && mean < 3 * MiB,
+      `mean speed ${mean} for ${actual} B/s`,
+    );
     assert.equal(d.isAlive, false);
     assert.equal(d.size, content.length);
     assert.equal(d.downloaded, content.length);
@@ -274,6 +286,15 @@ describe('Downloader: downloading into a file', () => {
 
   it('rateLimit limits the speed and a change applies at once', async () => {
     const server = await serve(makeContent(8 * MiB, 3));
+    // What this machine moves now over one connection with no limit: a busy machine may not
+    // reach a limit, so the lower bounds are taken from min(limit, this); the upper ones stay.
+    const free = new Downloader(server.fileUrl, { path: out(), maxConnections: 1 });
+    const t0 = performance.now();
+    free.start();
+    await free.join();
+    assert.equal(free.state, 'complete', String(free.lastError));
+    const machine = free.size / ((performance.now() - t0) / 1000);
+    const floor = (limit: number) => Math.min(limit, machine) / limit;
     // One connection: this checks the limiter; the engine's splitting is tested elsewhere.
     // The bucket grants whole network chunks (often 64-160 KiB), so rates are compared over
     // windows of a second or more.
@@ -306,10 +327,13 @@ describe('Downloader: downloading into a file', () => {
     const fast = rateSince(fastFrom);
     d.stop();
     await d.join();
-    assert.ok(Math.abs(slow.rate / (512 * KiB) - 1) < 0.2, `${slow.rate} B/s at 512 KiB/s`);
-    assert.ok(Math.abs(slow.last / (512 * KiB) - 1) < 0.5, `speed ${slow.last} at 512 KiB/s`);
-    assert.ok(Math.abs(fast.rate / (2 * MiB) - 1) < 0.15, `${fast.rate} B/s at 2 MiB/s`);
-    assert.ok(Math.abs(fast.last / (2 * MiB) - 1) < 0.4, `speed ${fast.last} at 2 MiB/s`);
+    const within = (value: number, limit: number, tolerance: number): boolean =>
+      value / limit - 1 < tolerance && value / limit > floor(limit) * (1 - tolerance);
+    const why = `(the machine moves ${machine} B/s unlimited)`;
+    assert.ok(within(slow.rate, 512 * KiB, 0.2), `${slow.rate} B/s at 512 KiB/s ${why}`);
+    assert.ok(within(slow.last, 512 * KiB, 0.5), `speed ${slow.last} at 512 KiB/s ${why}`);
+    assert.ok(within(fast.rate, 2 * MiB, 0.15), `${fast.rate} B/s at 2 MiB/s ${why}`);
+    assert.ok(within(fast.last, 2 * MiB, 0.4), `speed ${fast.last} at 2 MiB/s ${why}`);
   });
 
   it('updateSize() asks the server with HEAD and emits size-changed', async () => {

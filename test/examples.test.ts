@@ -36,7 +36,8 @@ async function runExample(name: string, ...args: string[]): Promise<Run> {
   const cwd = await tempDir();
   const run = await spawnCollect(['--import', tsx, join(examples, name), ...args], {
     cwd,
-    timeoutMs: 20_000,
+    // Only against a hang: on a busy machine node and tsx alone take many seconds to start.
+    timeoutMs: 180_000,
   }).done;
   return { code: run.code, stdout: run.stdout, stderr: run.stderr, cwd };
 }
@@ -78,7 +79,7 @@ describe('examples', { concurrency: true }, () => {
     await assertDownloaded(run, 'logo.png');
     assert.match(
       run.stdout,
-      /\rcomplete \| 9\.87 KB \| 9\.87 KB \| 0\.00 B\/s \[----------\] 100% 0:00:00/,
+      /\rcomplete \| 9\.87 KiB \| 9\.87 KiB \| 0\.00 B\/s \[----------\] 100% 0:00:00/,
     );
   });
 

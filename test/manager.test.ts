@@ -6,7 +6,7 @@
 // park megabytes in kernel buffers and the server's count would say nothing about the client.
 // Bounded requests keep at most 128 KiB per download in flight.
 import assert from 'node:assert/strict';
-import { readFile } from 'node:fs/promises';
+import { readFile, rm } from 'node:fs/promises';
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { describe, it } from 'node:test';
@@ -47,6 +47,15 @@ function maxConcurrentPaths(requests: readonly RequestRecord[]): number {
 /** Bytes the server has sent, sampled every 50 ms (with the time of each sample). */
 function sampleSent(server: TestServer): {
   between(fromMs: number, toMs: number): number;
+  /**
+   * The share of [fromMs, toMs] this process did not run: every gap between samples beyond the
+   * 50 ms period and the limiter's 0.1 s burst (what its bucket can save up). Client and server
+   * both live in this process, so on a busy machine these are bytes no limiter could have sent.
+   */
+  stalled(fromMs: number, toMs: number): number;
+  /** Ms after the start of sampling when the server had sent its first byte (or undefined). */
+  firstByteAt(): number | undefined;
+  latest(): number;
   stop(): void;
 } {
   const t0 = performance.now();
@@ -61,23 +70,58 @@ function sampleSent(server: TestServer): {
       const b = samples.find(([t]) => t >= toMs) ?? samples.at(-1)!;
       return (b[1] - a[1]) / ((b[0] - a[0]) / 1000);
     },
+    stalled(fromMs, toMs) {
+      let lost = 0;
+      for (let i = 1; i < samples.length; i++) {
+        const [t] = samples[i]!;
+        if (t <= fromMs || t > toMs) continue;
+        lost += Math.max(0, t - samples[i - 1]![0] - 150);
+      }
+      return lost / (toMs - fromMs);
+    },
+    firstByteAt: () => samples.find(([, bytes]) => bytes > samples[0]![1])?.[0],
+    latest: () => samples.at(-1)![0],
     stop: () => clearInterval(timer),
   };
 }
 
-/** Server-side rate over [fromMs, toMs] after `startedAt`, waiting until toMs has passed. */
+/**
+ * Server-side rate over [fromMs, toMs] after the server sent its first byte (on a busy machine
+ * the start-up before it takes a varying time), waiting until a sample after toMs is taken.
+ */
 async function serverRate(
   sampler: ReturnType<typeof sampleSent>,
-  startedAt: number,
   fromMs: number,
   toMs: number,
-): Promise<number> {
-  const wait = startedAt + toMs + 150 - performance.now();
-  if (wait > 0) await sleep(wait);
-  return sampler.between(fromMs, toMs);
+): Promise<{ rate: number; stalled: number }> {
+  await waitFor(() => sampler.firstByteAt() !== undefined, 'the first byte sent', 60_000);
+  const first = sampler.firstByteAt()!;
+  await waitFor(() => sampler.latest() >= first + toMs, `${toMs} ms of transfer`, 60_000 + toMs);
+  return {
+    rate: sampler.between(first + fromMs, first + toMs),
+    stalled: sampler.stalled(first + fromMs, first + toMs),
+  };
 }
 
 const RATE_TEST_OPTIONS = { maxConnections: 1, maxPartMb: 0.125 } as const;
+
+/**
+ * Bytes per second this machine moves here and now through the same path with no limit (the
+ * same options, from the same server): a busy machine may not reach a limit, and a limiter can
+ * only be asked to come near min(limit, this). Idle, this is far above the limits tested.
+ */
+async function capacity(server: TestServer, dir: string): Promise<number> {
+  const m = new Manager({ downloadOptions: { dirPath: dir, ...RATE_TEST_OPTIONS } });
+  const d = m.add(`${server.url}/capacity.bin`);
+  const t0 = performance.now();
+  m.start();
+  await m.onIdle();
+  await m.stop();
+  const seconds = (performance.now() - t0) / 1000;
+  assert.equal(d.state, 'complete', String(d.lastError));
+  await rm(join(dir, 'capacity.bin'));
+  return d.size / seconds;
+}
 
 describe('Manager: options, signals and the list of downloads', () => {
   it('has bitpit defaults and rejects bad options with precise InvalidOptionErrors', () => {
@@ -149,7 +193,7 @@ describe('Manager: options, signals and the list of downloads', () => {
       'updatePeriod',
       'downloadOptions',
     ]);
-    assert.deepEqual(m.humanRateLimit, [2, 'MB/s']);
+    assert.deepEqual(m.humanRateLimit, [2, 'MiB/s']);
     assert.deepEqual(m.downloadOptions, { timeout: 60 });
   });
 
@@ -199,11 +243,11 @@ describe('Manager: the queue', () => {
     await sleep(300);
     assert.equal(alive(), 1);
     m.maxRunning = 3;
-    await waitFor(() => alive() === 3, 'three running', 500);
+    await waitFor(() => alive() === 3, 'three running', 30_000);
     await sleep(400);
     assert.equal(alive(), 3, 'no more than three');
     m.maxRunning = 1;
-    await waitFor(() => alive() === 1, 'back to one', 1000);
+    await waitFor(() => alive() === 1, 'back to one', 30_000);
     const paused = ds.filter((d) => d.state === 'pause');
     assert.equal(paused.length, 3);
     await sleep(600);
@@ -301,7 +345,7 @@ describe('Manager: the queue', () => {
     assert.equal(new Set(gets.map((r) => r.socketId)).size, 1, 'one socket for all three');
     assert.equal(server.stats.openConnections, 1);
     await m.stop();
-    await waitFor(() => server.stats.openConnections === 0, 'the agent to close', 2000);
+    await waitFor(() => server.stats.openConnections === 0, 'the agent to close', 30_000);
   });
 });
 
@@ -313,18 +357,24 @@ describe('Manager: total rate limit (measured at the server)', () => {
       rateLimit: 2 * MiB,
       downloadOptions: { dirPath: dir, ...RATE_TEST_OPTIONS },
     });
+    const machine = await capacity(server, dir);
     m.add(`${server.url}/one.bin`);
     const sampler = sampleSent(server);
-    const t0 = performance.now();
     m.start();
-    const rate = await serverRate(sampler, t0, 1000, 5000);
+    const { rate, stalled } = await serverRate(sampler, 1000, 5000);
     sampler.stop();
     m.stopAll();
     await m.onIdle();
     await m.stop();
     const error = rate / (2 * MiB) - 1;
-    t.diagnostic(`1 download: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%)`);
-    assert.ok(Math.abs(error) <= 0.07, `${rate} B/s`);
+    t.diagnostic(
+      `1 download: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%; the process stalled ${(100 * stalled).toFixed(1)}% of the time)`,
+    );
+    // Within 7% of the limit (or of what the machine moves now, if less), less the time the
+    // process did not run at all; never more than 7% above the limit.
+    const floor = (Math.min(2 * MiB, machine) / (2 * MiB)) * (1 - 0.07 - stalled) - 1;
+    t.diagnostic(`the machine moves ${(machine / MiB).toFixed(1)} MiB/s unlimited`);
+    assert.ok(error <= 0.07 && error >= floor, `${rate} B/s, stalled ${stalled}, ${machine} B/s`);
   });
 
   it('shares the total fairly between four downloads and follows a change', async (t) => {
@@ -334,26 +384,35 @@ describe('Manager: total rate limit (measured at the server)', () => {
       rateLimit: 2 * MiB,
       downloadOptions: { dirPath: dir, ...RATE_TEST_OPTIONS },
     });
+    const machine = await capacity(server, dir);
     for (let i = 0; i < 4; i++) m.add(`${server.url}/q${i}.bin`);
     const sampler = sampleSent(server);
-    const t0 = performance.now();
     m.start();
-    const rate = await serverRate(sampler, t0, 1000, 5000);
+    const { rate, stalled } = await serverRate(sampler, 1000, 5000);
     const error = rate / (2 * MiB) - 1;
-    t.diagnostic(`4 downloads: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%)`);
+    t.diagnostic(
+      `4 downloads: ${(rate / MiB).toFixed(3)} MiB/s (${(100 * error).toFixed(1)}%; stalled ${(100 * stalled).toFixed(1)}%)`,
+    );
     const shares = m.downloads.map((d) => d.downloaded);
     const mean = shares.reduce((a, b) => a + b, 0) / shares.length;
     t.diagnostic(`shares: ${shares.map((s) => (s / MiB).toFixed(2)).join(', ')} MiB`);
     m.rateLimit = 1 * MiB;
-    const slower = await serverRate(sampler, t0, 6000, 9000);
+    const { rate: slower, stalled: slowStalled } = await serverRate(sampler, 6000, 9000);
     sampler.stop();
     const slowError = slower / MiB - 1;
-    t.diagnostic(`after the change to 1 MiB/s: ${(slower / MiB).toFixed(3)} MiB/s`);
+    t.diagnostic(
+      `after the change to 1 MiB/s: ${(slower / MiB).toFixed(3)} MiB/s (stalled ${(100 * slowStalled).toFixed(1)}%)`,
+    );
     m.stopAll();
     await m.onIdle();
     await m.stop();
-    assert.ok(Math.abs(error) <= 0.07, `${rate} B/s for 2 MiB/s`);
+    t.diagnostic(`the machine moves ${(machine / MiB).toFixed(1)} MiB/s unlimited`);
+    const floor = (Math.min(2 * MiB, machine) / (2 * MiB)) * (1 - 0.07 - stalled) - 1;
+    assert.ok(error <= 0.07 && error >= floor, `${rate} B/s for 2 MiB/s (${machine} B/s)`);
     for (const s of shares) assert.ok(Math.abs(s / mean - 1) < 0.2, `shares ${shares}`);
-    assert.ok(Math.abs(slowError) <= 0.1, `${slower} B/s for 1 MiB/s`);
+    assert.ok(
+      slowError <= 0.1 && slowError >= (Math.min(MiB, machine) / MiB) * (1 - 0.1 - slowStalled) - 1,
+      `${slower} B/s for 1 MiB/s, stalled ${slowStalled}`,
+    );
   });
 });

@@ -64,28 +64,28 @@ describe('parseSize', () => {
 
 describe('humanReadable', () => {
   it('matches bitpit examples', () => {
-    assert.deepEqual(humanReadable(10102), [9.865234375, 'KB']);
+    assert.deepEqual(humanReadable(10102), [9.865234375, 'KiB']);
     assert.deepEqual(humanReadable(999), [999, 'B']);
-    assert.deepEqual(humanReadable(1000), [0.9765625, 'KB']);
+    assert.deepEqual(humanReadable(1000), [0.9765625, 'KiB']);
     assert.deepEqual(humanReadable(0), [0, 'B']);
   });
 
-  it('goes up the suffixes and stops at YB', () => {
-    assert.deepEqual(humanReadable(5 * MiB), [5, 'MB']);
-    assert.deepEqual(humanReadable(1000 * MiB), [1000 / 1024, 'GB']);
+  it('goes up the suffixes and stops at YiB', () => {
+    assert.deepEqual(humanReadable(5 * MiB), [5, 'MiB']);
+    assert.deepEqual(humanReadable(1000 * MiB), [1000 / 1024, 'GiB']);
     const [value, suffix] = humanReadable(1024 ** 10);
-    assert.equal(suffix, 'YB');
+    assert.equal(suffix, 'YiB');
     assert.equal(value, 1024 ** 2);
   });
 
   it('honours digits', () => {
     assert.deepEqual(humanReadable(10102, 5), [10102, 'B']);
-    assert.deepEqual(humanReadable(100, 2), [100 / 1024, 'KB']);
+    assert.deepEqual(humanReadable(100, 2), [100 / 1024, 'KiB']);
     assert.deepEqual(humanReadable(99, 2), [99, 'B']);
   });
 
   it('keeps the sign of negative numbers', () => {
-    assert.deepEqual(humanReadable(-10102), [-9.865234375, 'KB']);
+    assert.deepEqual(humanReadable(-10102), [-9.865234375, 'KiB']);
     assert.deepEqual(humanReadable(-999), [-999, 'B']);
   });
 

@@ -17,6 +17,27 @@ export const EXIT = {
   interrupted: 130,
 } as const;
 
+/** What each exit code means, as `--help` lists them (every EXIT value, in order). */
+export const EXIT_MEANINGS: ReadonlyArray<readonly [number, string]> = [
+  [EXIT.ok, 'success: the file is complete and verified'],
+  [EXIT.internal, 'internal error (a bug: please report it)'],
+  [EXIT.usage, 'bad usage (an option or a URL)'],
+  [EXIT.http, 'HTTP error (404, 403 ...)'],
+  [EXIT.network, 'network failure or timeout (also too many redirects)'],
+  [EXIT.checksum, 'checksum mismatch'],
+  [EXIT.exists, 'the output file exists (use --force)'],
+  [EXIT.localIo, 'local I/O error (disk full, permissions, missing folder)'],
+  [EXIT.server, 'the server misbehaved (the file changed, bad ranges, wrong size)'],
+  [EXIT.busy, 'another download is writing the same output'],
+  [EXIT.proxy, 'the proxy failed (unreachable, 407, refused the tunnel)'],
+  [EXIT.interrupted, 'interrupted (Ctrl-C); run the same command again to resume'],
+];
+
+/** The "Exit codes:" block of `--help`. */
+export function exitCodesHelp(): string {
+  return `Exit codes:\n${EXIT_MEANINGS.map(([code, text]) => `  ${String(code).padStart(3)}  ${text}`).join('\n')}`;
+}
+
 const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_INVALID_URL: EXIT.usage,
   ERR_INVALID_OPTION: EXIT.usage,

@@ -4,7 +4,15 @@
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
 import type { InputEntry } from './input-file.js';
-import { collect, intArg, secondsArg, sizeArg } from './arg-parsers.js';
+import {
+  bytesArg,
+  collect,
+  intArg,
+  mibArg,
+  secondsArg,
+  sizeArg,
+  withScheme,
+} from './arg-parsers.js';
 import { VERSION } from '../version.js';
 import {
   type CliOptions,
@@ -14,7 +22,7 @@ import {
   toLibraryOptions,
 } from './cli-options.js';
 import { addDaemonOptions } from './daemon-options.js';
-import { EXIT, exitCodeFor } from './exit-codes.js';
+import { EXIT, exitCodeFor, exitCodesHelp } from './exit-codes.js';
 import { settleOutput } from './output-target.js';
 
 /** `qget <command> --redis ...`: a first argument that is never a URL. */
@@ -41,14 +49,10 @@ export function buildProgram(): Command {
     )
     .option(
       '--bytes <size>',
-      'bytes gathered per connection before one write (default 256K)',
-      sizeArg,
+      'bytes gathered per connection before one write, 1K and up (default 256K)',
+      bytesArg,
     )
-    .option(
-      '--part <mb>',
-      'largest range asked for in one request, in MiB (0 = no limit)',
-      secondsArg(),
-    )
+    .option('--part <mib>', 'largest range asked for in one request, in MiB (0 = no limit)', mibArg)
     .option('--tmp <dir>', 'folder for the .part file and its resume state')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
     .option('-U, --user-agent <string>', 'the User-Agent header (default qget/<version>)')
@@ -102,15 +106,7 @@ export function buildProgram(): Command {
     .helpOption('-h, --help', 'show this help')
     .addHelpText(
       'after',
-      `
-Exit codes:
-  0 success, the file is complete and verified   5 checksum mismatch
-  2 bad usage (option, URL)                       6 output file exists (use --force)
-  3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
-  4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
-  9 another download is writing the same output   130 interrupted (run the same command again to resume)
-  10 the proxy failed (unreachable, 407, refused the tunnel)
-  1 internal error (a bug: please report it)
+      `\n${exitCodesHelp()}
 
 A download farm on Redis (see qget enqueue|worker|queue --help):
   qget enqueue --redis URL -i LIST    qget worker --redis URL -d DIR    qget queue --redis URL`,
@@ -155,6 +151,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       urls.push(...entries.map((e) => e.url));
     }
     if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
+    const note = opts.debug ? (m: string) => io.stderr.write(`qget: ${m}\n`) : undefined;
+    urls = urls.map((u) => withScheme(u, note));
+    entries = entries.map((e) => ({ ...e, url: withScheme(e.url) }));
     if (urls.length > 1 && opts.output !== undefined) {
       throw new InvalidArgumentError('-o names one file: with several URLs use -d DIR instead.');
     }

@@ -15,6 +15,7 @@ import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { InputEntry } from './input-file.js';
 import type { CliOptions, Io } from './cli-options.js';
 import { abortOnSignals, describeError } from './process.js';
+import { canResume, interruptedNote } from './resume-note.js';
 import { eventJson, LiveTable, nameOf } from './table-view.js';
 
 export interface ManyOptions {
@@ -97,6 +98,7 @@ export async function runMany(
   } finally {
     if (redraw) clearInterval(redraw);
     table?.draw(downloads);
+    table?.close();
     for (const message of warnings) io.stderr.write(`qget: ${message}\n`);
     dispose();
     await manager.stop();
@@ -108,17 +110,19 @@ export async function runMany(
     cli,
     many,
     io,
+    options.tmpDir,
   );
 }
 
-function summarize(
+async function summarize(
   downloads: Downloader[],
   interrupted: boolean,
   elapsedMs: number,
   cli: CliOptions,
   many: ManyOptions,
   io: Io,
-): number {
+  tmpDir: string | undefined,
+): Promise<number> {
   const complete = downloads.filter((d) => d.state === 'complete');
   const failed = downloads.filter((d) => d.state === 'error');
   const bytes = complete.reduce((n, d) => n + Math.max(0, d.size), 0);
@@ -136,9 +140,13 @@ function summarize(
     }
   }
   if (interrupted) {
-    io.stderr.write(
-      'qget: interrupted; partial downloads are kept: run the same command again to resume.\n',
+    const paused = downloads.filter((d) => d.state === 'pause');
+    const resumable = await Promise.all(
+      paused.map((d) => canResume(typeof d.path === 'string' ? d.path : undefined, tmpDir)),
     );
+    const n = resumable.filter(Boolean).length;
+    const note = paused.length > 0 ? interruptedNote(n, paused.length) : 'nothing was left to do.';
+    io.stderr.write(`qget: interrupted; ${note}\n`);
     return EXIT.interrupted;
   }
   const first = failed[0]?.lastError;

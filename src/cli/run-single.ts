@@ -15,6 +15,7 @@ import type { CliOptions, Io } from './cli-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { abortOnSignals, describeError } from './process.js';
 import { ProgressView } from './progress-view.js';
+import { canResume, interruptedNote } from './resume-note.js';
 
 export async function runSingle(
   url: string,
@@ -74,9 +75,8 @@ export async function runSingle(
     view.finish();
     const code = isQgetError(err) ? exitCodeFor(err.code) : EXIT.internal;
     if (code === EXIT.interrupted) {
-      io.stderr.write(
-        'qget: interrupted; the partial download is kept: run the same command again to resume.\n',
-      );
+      const resumable = await canResume(progress.path, options.tmpDir);
+      io.stderr.write(`qget: interrupted; ${interruptedNote(resumable ? 1 : 0, 1)}\n`);
     } else {
       io.stderr.write(`qget: error: ${describeError(err, cli.debug || code === EXIT.internal)}\n`);
     }

@@ -19,6 +19,15 @@ const TIMEOUT_CODES = new Set([
   'ERR_QGET_HEADERS_TIMEOUT',
 ]);
 
+/** One sentence per kind of timeout (undici's own message adds nothing to it). */
+function timeoutMessage(code: string, url: string, detail: string): string {
+  const host = new URL(url).host;
+  if (code === 'ERR_QGET_HEADERS_TIMEOUT') return detail; // "no answer from <host> in N s"
+  if (code === 'UND_ERR_CONNECT_TIMEOUT') return `connecting to ${host} timed out`;
+  if (code === 'UND_ERR_BODY_TIMEOUT') return `${host} stopped sending data (timed out)`;
+  return `no answer from ${host} in time`;
+}
+
 function isTlsCode(code: string): boolean {
   return (
     code.startsWith('ERR_TLS') ||
@@ -49,11 +58,8 @@ export function toQgetError(
   const code = errorCode(err);
   if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
-  if (code && TIMEOUT_CODES.has(code)) {
-    return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
-      cause: err,
-    });
-  }
+  if (code && TIMEOUT_CODES.has(code))
+    return new TimeoutError(timeoutMessage(code, url, detail), { cause: err });
   if (code && isCertificateCode(code)) {
     return new NetworkError(
       `TLS: the certificate of ${new URL(url).host} is not trusted (${detail}); ${UNTRUSTED_HINT}`,

@@ -1,6 +1,7 @@
 // `npm pack` makes a tarball that installs and runs with nothing but Node: the package is
-// packed from a copy of the sources (so `prepare` builds a fresh dist/ there and the working
-// tree is left alone), installed globally into a temporary prefix, and run.
+// packed from a copy of the sources (so `prepack` builds a fresh dist/ there and the working
+// tree is left alone), installed globally into a temporary prefix without running any script
+// (npm 11 warns about packages with install scripts), and run.
 
 import assert from 'node:assert/strict';
 import { cp, mkdir, mkdtemp, readFile, rm, symlink, writeFile } from 'node:fs/promises';
@@ -90,6 +91,24 @@ test('the tarball holds the built package and nothing else', () => {
   }
 });
 
+/** Lifecycle scripts npm runs when a package is installed (not only in its own checkout). */
+const INSTALL_SCRIPTS = [
+  'preinstall',
+  'install',
+  'postinstall',
+  'prepare',
+  'preprepare',
+  'postprepare',
+];
+
+test('the packed package.json has no install script', async () => {
+  const listed = await run('tar', ['-xzOf', tarball, 'package/package.json'], { cwd: work });
+  assert.equal(listed.code, 0, show(listed));
+  const packed = JSON.parse(listed.stdout) as { scripts?: Record<string, string> };
+  const found = INSTALL_SCRIPTS.filter((name) => packed.scripts?.[name] !== undefined);
+  assert.deepEqual(found, [], 'install scripts in the published package.json');
+});
+
 test('installs globally into a fresh prefix and runs', async () => {
   const prefix = join(work, 'prefix');
   const installed = await run(
@@ -98,6 +117,14 @@ test('installs globally into a fresh prefix and runs', async () => {
     { cwd: work },
   );
   assert.equal(installed.code, 0, show(installed));
+  console.log(
+    `# npm install -g ${basename(tarball)}:\n${`${installed.stdout}${installed.stderr}`.trim().replace(/^/gm, '#   ')}`,
+  );
+  // No script ran, so nothing was built: dist/ came from the tarball.
+  assert.doesNotMatch(
+    installed.stdout + installed.stderr,
+    /install.scripts|npm run build|prepare/i,
+  );
   const bin = IS_WINDOWS ? join(prefix, 'qget.cmd') : join(prefix, 'bin', 'qget');
 
   const version = await run(bin, ['--version'], { cwd: work });
