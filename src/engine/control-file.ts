@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hasUserinfo } from '../net/credentials.js';
-import type { ResourceInfo } from './resource.js';
+import { isStrongEtag, type ResourceInfo, versionConflict } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
 
 export interface ControlState {
@@ -88,8 +88,11 @@ function parseControl(text: string): ControlState | undefined {
 export function sameResource(saved: ControlState, info: ResourceInfo): boolean {
   if (!info.acceptRanges || !saved.acceptRanges) return false;
   if (saved.size !== (info.size ?? null)) return false;
-  if ((saved.etag ?? undefined) !== info.etag) return false;
-  if ((saved.lastModified ?? undefined) !== info.lastModified) return false;
+  const before = { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
+  // A validator that came or went is a difference, except a weak ETag (see versionConflict).
+  if ((before.lastModified === undefined) !== (info.lastModified === undefined)) return false;
+  if (isStrongEtag(before.etag) !== isStrongEtag(info.etag)) return false;
+  if (versionConflict(before, info) !== undefined) return false;
   // Without any validator a same-size different file cannot be told apart: do not trust it.
   return info.etag !== undefined || info.lastModified !== undefined;
 }

@@ -49,6 +49,8 @@ export class Transfer {
   readonly segments: Segment[] = [];
   /** Ranged requests answered with a 200 in a row, in the order answers arrive. */
   ignoredInARow = 0;
+  /** Ranged requests answered by another version of the resource in a row (failure-policy.ts). */
+  otherVersionsInARow = 0;
   readonly fetches = new Set<RangeFetch>();
 
   constructor(run: Run) {
