@@ -18,7 +18,7 @@ describe('validators that change under us', () => {
     const out = join(await tempDir(), 'out.bin');
     await qget(s.fileUrl, { filepath: out, maxConnections: 4, maxPartMb: 0.5 });
     await assertFileEquals(out, content);
-    const probes = s.requests.filter((r) => r.range === 'bytes=0-');
+    const probes = s.requests.filter((r) => r.range?.startsWith('bytes=0-'));
     assert.equal(probes.length, 1, 'one probe: the download never started over');
     const sent = s.requests.reduce((n, r) => n + r.bytesSent, 0);
     assert.ok(sent <= content.length * 1.1, `${sent} bytes sent for ${content.length}`);
@@ -43,7 +43,7 @@ describe('validators that change under us', () => {
       // Failing is allowed (safely): nothing under the output's name, the bytes kept for a rerun.
       await assert.rejects(readFile(out), { code: 'ENOENT' });
     }
-    const probes = s.requests.filter((r) => r.range === 'bytes=0-');
+    const probes = s.requests.filter((r) => r.range?.startsWith('bytes=0-'));
     assert.equal(probes.length, 1, 'consistent bytes were never thrown away');
     assert.ok(
       s.requests.some((r) => r.version === 'B'),
@@ -58,7 +58,7 @@ describe('validators that change under us', () => {
     const out = join(await tempDir(), 'out.bin');
     await qget(s.fileUrl, { filepath: out, maxConnections: 4, maxPartMb: 0.25 });
     await assertFileEquals(out, a);
-    assert.equal(s.requests.filter((r) => r.range === 'bytes=0-').length, 1, 'no restart');
+    assert.equal(s.requests.filter((r) => r.range?.startsWith('bytes=0-')).length, 1, 'no restart');
     assert.ok(
       s.requests.some((r) => r.version === 'B'),
       'the other version never answered: the test proves nothing',

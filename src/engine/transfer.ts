@@ -68,6 +68,13 @@ export class Transfer {
     for (const fetch of this.fetches) fetch.abort(reason);
   }
 
+  /** Bytes confirmed on disk (those of confirmed()), counted without building ranges. */
+  flushedBytes(): number {
+    let bytes = 0;
+    for (const s of this.segments) if (s.flushed > s.start) bytes += s.flushed - s.start;
+    return bytes;
+  }
+
   /** The ranges confirmed on disk: never a byte that is not in the .part. */
   confirmed(): ByteRange[] {
     const ranges: ByteRange[] = [...this.done];
