@@ -38,7 +38,7 @@ describe('hard interruptions of the command line', () => {
   });
 
   it('killed with SIGKILL four times: at most 1.1x the file sent in all', async (t) => {
-    const content = makeContent(12 * MiB, 82);
+    const content = makeContent(16 * MiB, 82);
     const s = await serve({ content, ratePerConnection: 256 * KiB });
     const dir = await tempDir();
     const out = join(dir, 'out.bin');
