@@ -15,7 +15,8 @@ import type {
   EngineOptions,
   JobSnapshot,
 } from './engine-options.js';
-import { finish, pathExists } from './finalize.js';
+import { finish } from './finalize.js';
+import { pathExists } from './part-file.js';
 import { OutputClaim } from './output-claim.js';
 import type { PartFile } from './part-file.js';
 import { probe } from './probe.js';

@@ -2,12 +2,12 @@
 // onto the output path without ever clobbering an existing file unless asked to, across
 // devices when `tmpDir` is elsewhere, and remove the control file.
 
-import { copyFile, link, rename, rm, stat } from 'node:fs/promises';
+import { copyFile, link, rename, rm } from 'node:fs/promises';
 import { FileExistsError, SizeMismatchError } from '../errors.js';
 import { errorCode } from '../net/client.js';
 import { verifyChecksum } from './checksum.js';
 import type { EngineObserver, EngineOptions } from './engine-options.js';
-import { localIoError, type PartFile } from './part-file.js';
+import { localIoError, type PartFile, pathExists } from './part-file.js';
 import type { ResourceInfo } from './resource.js';
 import type { ResumeStore } from './resume-store.js';
 
@@ -45,16 +45,6 @@ export async function finish(f: Finished, path: string): Promise<number> {
   await moveIntoPlace(store.partPath, path, o.override);
   await store.remove();
   return size;
-}
-
-export async function pathExists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch (err) {
-    if (errorCode(err) === 'ENOENT') return false;
-    throw localIoError(err, 'inspect', path);
-  }
 }
 
 /**

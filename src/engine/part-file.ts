@@ -1,7 +1,7 @@
 // The `.part` file: positional writes of whole batches, and the mapping of local I/O failures
 // (ENOSPC, EACCES, EROFS, a missing folder) onto one clear LocalIoError.
 
-import { type FileHandle, open } from 'node:fs/promises';
+import { type FileHandle, open, stat } from 'node:fs/promises';
 import { LocalIoError } from '../errors.js';
 import { errorCode } from '../net/client.js';
 
@@ -138,4 +138,15 @@ function dropBytes(buffers: Buffer[], count: number): Buffer[] {
   const rest = buffers.slice(i);
   if (left > 0 && rest.length > 0) rest[0] = rest[0]!.subarray(left);
   return rest;
+}
+
+/** Whether `path` exists; a failure other than ENOENT is a local I/O error. */
+export async function pathExists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch (err) {
+    if (errorCode(err) === 'ENOENT') return false;
+    throw localIoError(err, 'inspect', path);
+  }
 }

@@ -22,9 +22,8 @@ import {
   saveControl,
 } from './control-file.js';
 import { pathFromUrl } from './filename.js';
-import { pathExists } from './finalize.js';
 import type { OutputNames } from './output-names.js';
-import { localIoError, PartFile } from './part-file.js';
+import { localIoError, PartFile, pathExists } from './part-file.js';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges, missingRanges, sumRanges } from './segment-plan.js';
 
