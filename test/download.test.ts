@@ -259,7 +259,9 @@ describe('qget() downloads', () => {
       `the second run sent ${s.stats.bytesSent} bytes with ${result.resumedBytes} resumed`,
     );
     assert.ok(
-      s.requests.filter((r) => r.range !== 'bytes=0-').every((r) => r.ifRange === s.config.etag),
+      s.requests
+        .filter((r) => !r.range?.startsWith('bytes=0-'))
+        .every((r) => r.ifRange === s.config.etag),
       'ranged requests of a resumed download carry If-Range',
     );
     assert.deepEqual(await listDir(dir), ['out.bin']);

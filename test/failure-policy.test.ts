@@ -18,7 +18,9 @@ import {
   type FailureFacts,
   IGNORED_RANGE_LIMIT,
   isRefusal,
+  OTHER_VERSION_LIMIT,
 } from '../src/engine/failure-policy.js';
+import { OtherVersionError } from '../src/engine/resource.js';
 
 const URL = 'http://127.0.0.1/file';
 
@@ -27,6 +29,7 @@ function facts(fields: Partial<FailureFacts> = {}): FailureFacts {
   return {
     stopping: false,
     ignoredInARow: 0,
+    otherVersionsInARow: 0,
     untouched: true,
     othersTransferring: 0,
     failures: 0,
@@ -44,102 +47,127 @@ function refused(code: string): NetworkError {
 const ignored = (): RangeMismatchError =>
   new RangeMismatchError('the server sent the whole body', true);
 
+const other = (): OtherVersionError => new OtherVersionError('ETag "a" became "b"');
+
 const table: [what: string, error: QgetError, facts: FailureFacts, expected: FailureDecision][] = [
+  [
+    'another version answered: that range is retried, counted in a row',
+    other(),
+    facts({ otherVersionsInARow: 2, failures: 1 }),
+    { action: 'retry', ignoredInARow: 0, otherVersionsInARow: 3, failures: 2 },
+  ],
+  [
+    'other versions in a row up to the limit: the resource changed for good',
+    other(),
+    facts({ otherVersionsInARow: OTHER_VERSION_LIMIT - 1 }),
+    {
+      action: 'changed',
+      ignoredInARow: 0,
+      otherVersionsInARow: OTHER_VERSION_LIMIT,
+      failures: 0,
+    },
+  ],
+  [
+    'another version answering one range too often: fatal, its bytes on disk kept',
+    other(),
+    facts({ failures: 5 }),
+    { action: 'fatal', ignoredInARow: 0, otherVersionsInARow: 1, failures: 6 },
+  ],
   [
     'a refusal while others transfer: wait, the range is not blamed',
     refused('ECONNRESET'),
     facts({ othersTransferring: 3, failures: 2 }),
-    { action: 'wait', ignoredInARow: 0, failures: 2 },
+    { action: 'wait', ignoredInARow: 0, otherVersionsInARow: 0, failures: 2 },
   ],
   [
     'a 503 while others transfer: wait',
     new HttpStatusError(503, URL),
     facts({ othersTransferring: 1 }),
-    { action: 'wait', ignoredInARow: 0, failures: 0 },
+    { action: 'wait', ignoredInARow: 0, otherVersionsInARow: 0, failures: 0 },
   ],
   [
     'a refusal with nobody else transferring: the range failed',
     refused('ECONNREFUSED'),
     facts({ othersTransferring: 0 }),
-    { action: 'retry', ignoredInARow: 0, failures: 1 },
+    { action: 'retry', ignoredInARow: 0, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'a reset after bytes arrived is no refusal: the range failed',
     refused('ECONNRESET'),
     facts({ othersTransferring: 3, untouched: false }),
-    { action: 'retry', ignoredInARow: 0, failures: 1 },
+    { action: 'retry', ignoredInARow: 0, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'the first ignored range: counted, and the range retried',
     ignored(),
     facts(),
-    { action: 'retry', ignoredInARow: 1, failures: 1 },
+    { action: 'retry', ignoredInARow: 1, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'the third ignored range in a row: fall back to one stream',
     ignored(),
     facts({ ignoredInARow: IGNORED_RANGE_LIMIT - 1, failures: 1 }),
-    { action: 'fallback', ignoredInARow: IGNORED_RANGE_LIMIT, failures: 1 },
+    { action: 'fallback', ignoredInARow: IGNORED_RANGE_LIMIT, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'a range mismatch that is not an ignored range does not count',
     new RangeMismatchError('Content-Range 0-9 for 10-19', false),
     facts({ ignoredInARow: 2 }),
-    { action: 'retry', ignoredInARow: 2, failures: 1 },
+    { action: 'retry', ignoredInARow: 2, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'a non-transient error ends the attempt, counters unchanged',
     new HttpStatusError(404, URL),
     facts({ failures: 1 }),
-    { action: 'fatal', ignoredInARow: 0, failures: 1 },
+    { action: 'fatal', ignoredInARow: 0, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'a non-transient error ends the attempt even while others transfer',
     new SizeMismatchError('the downloaded file has 3 bytes, expected 4'),
     facts({ othersTransferring: 4 }),
-    { action: 'fatal', ignoredInARow: 0, failures: 0 },
+    { action: 'fatal', ignoredInARow: 0, otherVersionsInARow: 0, failures: 0 },
   ],
   [
     'a transient error within the retries: retry',
     new TimeoutError('no data received for 30 s'),
     facts({ failures: 4, retries: 5 }),
-    { action: 'retry', ignoredInARow: 0, failures: 5 },
+    { action: 'retry', ignoredInARow: 0, otherVersionsInARow: 0, failures: 5 },
   ],
   [
     'retries exhausted: the error ends the attempt',
     new TimeoutError('no data received for 30 s'),
     facts({ failures: 5, retries: 5 }),
-    { action: 'fatal', ignoredInARow: 0, failures: 6 },
+    { action: 'fatal', ignoredInARow: 0, otherVersionsInARow: 0, failures: 6 },
   ],
   [
     'no retries at all: the first failure ends the attempt',
     new HttpStatusError(500, URL),
     facts({ retries: 0 }),
-    { action: 'fatal', ignoredInARow: 0, failures: 1 },
+    { action: 'fatal', ignoredInARow: 0, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'a crawling connection: reconnect, nothing counted',
     new CrawlError(),
     facts({ failures: 3, ignoredInARow: 1 }),
-    { action: 'reconnect', ignoredInARow: 1, failures: 3 },
+    { action: 'reconnect', ignoredInARow: 1, otherVersionsInARow: 0, failures: 3 },
   ],
   [
     'an abort: stop quietly',
     new AbortError(),
     facts({ failures: 1 }),
-    { action: 'stop', ignoredInARow: 0, failures: 1 },
+    { action: 'stop', ignoredInARow: 0, otherVersionsInARow: 0, failures: 1 },
   ],
   [
     'any error once the attempt is stopping: stop quietly (even a crawl or an ignored range)',
     ignored(),
     facts({ stopping: true, ignoredInARow: IGNORED_RANGE_LIMIT - 1 }),
-    { action: 'stop', ignoredInARow: IGNORED_RANGE_LIMIT - 1, failures: 0 },
+    { action: 'stop', ignoredInARow: IGNORED_RANGE_LIMIT - 1, otherVersionsInARow: 0, failures: 0 },
   ],
   [
     'a crawl while stopping: stop',
     new CrawlError(),
     facts({ stopping: true }),
-    { action: 'stop', ignoredInARow: 0, failures: 0 },
+    { action: 'stop', ignoredInARow: 0, otherVersionsInARow: 0, failures: 0 },
   ],
 ];
 

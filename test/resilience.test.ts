@@ -215,7 +215,7 @@ describe('qget() against a misbehaving server', () => {
       'the content never changed: the test proves nothing',
     );
     await assertFileEquals(out, s.config.content);
-    const probes = s.requests.filter((r) => r.range === 'bytes=0-');
+    const probes = s.requests.filter((r) => r.range?.startsWith('bytes=0-'));
     assert.equal(probes.length, 2, 'one probe, and one more after the change');
     const afterChange = s.requests.filter((r) => r.id > probes[1]!.id && r.range !== undefined);
     assert.ok(afterChange.every((r) => r.ifRange === s.config.etag));
@@ -237,7 +237,7 @@ describe('qget() against a misbehaving server', () => {
       clearInterval(timer);
     }
     assert.equal(await exists(out), false);
-    const probes = s.requests.filter((r) => r.range === 'bytes=0-');
+    const probes = s.requests.filter((r) => r.range?.startsWith('bytes=0-'));
     assert.equal(probes.length, 4, 'the first attempt and three restarts');
   });
 

@@ -7,7 +7,9 @@ import {
   describeResource,
   ifRangeValue,
   parseContentRange,
+  OtherVersionError,
   type ResourceInfo,
+  versionConflict,
 } from '../src/engine/resource.js';
 import { RangeMismatchError, ResourceChangedError } from '../src/errors.js';
 
@@ -159,20 +161,27 @@ describe('checkRangeResponse', () => {
     assert.throws(() => checkRangeResponse(info, res, 100, 200), RangeMismatchError);
   });
 
-  it('another total or other validators mean the resource changed', () => {
+  it('another total means the resource changed; other validators, another version', () => {
     assert.throws(
       () => checkRangeResponse(info, partial(100, 199, 2000), 100, 200),
       ResourceChangedError,
     );
     const etag = partial(100, 199);
     etag.headers.etag = '"def"';
-    assert.throws(() => checkRangeResponse(info, etag, 100, 200), ResourceChangedError);
+    assert.throws(() => checkRangeResponse(info, etag, 100, 200), OtherVersionError);
     const lm = partial(100, 199);
     lm.headers['last-modified'] = 'Tue, 02 Jan 2024 00:00:00 GMT';
-    assert.throws(() => checkRangeResponse(info, lm, 100, 200), ResourceChangedError);
-    // Even a 200 with new validators is a change, not merely an ignored range.
+    assert.throws(() => checkRangeResponse(info, lm, 100, 200), OtherVersionError);
+    // Even a 200 with new validators is another version, not merely an ignored range.
     const whole = { statusCode: 200, headers: { etag: '"def"', 'content-length': '1000' } };
-    assert.throws(() => checkRangeResponse(info, whole, 100, 200), ResourceChangedError);
+    assert.throws(
+      () => checkRangeResponse(info, whole, 100, 200),
+      (err) => err instanceof OtherVersionError && !err.ignoredRange,
+    );
+    // A weak ETag of another backend with the same Last-Modified: the same bytes.
+    const weak = partial(100, 199);
+    weak.headers.etag = 'W/"backend-2"';
+    assert.equal(checkRangeResponse({ ...info, etag: 'W/"backend-1"' }, weak, 100, 200), 200);
   });
 
   it('missing validators on a later answer are not a change', () => {
@@ -191,4 +200,25 @@ describe('ifRangeValue', () => {
     assert.equal(ifRangeValue({ etag: undefined, lastModified: LM }), LM);
     assert.equal(ifRangeValue({ etag: undefined, lastModified: undefined }), undefined);
   });
+});
+
+describe('versionConflict', () => {
+  const LM1 = 'Mon, 01 Jan 2024 00:00:00 GMT';
+  const LM2 = 'Mon, 01 Jan 2024 01:00:00 GMT';
+  const v = (etag?: string, lastModified?: string) => ({ etag, lastModified });
+  const table: [string, ReturnType<typeof v>, ReturnType<typeof v>, boolean][] = [
+    ['equal strong ETags', v('"a"', LM1), v('"a"', LM1), false],
+    ['different strong ETags', v('"a"', LM1), v('"b"', LM1), true],
+    ['different strong ETags, no dates', v('"a"'), v('"b"'), true],
+    ['weak ETags differ, same Last-Modified (backends)', v('W/"a"', LM1), v('W/"b"', LM1), false],
+    ['weak and strong differ, same Last-Modified', v('"a"', LM1), v('W/"b"', LM1), false],
+    ['weak ETags differ, Last-Modified differs', v('W/"a"', LM1), v('W/"b"', LM2), true],
+    ['weak ETags differ, no dates: weak comparison', v('W/"a"'), v('W/"b"'), true],
+    ['weak and strong of one tag, no dates: weakly equal', v('W/"a"'), v('"a"'), false],
+    ['same ETag, Last-Modified differs', v('"a"', LM1), v('"a"', LM2), true],
+    ['one side without validators says nothing', v('"a"', LM1), v(), false],
+  ];
+  for (const [what, a, b, conflict] of table) {
+    it(what, () => assert.equal(versionConflict(a, b) !== undefined, conflict));
+  }
 });

@@ -3,9 +3,9 @@
 // new state, never half of one.
 
 import { readFileSync } from 'node:fs';
-import { readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { type FileHandle, open, readFile, rename, unlink, writeFile } from 'node:fs/promises';
 import { hasUserinfo } from '../net/credentials.js';
-import type { ResourceInfo } from './resource.js';
+import { isStrongEtag, type ResourceInfo, versionConflict } from './resource.js';
 import { type ByteRange, mergeRanges } from './segment-plan.js';
 
 export interface ControlState {
@@ -88,8 +88,11 @@ function parseControl(text: string): ControlState | undefined {
 export function sameResource(saved: ControlState, info: ResourceInfo): boolean {
   if (!info.acceptRanges || !saved.acceptRanges) return false;
   if (saved.size !== (info.size ?? null)) return false;
-  if ((saved.etag ?? undefined) !== info.etag) return false;
-  if ((saved.lastModified ?? undefined) !== info.lastModified) return false;
+  const before = { etag: saved.etag ?? undefined, lastModified: saved.lastModified ?? undefined };
+  // A validator that came or went is a difference, except a weak ETag (see versionConflict).
+  if ((before.lastModified === undefined) !== (info.lastModified === undefined)) return false;
+  if (isStrongEtag(before.etag) !== isStrongEtag(info.etag)) return false;
+  if (versionConflict(before, info) !== undefined) return false;
   // Without any validator a same-size different file cannot be told apart: do not trust it.
   return info.etag !== undefined || info.lastModified !== undefined;
 }
@@ -110,13 +113,37 @@ export async function saveControl(path: string, state: ControlState): Promise<vo
   const tmp = `${path}.tmp`;
   // A URL with a password in it is for the owner's eyes only.
   const secret = hasUserinfo(state.url) || hasUserinfo(state.finalUrl);
+  const text = `${JSON.stringify(state)}\n`;
   try {
-    await writeFile(tmp, `${JSON.stringify(state)}\n`, secret ? { mode: 0o600 } : undefined);
+    await writeFile(tmp, text, secret ? { mode: 0o600 } : undefined);
     await rename(tmp, path);
   } catch (err) {
-    // A failed save (disk full …) leaves the previous state, and no temp file beside it.
+    // A failed save leaves no temp file beside the state.
     await unlink(tmp).catch(() => {});
-    throw err;
+    // A full disk has no room for a second copy, but the state's own blocks are there: written
+    // in place, so what is on disk stays counted (a torn write is unreadable JSON: start over).
+    if (!(await overwriteInPlace(path, text))) throw err;
+  }
+}
+
+/** Writes `text` over the file at `path` within its current size (padded); false if it cannot. */
+async function overwriteInPlace(path: string, text: string): Promise<boolean> {
+  let file: FileHandle | undefined;
+  try {
+    file = await open(path, 'r+');
+    const old = (await file.stat()).size;
+    const bytes = Buffer.byteLength(text);
+    if (bytes > old) return false;
+    // Spaces after the JSON keep it readable and need no new block.
+    const body = Buffer.alloc(old, ' ');
+    body.write(text.trimEnd());
+    body[old - 1] = 0x0a;
+    await file.write(body, 0, old, 0);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    await file?.close().catch(() => {});
   }
 }
 

@@ -21,7 +21,7 @@ import { type PartFile, pathExists } from './part-file.js';
 import { probe } from './probe.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
-import { rateLimit, requestCap } from './scheduler.js';
+import { PROBE_REQUEST, rateLimit, requestCap } from './scheduler.js';
 import { SegmentedRound } from './segmented.js';
 import { runSingleStream } from './single-stream.js';
 import { Ticker, type Ticking } from './ticker.js';
@@ -206,8 +206,8 @@ export class DownloadJob {
     this.#transfer = transfer;
     this.#observer.phase?.('connect');
     let resume = fresh ? undefined : await store.findSaved(output);
-    // Open-ended unless resuming or under a rate limit (see requestCap).
-    const cap = requestCap(rateLimit(this.#o.limiters), 0);
+    // At most the smallest segment (less when resuming or under a rate limit, see requestCap).
+    const cap = Math.min(PROBE_REQUEST, requestCap(rateLimit(this.#o.limiters), 0));
     let probed = await probe(transfer, resume, cap);
     if (resume && !probed.response) {
       this.#debug('the saved state no longer matches the server: starting over');

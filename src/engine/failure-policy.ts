@@ -10,23 +10,40 @@ import {
   RangeMismatchError,
 } from '../errors.js';
 import { errorCode } from '../net/client.js';
+import { OtherVersionError } from './resource.js';
 
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 export const IGNORED_RANGE_LIMIT = 3;
+/**
+ * Answers of another version in a row (none of ours between them, in the order answers arrive)
+ * after which the resource is taken to have changed for good. Fewer are a balancer over
+ * backends at different versions: only those ranges are retried.
+ */
+export const OTHER_VERSION_LIMIT = 6;
 
 /**
  * retry: the range failed, back off and try it again; wait: this connection was refused (by a
  * per-client cap), back off without blaming the range; stop: leave quietly (the attempt is
  * stopping anyway); reconnect: drop the socket and go on with the same range at once;
- * fallback: the server ignores ranges, go on as one stream; fatal: this error ends the attempt.
+ * fallback: the server ignores ranges, go on as one stream; fatal: this error ends the attempt;
+ * changed: the resource changed on the server for good, the download starts over.
  */
-export type FailureAction = 'retry' | 'wait' | 'stop' | 'reconnect' | 'fallback' | 'fatal';
+export type FailureAction =
+  | 'retry'
+  | 'wait'
+  | 'stop'
+  | 'reconnect'
+  | 'fallback'
+  | 'fatal'
+  | 'changed';
 
 export interface FailureFacts {
   /** The attempt is stopping or has already failed. */
   stopping: boolean;
   /** Ranged requests answered with a 200 in a row before this error. */
   ignoredInARow: number;
+  /** Answers of another version of the resource in a row before this error. */
+  otherVersionsInARow: number;
   /** The fetch neither received a byte of its range nor got a valid answer. */
   untouched: boolean;
   /** Other connections of the attempt transferring right now. */
@@ -41,6 +58,7 @@ export interface FailureDecision {
   action: FailureAction;
   /** The counters after this error. */
   ignoredInARow: number;
+  otherVersionsInARow: number;
   failures: number;
 }
 
@@ -53,23 +71,28 @@ export class CrawlError extends NetworkError {
 }
 
 export function decideFailure(error: QgetError, facts: FailureFacts): FailureDecision {
-  let { ignoredInARow, failures } = facts;
-  if (facts.stopping || error instanceof AbortError) {
-    return { action: 'stop', ignoredInARow, failures };
+  let { ignoredInARow, otherVersionsInARow, failures } = facts;
+  const decide = (action: FailureAction): FailureDecision => ({
+    action,
+    ignoredInARow,
+    otherVersionsInARow,
+    failures,
+  });
+  if (facts.stopping || error instanceof AbortError) return decide('stop');
+  if (error instanceof CrawlError) return decide('reconnect');
+  if (error instanceof OtherVersionError) {
+    otherVersionsInARow++;
+    if (otherVersionsInARow >= OTHER_VERSION_LIMIT) return decide('changed');
   }
-  if (error instanceof CrawlError) return { action: 'reconnect', ignoredInARow, failures };
   if (error instanceof RangeMismatchError && error.ignoredRange) {
     ignoredInARow++;
-    if (ignoredInARow >= IGNORED_RANGE_LIMIT)
-      return { action: 'fallback', ignoredInARow, failures };
+    if (ignoredInARow >= IGNORED_RANGE_LIMIT) return decide('fallback');
   }
-  if (!error.transient) return { action: 'fatal', ignoredInARow, failures };
+  if (!error.transient) return decide('fatal');
   // The connection is refused, not the range: it says nothing about the range's health.
-  if (isRefusal(error) && facts.untouched && facts.othersTransferring > 0) {
-    return { action: 'wait', ignoredInARow, failures };
-  }
+  if (isRefusal(error) && facts.untouched && facts.othersTransferring > 0) return decide('wait');
   failures++;
-  return { action: failures > facts.retries ? 'fatal' : 'retry', ignoredInARow, failures };
+  return decide(failures > facts.retries ? 'fatal' : 'retry');
 }
 
 const REFUSAL_CODES = new Set([

@@ -20,7 +20,8 @@ import type { PartFile } from './part-file.js';
 import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
 import type { Segment } from './segment-plan.js';
 
-const MAX_BATCH_AGE_MS = 250;
+/** A batch older than this is written on a slow link: what a kill loses is bounded by it. */
+const MAX_BATCH_AGE_MS = 100;
 
 export interface FetchContext {
   info: ResourceInfo;
@@ -232,7 +233,7 @@ export class RangeFetch {
             seg.pos += n;
             this.received += n;
             onBytes(n);
-            // Full batches, or older than a quarter second on a slow link: the checkpoint only
+            // Full batches, or older than a tenth of a second on a slow link: the checkpoint only
             // claims flushed bytes, so this bounds what a crash costs.
             if (fill === current.length || this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS) {
               await flush(false);

@@ -80,22 +80,57 @@ export function ifRangeValue(
   return info.lastModified;
 }
 
-/** Throws ResourceChangedError when a response's validators differ from the probe's. */
-export function checkValidators(
-  info: Pick<ResourceInfo, 'etag' | 'lastModified'>,
-  headers: Headers,
-): void {
-  const etag = headers.etag;
-  if (info.etag !== undefined && etag !== undefined && etag !== info.etag) {
-    throw new ResourceChangedError(
-      `the resource changed on the server (ETag ${info.etag} became ${etag})`,
-    );
+/** The validators of one version of a resource (as far as a response tells). */
+export interface Validators {
+  etag: string | undefined;
+  lastModified: string | undefined;
+}
+
+/**
+ * Why `b` is another version than `a`, or undefined when nothing says so (RFC 9110 §8.8).
+ * Two strong ETags must be equal. A weak ETag (W/"…") is no byte identity: several backends
+ * behind one name give different weak tags for the same bytes, so a weak tag only counts when
+ * no Last-Modified speaks for the version, and then compares weakly (the opaque tags). Two
+ * Last-Modified dates must be equal. A validator one side lacks says nothing.
+ */
+export function versionConflict(a: Validators, b: Validators): string | undefined {
+  const lmKnown = a.lastModified !== undefined && b.lastModified !== undefined;
+  if (a.etag !== undefined && b.etag !== undefined && a.etag !== b.etag) {
+    const weak = !isStrongEtag(a.etag) || !isStrongEtag(b.etag);
+    if (!weak || (!lmKnown && opaqueTag(a.etag) !== opaqueTag(b.etag))) {
+      return `ETag ${a.etag} became ${b.etag}`;
+    }
   }
-  const lm = headers['last-modified'];
-  if (info.lastModified !== undefined && lm !== undefined && lm !== info.lastModified) {
-    throw new ResourceChangedError(
-      `the resource changed on the server (Last-Modified ${info.lastModified} became ${lm})`,
-    );
+  if (lmKnown && a.lastModified !== b.lastModified) {
+    return `Last-Modified ${a.lastModified} became ${b.lastModified}`;
+  }
+  return undefined;
+}
+
+/** An ETag without its weakness indicator. */
+function opaqueTag(etag: string): string {
+  return etag.startsWith('W/') ? etag.slice(2) : etag;
+}
+
+/** Throws ResourceChangedError when a response's validators name another version than the probe's. */
+export function checkValidators(info: Validators, headers: Headers): void {
+  const conflict = versionConflict(info, {
+    etag: headers.etag,
+    lastModified: headers['last-modified'],
+  });
+  if (conflict) throw new ResourceChangedError(`the resource changed on the server (${conflict})`);
+}
+
+/**
+ * An answer to a ranged request from another version of the resource than the probe's (a
+ * balancer over backends at different versions). Refused before a byte of it is written; the
+ * range is retried, so the bytes on disk stay of one version. Many in a row (no answer of ours
+ * between them) mean the resource really changed (see failure-policy.ts).
+ */
+export class OtherVersionError extends RangeMismatchError {
+  constructor(conflict: string) {
+    super(`another version of the resource answered (${conflict})`, false);
+    this.name = 'OtherVersionError';
   }
 }
 
@@ -112,7 +147,8 @@ export function checkWholeLength(info: Pick<ResourceInfo, 'size'>, headers: Head
 /**
  * Check the answer to `Range: bytes=start-(end-1)` before any byte of it is written: a 206
  * starting at `start`, the same total, the same validators. A 200 is a RangeMismatchError with
- * `ignoredRange` (or a ResourceChangedError when its validators differ). Servers may serve less
+ * `ignoredRange`; other validators are an OtherVersionError (this range is retried), another
+ * total a ResourceChangedError. Servers may serve less
  * than asked (RFC 9110 §14.1.2); the returned exclusive end says how much this answer carries.
  */
 export function checkRangeResponse(
@@ -121,7 +157,11 @@ export function checkRangeResponse(
   start: number,
   end: number,
 ): number {
-  checkValidators(info, res.headers);
+  const conflict = versionConflict(info, {
+    etag: res.headers.etag,
+    lastModified: res.headers['last-modified'],
+  });
+  if (conflict) throw new OtherVersionError(conflict);
   if (res.statusCode === 200) {
     checkWholeLength(info, res.headers);
     throw new RangeMismatchError(

@@ -20,6 +20,12 @@ const MIN_RATED_REQUEST = 64 * 1024;
 /** Request sizing (see requestSize). */
 const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
+/**
+ * The most the probe asks for: the smallest segment. An open-ended probe lets the server push
+ * bytes past the first segment into socket buffers that nobody reads (while the process is
+ * suspended, megabytes), all of them sent for nothing.
+ */
+export const PROBE_REQUEST = MIN_REQUEST;
 const REQUEST_SECONDS = 0.25;
 /** A connection slower than this share of its peers' median reconnects. */
 export const CRAWL_FRACTION = 0.25;

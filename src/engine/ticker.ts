@@ -9,9 +9,18 @@ import type { ResourceInfo } from './resource.js';
 import type { ResumeStore } from './resume-store.js';
 import type { Run, Transfer } from './transfer.js';
 
-const TICK_MS = 100;
+export const TICK_MS = 100;
 /** A transferring connection silent this long counts as stalled for stealing. */
 const STALL_MS = 1000;
+
+/**
+ * Whether a tick `gapMs` after the previous one (scheduled `intervalMs` apart) shows that the
+ * process was suspended meanwhile (SIGSTOP, a laptop's lid closed): it came more than three
+ * intervals and more than a second late. A loaded machine delays ticks by far less.
+ */
+export function wasSuspended(gapMs: number, intervalMs: number): boolean {
+  return gapMs > 3 * intervalMs && gapMs - intervalMs > 1000;
+}
 
 /** What the segmented round does on each tick. */
 export interface RoundTick {
@@ -32,6 +41,8 @@ export class Ticker {
   readonly #store: ResumeStore;
   #lastConnections = -1;
   #maxTransferring = 0;
+  /** When the last tick ran (performance.now()). */
+  #lastTickAt: number | undefined;
 
   constructor(run: Run, store: ResumeStore) {
     this.#run = run;
@@ -45,12 +56,28 @@ export class Ticker {
 
   /** Tick every TICK_MS for an attempt on `info`; returns the function that stops it. */
   start(info: ResourceInfo, ticking: Ticking): () => void {
+    this.#lastTickAt = performance.now();
+    this.#store.beginAttempt();
     const timer = setInterval(() => this.#tick(info, ticking), TICK_MS);
     return () => clearInterval(timer);
   }
 
   #tick(info: ResourceInfo, { transfer, round }: Ticking): void {
     const now = performance.now();
+    const gap = now - (this.#lastTickAt ?? now);
+    this.#lastTickAt = now;
+    if (wasSuspended(gap, TICK_MS)) {
+      // The process slept: timers run before any socket is read, so every connection looks
+      // silent though its bytes wait in the socket buffers. Each gets a fresh window (silence
+      // clocks and speed meters restart) instead of being dropped as stalled.
+      this.#run.debug(`the process was suspended for ${Math.round(gap / 1000)} s`);
+      for (const fetch of transfer.fetches) {
+        fetch.lastDataAt = now;
+        fetch.meterAt = now;
+        fetch.meterBytes = fetch.received;
+      }
+      return;
+    }
     const timeoutMs = this.#run.o.timeoutMs;
     let transferring = 0;
     for (const fetch of transfer.fetches) {
@@ -86,6 +113,8 @@ export class Ticker {
     }
     round?.onTransfer(transferring);
     this.#run.observer.progress?.(transfer.received, info.size);
-    if (info.acceptRanges) this.#store.tick(now, info, () => transfer.confirmed());
+    if (info.acceptRanges) {
+      this.#store.tick(now, info, transfer.flushedBytes(), () => transfer.confirmed());
+    }
   }
 }

@@ -49,6 +49,8 @@ export class Transfer {
   readonly segments: Segment[] = [];
   /** Ranged requests answered with a 200 in a row, in the order answers arrive. */
   ignoredInARow = 0;
+  /** Ranged requests answered by another version of the resource in a row (failure-policy.ts). */
+  otherVersionsInARow = 0;
   readonly fetches = new Set<RangeFetch>();
 
   constructor(run: Run) {
@@ -64,6 +66,13 @@ export class Transfer {
     const reason = error ?? new AbortError('stopped');
     if (!this.round.signal.aborted) this.round.abort(reason);
     for (const fetch of this.fetches) fetch.abort(reason);
+  }
+
+  /** Bytes confirmed on disk (those of confirmed()), counted without building ranges. */
+  flushedBytes(): number {
+    let bytes = 0;
+    for (const s of this.segments) if (s.flushed > s.start) bytes += s.flushed - s.start;
+    return bytes;
   }
 
   /** The ranges confirmed on disk: never a byte that is not in the .part. */

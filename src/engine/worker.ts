@@ -1,7 +1,7 @@
 // One connection of the segmented round: its socket(s) and batch buffers, and the loop that
 // takes a range, fetches it, and applies the failure policy's decision when a request fails.
 
-import { AbortError, type QgetError } from '../errors.js';
+import { AbortError, type QgetError, ResourceChangedError } from '../errors.js';
 import { type Requester, toQgetError } from '../net/client.js';
 import { bufferPair } from './batch-buffers.js';
 import type { ConnectionGovernor } from './connection-governor.js';
@@ -171,12 +171,14 @@ function onFetchError(
   const decision = decideFailure(error, {
     stopping: transfer.stopping || transfer.fatal !== undefined,
     ignoredInARow: transfer.ignoredInARow,
+    otherVersionsInARow: transfer.otherVersionsInARow,
     untouched: seg.pos === before && !fetch.started,
     othersTransferring: others,
     failures: seg.failures,
     retries: run.o.retries,
   });
   transfer.ignoredInARow = decision.ignoredInARow;
+  transfer.otherVersionsInARow = decision.otherVersionsInARow;
   if (decision.failures !== seg.failures) {
     seg.failures = decision.failures;
     run.debug(
@@ -190,6 +192,13 @@ function onFetchError(
       return 'stop';
     case 'fatal':
       transfer.stop(error);
+      return 'stop';
+    case 'changed':
+      transfer.stop(
+        new ResourceChangedError(
+          `the resource changed on the server (${error.message}, ${transfer.otherVersionsInARow} answers in a row)`,
+        ),
+      );
       return 'stop';
     case 'wait':
       if (host.governor.onRefusal(performance.now(), others)) {

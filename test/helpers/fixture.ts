@@ -57,9 +57,11 @@ export async function listDir(dir: string): Promise<string[]> {
   return (await readdir(dir)).sort();
 }
 
-/** Requests that asked for a range other than the probe's `bytes=0-`. */
+/** Requests that asked for a range other than the probe's (`bytes=0-…` without If-Range). */
 export function rangedRequests(server: TestServer): TestServer['requests'] {
-  return server.requests.filter((r) => r.range !== undefined && r.range !== 'bytes=0-');
+  return server.requests.filter(
+    (r) => r.range !== undefined && !(r.range.startsWith('bytes=0-') && r.ifRange === undefined),
+  );
 }
 
 /** The highest number of requests the server was answering at the same time. */

@@ -55,6 +55,14 @@ export interface ServerConfig {
   /** After N requests the content is replaced by other bytes of the same size, and the
    * validators change (once), 0 = off. */
   changeAfterRequests: number;
+  /** Every content response carries a new weak ETag (W/"r<n>"), while the bytes and
+   * Last-Modified stay: several backends behind one name. */
+  weakEtagPerResponse: boolean;
+  /** A second version of the same size (a balancer over backends at different versions)… */
+  otherContent: Buffer | null;
+  /** …served to content request k when `versionPattern[k % length]` is 'B' ('AB' alternates,
+   * 'AAB' serves B to every third). Version B has its own ETag and Last-Modified. */
+  versionPattern: string;
   /** Serve https with this key and certificate (PEM), fixed when the server starts. */
   tls: { key: string; cert: string } | null;
   /** Content requests without exactly this Authorization header get 401, null = open. */
@@ -77,6 +85,8 @@ export interface RequestRecord {
   /** Status sent; 0 when the connection was reset without an answer. */
   status: number;
   bytesSent: number;
+  /** Which version answered a content request ('B': otherContent, see versionPattern). */
+  version?: 'A' | 'B';
   socketId: number;
   /** Date.now() when the request arrived / when its response finished or was destroyed. */
   start: number;
@@ -139,6 +149,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     stallTimes: 1,
     ignoreRangeEvery: 0,
     changeAfterRequests: 0,
+    weakEtagPerResponse: false,
+    otherContent: null,
+    versionPattern: '',
     tls: null,
     authorization: null,
     digest: null,
@@ -154,7 +167,15 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     bytesSent: 0,
     refused: 0,
   };
-  const faults = { requests: 0, failed503: 0, cuts: 0, stalls: 0, ranged: 0, changed: false };
+  const faults = {
+    requests: 0,
+    failed503: 0,
+    cuts: 0,
+    stalls: 0,
+    ranged: 0,
+    changed: false,
+    contents: 0,
+  };
   const sockets = new Set<Socket>();
   const conns = new WeakMap<Socket, Conn>();
   const admitted = new Map<string, number>(); // client address → admitted open connections
@@ -343,8 +364,19 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   ): Promise<void> {
     const total = size();
     const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
-    if (config.etag !== null) headers.ETag = config.etag;
-    if (config.lastModified !== null) headers['Last-Modified'] = config.lastModified;
+    const pattern = config.versionPattern;
+    const other =
+      config.otherContent !== null &&
+      pattern.length > 0 &&
+      pattern[faults.contents % pattern.length] === 'B'
+        ? config.otherContent
+        : null;
+    faults.contents++;
+    record.version = other ? 'B' : 'A';
+    const etag = other ? `"other-${other.length}"` : config.etag;
+    const lastModified = other ? httpDate(50) : config.lastModified;
+    if (etag !== null) headers.ETag = config.weakEtagPerResponse ? `W/"r${record.id}"` : etag;
+    if (lastModified !== null) headers['Last-Modified'] = lastModified;
     if (config.ranges) headers['Accept-Ranges'] = 'bytes';
     if (disposition !== null) headers['Content-Disposition'] = disposition;
     if (config.setCookie.length > 0) res.setHeader('Set-Cookie', config.setCookie);
@@ -357,7 +389,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       faults.ranged++;
       const ignore = config.ignoreRangeEvery > 0 && faults.ranged % config.ignoreRangeEvery === 0;
       const range = parseRange(rangeHeader, total);
-      if (!ignore && range !== null && ifRangeMatches(record.ifRange)) {
+      if (!ignore && range !== null && ifRangeMatches(record.ifRange, etag, lastModified)) {
         if (range === 'unsatisfiable') {
           sendText(res, record, 416, 'range not satisfiable\n', {
             ...headers,
@@ -380,7 +412,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
 
     const length = end - start;
     const plan: BodyPlan = {
-      read,
+      read: other ? (s: number, e: number) => other.subarray(s, e) : read,
       start,
       end,
       fault: null,
@@ -409,13 +441,17 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
   }
 
   /** RFC 9110 §13.1.5: a strong ETag compare, or an exact Last-Modified date. */
-  function ifRangeMatches(ifRange: string | undefined): boolean {
+  function ifRangeMatches(
+    ifRange: string | undefined,
+    etag: string | null,
+    lastModified: string | null,
+  ): boolean {
     if (ifRange === undefined) return true;
-    if (ifRange.startsWith('"')) return config.etag !== null && ifRange === config.etag;
+    if (ifRange.startsWith('"')) return etag !== null && ifRange === etag;
     if (ifRange.startsWith('W/')) return false;
-    if (config.lastModified === null) return false;
+    if (lastModified === null) return false;
     const date = Date.parse(ifRange);
-    return !Number.isNaN(date) && date === Date.parse(config.lastModified);
+    return !Number.isNaN(date) && date === Date.parse(lastModified);
   }
 
   await new Promise<void>((resolve, reject) => {
@@ -440,7 +476,14 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         bytesSent: 0,
         refused: 0,
       });
-      Object.assign(faults, { requests: 0, failed503: 0, cuts: 0, stalls: 0, ranged: 0 });
+      Object.assign(faults, {
+        requests: 0,
+        failed503: 0,
+        cuts: 0,
+        stalls: 0,
+        ranged: 0,
+        contents: 0,
+      });
       faults.changed = false;
     },
     close(): Promise<void> {
