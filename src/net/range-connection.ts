@@ -7,38 +7,23 @@
 // undici.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import { flattenHeadLines } from './headers.js';
+import {
+  type Framing,
+  HeadGatherer,
+  parseChunkSize,
+  parseResponseHead,
+  type RangeResponse,
+  socketError,
+  UnsupportedResponseError,
+} from './http1-head.js';
+
+export { type RangeResponse, UnsupportedResponseError };
 
 const READ_BUFFER = 64 * 1024;
 const MAX_HEAD = 64 * 1024;
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Longest chunk-size or trailer line accepted. */
 const MAX_LINE = 8 * 1024;
 const LF = 0x0a;
-
-/** The server answered in a way this client does not parse (HTTP/0.9, gzip coding …). */
-export class UnsupportedResponseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedResponseError';
-  }
-}
-
-/** A socket failure, with an errno-like `code` the engine classifies (refusal, transient). */
-function socketError(message: string, code: string, cause?: unknown): Error {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
-}
-
-export interface RangeResponse {
-  statusCode: number;
-  /** Lower-case names, first value only. */
-  headers: Record<string, string | undefined>;
-  /** Body bytes to come; -1 when chunked or delimited by the end of the connection. */
-  length: number;
-}
-
-/** How the end of a body is known. */
-type Framing = 'length' | 'chunked' | 'close';
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
 
@@ -51,8 +36,7 @@ export class RangeConnection {
   /** Requests already answered on this socket (a failure on a reused socket is retried once). */
   #served = 0;
   #state: 'idle' | 'head' | 'body' | 'dead' = 'idle';
-  #head: Buffer[] = [];
-  #headBytes = 0;
+  readonly #head = new HeadGatherer(MAX_HEAD);
   #onHead: { resolve: (r: RangeResponse) => void; reject: (err: Error) => void } | undefined;
   #framing: Framing = 'length';
   /** Bytes left of the body (framing 'length') or of the current chunk ('chunked'). */
@@ -113,8 +97,7 @@ export class RangeConnection {
     }
     if (!host) text += `host: ${this.#url.host}\r\n`;
     this.#state = 'head';
-    this.#head = [];
-    this.#headBytes = 0;
+    this.#head.reset();
     this.#pending = undefined;
     this.#error = undefined;
     return new Promise<RangeResponse>((resolve, reject) => {
@@ -333,12 +316,12 @@ export class RangeConnection {
         if (line !== '') this.#protocolError('no CRLF after chunk data');
         this.#chunkPart = 'size';
       } else if (this.#chunkPart === 'size') {
-        const size = /^([0-9a-fA-F]{1,13})[ \t]*(;.*)?$/.exec(line);
-        if (!size) {
+        const size = parseChunkSize(line);
+        if (size === undefined) {
           this.#protocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
           return undefined;
         }
-        this.#bodyLeft = Number.parseInt(size[1]!, 16);
+        this.#bodyLeft = size;
         this.#chunkPart = this.#bodyLeft === 0 ? 'trailers' : 'data';
       } else if (line === '') {
         this.#bodyDone();
@@ -375,24 +358,19 @@ export class RangeConnection {
 
   /** Gathers the head; returns the bytes after it once complete, else undefined. */
   #takeHead(view: Buffer): Buffer | undefined {
-    // Usually the whole head is in one read, and is parsed where it lies; the rest of the read
-    // is body, a view the socket (paused until the next read()) leaves alone. A head cut across
-    // reads is gathered in copies.
-    this.#headBytes += view.length;
-    const all = this.#head.length === 0 ? view : Buffer.concat([...this.#head, view]);
-    const end = all.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (this.#headBytes > MAX_HEAD)
-        this.destroy(new UnsupportedResponseError('response headers too large'));
-      else this.#head = [Buffer.from(all)];
-      return undefined;
-    }
-    this.#head = [];
-    this.#headBytes = 0;
-    const rest = all.subarray(end + 4);
     let response: RangeResponse;
+    let rest: Buffer;
     try {
-      response = this.#parseHead(all.subarray(0, end).toString('latin1'));
+      const got = this.#head.take(
+        view,
+        () => new UnsupportedResponseError('response headers too large'),
+      );
+      if (got === undefined) return undefined;
+      rest = got.rest;
+      const parsed = parseResponseHead(got.head);
+      response = parsed.response;
+      this.#framing = parsed.framing;
+      this.#keepAlive = parsed.keepAlive;
     } catch (err) {
       this.destroy(err as Error);
       return undefined;
@@ -410,37 +388,5 @@ export class RangeConnection {
     this.#onHead = undefined;
     head?.resolve(response);
     return rest;
-  }
-
-  #parseHead(text: string): RangeResponse {
-    const lines = text.split('\r\n');
-    const status = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
-    if (!status)
-      throw new UnsupportedResponseError(`not an HTTP/1.x answer: ${JSON.stringify(lines[0])}`);
-    const headers = flattenHeadLines(lines.slice(1));
-    const statusCode = Number(status[2]);
-    const connection = headers.connection?.toLowerCase() ?? '';
-    this.#keepAlive =
-      status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
-    this.#framing = 'length';
-    if (statusCode < 200 || statusCode === 204 || statusCode === 304) {
-      return { statusCode, headers, length: 0 };
-    }
-    const coding = headers['transfer-encoding'];
-    if (coding !== undefined) {
-      if (coding.toLowerCase() !== 'chunked') {
-        throw new UnsupportedResponseError(`Transfer-Encoding: ${coding}`);
-      }
-      this.#framing = 'chunked';
-      return { statusCode, headers, length: -1 };
-    }
-    const length = headers['content-length'];
-    if (length === undefined) {
-      this.#framing = 'close';
-      this.#keepAlive = false;
-      return { statusCode, headers, length: -1 };
-    }
-    if (!/^\d+$/.test(length)) throw new UnsupportedResponseError(`Content-Length: ${length}`);
-    return { statusCode, headers, length: Number(length) };
   }
 }
