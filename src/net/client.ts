@@ -11,7 +11,7 @@ import {
   TooManyRedirectsError,
 } from '../errors.js';
 import { requestHeaders } from './credentials.js';
-import { flattenHeaders } from './headers.js';
+import { flattenHeaders, MAX_HEAD_BYTES } from './headers.js';
 import { toQgetError } from './error-map.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
@@ -31,6 +31,7 @@ function socketOptions(timeoutMs: number) {
     keepAliveTimeout: 10_000,
     headersTimeout: timeoutMs,
     bodyTimeout: 0,
+    maxHeaderSize: MAX_HEAD_BYTES,
     connect: { timeout: timeoutMs },
   };
 }

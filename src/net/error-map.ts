@@ -3,6 +3,7 @@
 // transient, Node's own ERR_* usage errors are not.
 
 import { AbortError, errorCode, NetworkError, QgetError, TimeoutError } from '../errors.js';
+import { MAX_HEAD_BYTES } from './headers.js';
 
 /**
  * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
@@ -43,6 +44,12 @@ export function toQgetError(
   const code = errorCode(err);
   if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'ERR_QGET_HEADERS_OVERFLOW') {
+    return new NetworkError(
+      `the server sent more than ${MAX_HEAD_BYTES / 1024} KiB of response headers (${new URL(url).host})`,
+      { cause: err, transient: false },
+    );
+  }
   if (code && TIMEOUT_CODES.has(code)) {
     return new TimeoutError(`no answer from ${new URL(url).host} in time (${detail})`, {
       cause: err,

@@ -66,12 +66,12 @@ export class HeadGatherer {
     this.#bytes += view.length;
     const all = this.#parts.length === 0 ? view : Buffer.concat([...this.#parts, view]);
     const end = all.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (this.#bytes > this.#max) throw tooLarge();
+    if (end < 0 && this.#bytes <= this.#max) {
       this.#parts = [Buffer.from(all)];
       return undefined;
     }
     this.reset();
+    if (end < 0 || end > this.#max) throw tooLarge();
     return { head: all.toString('latin1', 0, end), rest: all.subarray(end + 4) };
   }
 }

@@ -2,7 +2,7 @@
 // reused buffer (net/tls `onread`), handing the body out as views that are valid until the next
 // read. No allocation per chunk, no stream machinery: memory stays flat whatever the file size.
 // Bodies framed by Content-Length, chunked transfer coding or the end of the connection are
-// read; anything else (HTTP/0.9, other transfer codings, huge heads) is an
+// read; anything else (HTTP/0.9, other transfer codings) is an
 // UnsupportedResponseError, and the engine goes back to undici for that origin. https stays on
 // undici.
 
@@ -16,11 +16,15 @@ import {
   socketError,
   UnsupportedResponseError,
 } from './http1-head.js';
+import { MAX_HEAD_BYTES } from './headers.js';
+import { errorCode } from '../errors.js';
+
+/** A head longer than MAX_HEAD_BYTES: permanent (error-map.ts). */
+export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
 
 export { type RangeResponse, UnsupportedResponseError };
 
 const READ_BUFFER = 64 * 1024;
-const MAX_HEAD = 64 * 1024;
 /** Longest chunk-size or trailer line accepted. */
 const MAX_LINE = 8 * 1024;
 const LF = 0x0a;
@@ -36,7 +40,7 @@ export class RangeConnection {
   /** Requests already answered on this socket (a failure on a reused socket is retried once). */
   #served = 0;
   #state: 'idle' | 'head' | 'body' | 'dead' = 'idle';
-  readonly #head = new HeadGatherer(MAX_HEAD);
+  readonly #head = new HeadGatherer(MAX_HEAD_BYTES);
   #onHead: { resolve: (r: RangeResponse) => void; reject: (err: Error) => void } | undefined;
   #framing: Framing = 'length';
   /** Bytes left of the body (framing 'length') or of the current chunk ('chunked'). */
@@ -74,7 +78,8 @@ export class RangeConnection {
       return await this.#send(path, headers, signal);
     } catch (err) {
       // A keep-alive socket the server closed meanwhile: one fresh try, as browsers do.
-      if (reused && !signal.aborted && !(err instanceof UnsupportedResponseError)) {
+      const fresh = err instanceof UnsupportedResponseError || errorCode(err) === HEADERS_OVERFLOW;
+      if (reused && !signal.aborted && !fresh) {
         this.destroy();
         return this.#send(path, headers, signal);
       }
@@ -361,9 +366,8 @@ export class RangeConnection {
     let response: RangeResponse;
     let rest: Buffer;
     try {
-      const got = this.#head.take(
-        view,
-        () => new UnsupportedResponseError('response headers too large'),
+      const got = this.#head.take(view, () =>
+        socketError('response headers too large', HEADERS_OVERFLOW),
       );
       if (got === undefined) return undefined;
       rest = got.rest;

@@ -58,6 +58,8 @@ export interface ServerConfig {
   tls: { key: string; cert: string } | null;
   /** Content requests without exactly this Authorization header get 401, null = open. */
   authorization: string | null;
+  /** Content answers carry about this many bytes of padding headers (X-Pad-<n>), 0 = none. */
+  headerBytes: number;
 }
 
 export interface RequestRecord {
@@ -134,6 +136,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     changeAfterRequests: 0,
     tls: null,
     authorization: null,
+    headerBytes: 0,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -328,6 +331,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     if (config.lastModified !== null) headers['Last-Modified'] = config.lastModified;
     if (config.ranges) headers['Accept-Ranges'] = 'bytes';
     if (disposition !== null) headers['Content-Disposition'] = disposition;
+    for (let i = 0, left = config.headerBytes; left > 0; i++, left -= 4096) {
+      headers[`X-Pad-${i}`] = 'p'.repeat(Math.min(left, 4096));
+    }
 
     let status = 200;
     let start = 0;
