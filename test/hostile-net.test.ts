@@ -7,7 +7,8 @@ import { describe, test } from 'node:test';
 import { qget } from '../src/index.js';
 import { createAgent, createConnection, openRequest, discardBody } from '../src/net/client.js';
 import { makeContent } from './helpers/content.js';
-import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+import { runCli } from './helpers/cli.js';
+import { assertFileEquals, listDir, useFixtures } from './helpers/fixture.js';
 
 const fx = useFixtures();
 const KiB = 1024;
@@ -64,6 +65,86 @@ describe('response heads up to 256 KiB', () => {
       }
     } finally {
       await Promise.all(dispatchers.map((d) => d.destroy()));
+    }
+  });
+});
+
+describe('redirects', () => {
+  test('a redirect loop says so, exit 10, after one lap', async () => {
+    const server = await fx.serve({ content: makeContent(1000, 83) });
+    const dir = await fx.tempDir();
+    const r = await runCli(['-o', join(dir, 'out.bin'), `${server.url}/loop/a/f.bin`], dir);
+    assert.equal(r.code, 10, r.stderr);
+    assert.match(
+      r.stderr,
+      /redirect loop: http:\/\/127\.0\.0\.1:\d+\/loop\/b\/f\.bin redirects back to http:\/\/127\.0\.0\.1:\d+\/loop\/a\/f\.bin/,
+    );
+    assert.equal(server.requests.length, 2, 'not retried');
+    assert.deepEqual(await listDir(dir), []);
+  });
+
+  test('more than 10 redirects: "too many redirects (10) from <url>", exit 10', async () => {
+    const server = await fx.serve({ content: makeContent(1000, 84) });
+    const dir = await fx.tempDir();
+    const url = `${server.url}/redirect/10/f.bin`;
+    const r = await runCli(['-o', join(dir, 'out.bin'), url], dir);
+    assert.equal(r.code, 10, r.stderr);
+    assert.ok(r.stderr.includes(`too many redirects (10) from ${url}`), r.stderr);
+    assert.equal(server.requests.length, 11);
+  });
+
+  test('--max-redirects and maxRedirects set the bound', async () => {
+    const content = makeContent(100_000, 85);
+    const server = await fx.serve({ content });
+    const dir = await fx.tempDir();
+    const ok = await runCli(
+      ['--max-redirects', '2', '-o', join(dir, 'ok.bin'), `${server.url}/redirect/1/file.bin`],
+      dir,
+    );
+    assert.equal(ok.code, 0, ok.stderr);
+    await assertFileEquals(join(dir, 'ok.bin'), content);
+    const url = `${server.url}/redirect/2/file.bin`;
+    const over = await runCli(['--max-redirects', '2', '-o', join(dir, 'over.bin'), url], dir);
+    assert.equal(over.code, 10, over.stderr);
+    assert.ok(over.stderr.includes(`too many redirects (2) from ${url}`), over.stderr);
+    const bad = await runCli(['--max-redirects', '-1', url], dir);
+    assert.equal(bad.code, 2, bad.stderr);
+
+    await assert.rejects(
+      qget(`${server.url}/redirect/0/file.bin`, {
+        filepath: join(dir, 'zero.bin'),
+        maxRedirects: 0,
+      }),
+      (err: Error & { code?: string }) => {
+        assert.equal(err.code, 'ERR_TOO_MANY_REDIRECTS');
+        assert.match(err.message, /too many redirects \(0\) from /);
+        return true;
+      },
+    );
+    await assert.rejects(
+      qget(server.fileUrl, { maxRedirects: -1 }),
+      (err: Error & { code?: string }) => err.code === 'ERR_INVALID_OPTION',
+    );
+    // The same bound over undici (a dispatcher of the caller's: no lean connections).
+    const dispatcher = createAgent({ connections: 1, timeoutMs: 5000 });
+    try {
+      await assert.rejects(
+        qget(`${server.url}/loop/a/f.bin`, {
+          filepath: join(dir, 'u.bin'),
+          dispatcher: dispatcher as never,
+        }),
+        /redirect loop/,
+      );
+      await assert.rejects(
+        qget(`${server.url}/redirect/3/file.bin`, {
+          filepath: join(dir, 'u.bin'),
+          dispatcher: dispatcher as never,
+          maxRedirects: 3,
+        }),
+        /too many redirects \(3\)/,
+      );
+    } finally {
+      await dispatcher.destroy();
     }
   });
 });

@@ -12,6 +12,7 @@ export type EnginePassThrough = Pick<
   | 'override'
   | 'dispatcher'
   | 'retries'
+  | 'maxRedirects'
   | 'maxConnections'
   | 'connectionTestSec'
   | 'maxPartMb'

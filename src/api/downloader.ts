@@ -432,12 +432,14 @@ export class Downloader extends Emitter<DownloaderSignals> {
     const timer =
       this.#timeout > 0 ? setTimeout(() => controller.abort(), this.#timeout * 1000) : undefined;
     try {
+      const { headers, maxRedirects } = this.#engineOptions(undefined);
       const res = await openRequest(this.#url, {
         dispatcher,
         method: 'HEAD',
-        headers: this.#engineOptions(undefined).headers,
+        headers,
         userUrl: this.#url,
         followRedirects: true,
+        maxRedirects,
         signal: controller.signal,
       });
       await res.body.dump().catch(() => {});
@@ -574,6 +576,7 @@ export class Downloader extends Emitter<DownloaderSignals> {
         headers: options.headers,
         checksum: options.checksum,
         dispatcher,
+        maxRedirects: options.maxRedirects,
         signal,
         timeoutMs: options.timeoutMs,
         chunkBytes: this.#chunkSize,

@@ -13,6 +13,7 @@ export const EXIT = {
   localIo: 7,
   server: 8,
   busy: 9,
+  redirects: 10,
   interrupted: 130,
 } as const;
 
@@ -22,7 +23,7 @@ const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_HTTP_STATUS: EXIT.http,
   ERR_NETWORK: EXIT.network,
   ERR_TIMEOUT: EXIT.network,
-  ERR_TOO_MANY_REDIRECTS: EXIT.network,
+  ERR_TOO_MANY_REDIRECTS: EXIT.redirects,
   ERR_CHECKSUM: EXIT.checksum,
   ERR_FILE_EXISTS: EXIT.exists,
   ERR_LOCAL_IO: EXIT.localIo,

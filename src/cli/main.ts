@@ -58,6 +58,12 @@ export function buildProgram(): Command {
     )
     .option('--retries <n>', 'consecutive failures of one range before giving up', intArg(0), 5)
     .option(
+      '--max-redirects <n>',
+      'redirects followed at most (exit 10 beyond, or on a loop)',
+      intArg(0),
+      10,
+    )
+    .option(
       '--retry-wait <seconds>',
       'after a failure that may pass, restart the whole download after this wait (-1 = never)',
       secondsArg(true),
@@ -87,7 +93,8 @@ Exit codes:
   2 bad usage (option, URL)                       6 output file exists (use --force)
   3 HTTP error (404, 403 ...)                     7 local I/O error (disk full, permissions)
   4 network failure or timeout                    8 the server misbehaved (changing file, bad ranges)
-  9 another download is writing the same output   130 interrupted (run the same command again to resume)
+  9 another download is writing the same output   10 too many redirects, or a redirect loop
+  130 interrupted (run the same command again to resume)
   1 internal error (a bug: please report it)`,
     );
 }

@@ -46,7 +46,13 @@ export async function probe(
   if (ifRange) headers['if-range'] = ifRange;
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await openAnswer(o.url, { pool, dispatcher, headers, signal });
+      const res = await openAnswer(o.url, {
+        pool,
+        dispatcher,
+        headers,
+        signal,
+        maxRedirects: o.maxRedirects,
+      });
       if (
         !resume &&
         res.statusCode === 416 &&

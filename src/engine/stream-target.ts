@@ -43,6 +43,8 @@ export interface StreamDownloadOptions {
   knownSize?: number;
   headers: Record<string, string>;
   dispatcher: Requester;
+  /** Redirects followed at most (default 10). */
+  maxRedirects?: number | undefined;
   signal?: AbortSignal | undefined;
   /** Longest wait for a byte from the server, ms. */
   timeoutMs: number;
@@ -157,6 +159,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
       signal,
       userUrl: o.url,
       followRedirects: true,
+      maxRedirects: o.maxRedirects,
     });
     url = res.url;
     let size: number;

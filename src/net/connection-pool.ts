@@ -9,7 +9,7 @@ import {
   openRequest,
   parseHttpUrl,
   type Requester,
-  redirectTarget,
+  RedirectTrail,
   toQgetError,
   undiciAnswer,
 } from './client.js';
@@ -128,6 +128,8 @@ export interface AnswerOptions {
   dispatcher: Requester;
   headers: Record<string, string>;
   signal: AbortSignal;
+  /** Redirects followed at most (default MAX_REDIRECTS). */
+  maxRedirects?: number | undefined;
 }
 
 /**
@@ -139,10 +141,13 @@ export interface AnswerOptions {
 export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
   const { pool, signal } = options;
   // undici follows the rest of the way (https, or an origin the lean client cannot read).
+  const trail = new RedirectTrail(url, options.maxRedirects);
   const overUndici = async (from: string): Promise<Answer> =>
-    undiciAnswer(await openRequest(from, { ...options, userUrl: url, followRedirects: true }));
+    undiciAnswer(
+      await openRequest(from, { ...options, userUrl: url, followRedirects: true, trail }),
+    );
   let current = url;
-  for (let hop = 0; ; hop++) {
+  for (;;) {
     const target = parseHttpUrl(current);
     const connection = pool?.lean(target);
     if (!connection) return overUndici(current);
@@ -163,7 +168,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     }
     let next: string | undefined;
     try {
-      next = redirectTarget(url, current, hop, response.statusCode, response.headers);
+      next = trail.next(current, response.statusCode, response.headers);
     } catch (err) {
       connection.destroy();
       throw err;

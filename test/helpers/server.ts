@@ -296,6 +296,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       sendText(res, record, 302, `see ${location}\n`, { Location: location });
       return;
     }
+    // A redirect loop: /loop/a/<path> and /loop/b/<path> send to each other.
+    const loop = /^\/loop\/([ab])\/(.*)$/.exec(path);
+    if (loop) {
+      const location = `/loop/${loop[1] === 'a' ? 'b' : 'a'}/${loop[2]}`;
+      sendText(res, record, 302, `see ${location}\n`, { Location: location });
+      return;
+    }
     const status = /^\/status\/(\d{3})$/.exec(path);
     if (status) {
       const code = Number(status[1]);
