@@ -6,9 +6,10 @@ import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { qget } from '../src/index.js';
 import { createAgent, createConnection, openRequest, discardBody } from '../src/net/client.js';
+import { singlePart } from '../src/net/multipart.js';
 import { makeContent } from './helpers/content.js';
 import { runCli } from './helpers/cli.js';
-import { assertFileEquals, listDir, useFixtures } from './helpers/fixture.js';
+import { assertFileEquals, listDir, readAll, useFixtures } from './helpers/fixture.js';
 
 const fx = useFixtures();
 const KiB = 1024;
@@ -147,4 +148,69 @@ describe('redirects', () => {
       await dispatcher.destroy();
     }
   });
+});
+
+describe('multipart/byteranges answers', () => {
+  test('one part is read as that part, on the probe and on every range', async () => {
+    const content = makeContent(3 * 1024 * KiB + 17, 86);
+    const server = await fx.serve({ content, multipart: 'one' });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'multi.bin');
+    await qget(server.fileUrl, { filepath: out, maxConnections: 4, maxPartMb: 1 });
+    await assertFileEquals(out, content);
+    assert.ok(server.requests.length > 2, 'downloaded over several ranges');
+    assert.ok(server.requests.every((r) => r.status === 206));
+  });
+
+  test('a part qget cannot use falls back to one plain GET', async () => {
+    const content = makeContent(2 * 1024 * KiB, 87);
+    const server = await fx.serve({ content, multipart: 'broken' });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'broken.bin');
+    await qget(server.fileUrl, { filepath: out, maxConnections: 4 });
+    await assertFileEquals(out, content);
+    assert.deepEqual(
+      server.requests.map((r) => [r.range, r.status]),
+      [
+        ['bytes=0-', 206],
+        [undefined, 200],
+      ],
+    );
+  });
+
+  test('over the CLI: exit 0 and the right bytes', async () => {
+    const content = makeContent(1024 * KiB, 88);
+    const server = await fx.serve({ content, multipart: 'one' });
+    const dir = await fx.tempDir();
+    const r = await runCli(['-o', join(dir, 'cli.bin'), server.fileUrl], dir);
+    assert.equal(r.code, 0, r.stderr);
+    await assertFileEquals(join(dir, 'cli.bin'), content);
+  });
+});
+
+test('singlePart: a part head cut across reads, a quoted boundary, bytes after the part dropped', async () => {
+  const body = Buffer.from(
+    '\r\n--"b"x\r\n--b q\r\ncontent-range: bytes 5-9/20\r\n\r\nhelloEXTRA\r\n--b q--\r\n',
+  );
+  const pieces = [...body].map((byte) => Buffer.from([byte]));
+  const answer = await singlePart({
+    statusCode: 206,
+    headers: { 'content-type': 'multipart/byteranges; boundary="b q"' },
+    url: 'http://x/',
+    read: async () => pieces.shift() ?? null,
+    discard: () => {},
+  });
+  assert.equal(answer.headers['content-range'], 'bytes 5-9/20');
+  assert.equal(answer.headers['content-length'], '5');
+  assert.equal((await readAll(answer)).toString(), 'hello');
+  await assert.rejects(
+    singlePart({
+      statusCode: 206,
+      headers: { 'content-type': 'multipart/byteranges' },
+      url: 'http://x/',
+      read: async () => null,
+      discard: () => {},
+    }),
+    /multipart\/byteranges body qget cannot use \(no boundary\)/,
+  );
 });

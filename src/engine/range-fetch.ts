@@ -13,6 +13,7 @@ import {
 } from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
 import { requestHeaders } from '../net/credentials.js';
+import { singlePart } from '../net/multipart.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
@@ -281,19 +282,21 @@ export class RangeFetch {
       const url = new URL(info.finalUrl);
       try {
         const res = await connection.request(`${url.pathname}${url.search}`, all, signal);
-        return leanAnswer(connection, res, info.finalUrl);
+        return await singlePart(leanAnswer(connection, res, info.finalUrl));
       } catch (err) {
         if (err instanceof UnsupportedResponseError) this.#ctx.onUnsupported?.(err);
         throw err;
       }
     }
-    return undiciAnswer(
-      await openRequest(info.finalUrl, {
-        dispatcher: dispatcher(),
-        signal,
-        headers: all,
-        userUrl: info.url,
-      }),
+    return singlePart(
+      undiciAnswer(
+        await openRequest(info.finalUrl, {
+          dispatcher: dispatcher(),
+          signal,
+          headers: all,
+          userUrl: info.url,
+        }),
+      ),
     );
   }
 }

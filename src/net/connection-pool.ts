@@ -14,6 +14,7 @@ import {
   undiciAnswer,
 } from './client.js';
 import { requestHeaders } from './credentials.js';
+import { singlePart } from './multipart.js';
 import {
   RangeConnection,
   type RangeResponse,
@@ -143,8 +144,10 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
   // undici follows the rest of the way (https, or an origin the lean client cannot read).
   const trail = new RedirectTrail(url, options.maxRedirects);
   const overUndici = async (from: string): Promise<Answer> =>
-    undiciAnswer(
-      await openRequest(from, { ...options, userUrl: url, followRedirects: true, trail }),
+    singlePart(
+      undiciAnswer(
+        await openRequest(from, { ...options, userUrl: url, followRedirects: true, trail }),
+      ),
     );
   let current = url;
   for (;;) {
@@ -173,7 +176,7 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
       connection.destroy();
       throw err;
     }
-    if (next === undefined) return leanAnswer(connection, response, current);
+    if (next === undefined) return singlePart(leanAnswer(connection, response, current));
     await drain(connection, response);
     pool!.release(connection);
     current = next;

@@ -60,6 +60,9 @@ export interface ServerConfig {
   authorization: string | null;
   /** Content answers carry about this many bytes of padding headers (X-Pad-<n>), 0 = none. */
   headerBytes: number;
+  /** 206 answers as multipart/byteranges: 'one' part (with its Content-Range), or 'broken'
+   * (a part head without Content-Range); null = plain 206. */
+  multipart: 'one' | 'broken' | null;
 }
 
 export interface RequestRecord {
@@ -137,6 +140,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     tls: null,
     authorization: null,
     headerBytes: 0,
+    multipart: null,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -362,6 +366,27 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         ({ start, end } = range);
         headers['Content-Range'] = `bytes ${start}-${end - 1}/${total}`;
       }
+    }
+    if (status === 206 && config.multipart !== null) {
+      // One part between a preamble and the closing boundary, as some servers answer a range.
+      const range = headers['Content-Range']!;
+      delete headers['Content-Range'];
+      headers['Content-Type'] = 'multipart/byteranges; boundary=QGET_BOUNDARY';
+      const partHead =
+        config.multipart === 'one'
+          ? `Content-Type: application/octet-stream\r\nContent-Range: ${range}\r\n`
+          : 'Content-Type: application/octet-stream\r\n';
+      const body = Buffer.concat([
+        Buffer.from(`preamble\r\n--QGET_BOUNDARY\r\n${partHead}\r\n`),
+        read(start, end),
+        Buffer.from('\r\n--QGET_BOUNDARY--\r\n'),
+      ]);
+      record.status = 206;
+      res.writeHead(206, { ...headers, 'Content-Length': String(body.length) });
+      record.bytesSent += body.length;
+      stats.bytesSent += body.length;
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
     }
     if (config.sendLength) headers['Content-Length'] = String(end - start);
     record.status = status;
