@@ -96,10 +96,19 @@ export class TimeoutError extends QgetError {
   }
 }
 
+/** More redirects than allowed (`maxRedirects`), or a redirect back to a URL already visited. */
 export class TooManyRedirectsError extends QgetError {
-  constructor(url: string, options: QgetErrorOptions = {}) {
-    super('ERR_TOO_MANY_REDIRECTS', `too many redirects starting at ${url}`, options);
+  /** `url`: where the request started; `max`: the redirects allowed. */
+  constructor(url: string, max: number, options: QgetErrorOptions = {}) {
+    super('ERR_TOO_MANY_REDIRECTS', `too many redirects (${max}) from ${url}`, options);
     this.name = 'TooManyRedirectsError';
+  }
+
+  /** `from` redirects to `to`, a URL the request has already been to. */
+  static loop(from: string, to: string): TooManyRedirectsError {
+    const error = new TooManyRedirectsError(from, 0);
+    error.message = redactUrls(`redirect loop: ${from} redirects back to ${to}`);
+    return error;
   }
 }
 

@@ -167,6 +167,7 @@ export class DownloadRunner {
         session: this.#hooks.session(),
         userUrl: this.#d.url,
         followRedirects: true,
+        maxRedirects: engine.maxRedirects,
         signal: controller.signal,
       });
       await res.body.dump().catch(() => {});
@@ -313,6 +314,7 @@ export class DownloadRunner {
         knownSize: this.#size,
         headers: options.headers,
         session: options.session,
+        maxRedirects: options.maxRedirects,
         checksum: options.checksum,
         dispatcher,
         signal,

@@ -14,6 +14,7 @@ export type EnginePassThrough = Pick<
   | 'proxy'
   | 'noProxy'
   | 'retries'
+  | 'maxRedirects'
   | 'maxConnections'
   | 'connectionTestSec'
   | 'maxPartMb'

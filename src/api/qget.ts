@@ -6,6 +6,7 @@ import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/
 import { parseChecksum } from '../engine/checksum.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
+import { MAX_REDIRECTS } from '../net/client.js';
 import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
@@ -56,6 +57,8 @@ export interface QgetOptions {
   timeout?: number | undefined;
   /** Consecutive failures of one range before the download fails. Default 5. */
   retries?: number | undefined;
+  /** Redirects followed at most; one more (or a redirect loop) is ERR_TOO_MANY_REDIRECTS. Default 10. */
+  maxRedirects?: number | undefined;
   /** Bytes per second for this download; 0 = unlimited. */
   rateLimit?: number | undefined;
   /** fdatasync the file before the rename. Default true. */
@@ -151,6 +154,7 @@ export function engineOptions(
     checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
     timeoutMs: timeoutMs(timeout),
     retries: checkInteger('retries', options.retries, 5, 0),
+    maxRedirects: checkInteger('maxRedirects', options.maxRedirects, MAX_REDIRECTS, 0),
     fsync: options.fsync ?? true,
     signal: options.signal,
     dispatcher: options.dispatcher,

@@ -22,6 +22,7 @@ export interface CliOptions extends DaemonCliOptions {
   checksum?: string;
   timeout: number;
   retries: number;
+  maxRedirects: number;
   retryWait: number;
   rateLimit?: number;
   quiet: boolean;
@@ -98,6 +99,7 @@ export function toDownloaderOptions(
     userAgent: opts.userAgent,
     timeout: opts.timeout,
     retries: opts.retries,
+    maxRedirects: opts.maxRedirects,
     fsync: opts.fsync,
     debug: opts.debug,
     proxy: opts.proxy,
@@ -121,6 +123,7 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     checksum: opts.checksum,
     timeout: opts.timeout,
     retries: opts.retries,
+    maxRedirects: opts.maxRedirects,
     rateLimit: opts.rateLimit,
     fsync: opts.fsync,
     proxy: opts.proxy,

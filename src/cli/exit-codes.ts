@@ -14,6 +14,7 @@ export const EXIT = {
   server: 8,
   busy: 9,
   proxy: 10,
+  redirects: 11,
   interrupted: 130,
 } as const;
 
@@ -23,13 +24,14 @@ export const EXIT_MEANINGS: ReadonlyArray<readonly [number, string]> = [
   [EXIT.internal, 'internal error (a bug: please report it)'],
   [EXIT.usage, 'bad usage (an option or a URL)'],
   [EXIT.http, 'HTTP error (404, 403 ...)'],
-  [EXIT.network, 'network failure or timeout (also too many redirects)'],
+  [EXIT.network, 'network failure or timeout'],
   [EXIT.checksum, 'checksum mismatch'],
   [EXIT.exists, 'the output file exists (use --force)'],
   [EXIT.localIo, 'local I/O error (disk full, permissions, missing folder)'],
   [EXIT.server, 'the server misbehaved (the file changed, bad ranges, wrong size)'],
   [EXIT.busy, 'another download is writing the same output'],
   [EXIT.proxy, 'the proxy failed (unreachable, 407, refused the tunnel)'],
+  [EXIT.redirects, 'too many redirects (see --max-redirects), or a redirect loop'],
   [EXIT.interrupted, 'interrupted (Ctrl-C); run the same command again to resume'],
 ];
 
@@ -44,7 +46,7 @@ const BY_CODE: Record<QgetErrorCode, number> = {
   ERR_HTTP_STATUS: EXIT.http,
   ERR_NETWORK: EXIT.network,
   ERR_TIMEOUT: EXIT.network,
-  ERR_TOO_MANY_REDIRECTS: EXIT.network,
+  ERR_TOO_MANY_REDIRECTS: EXIT.redirects,
   ERR_CHECKSUM: EXIT.checksum,
   ERR_FILE_EXISTS: EXIT.exists,
   ERR_LOCAL_IO: EXIT.localIo,

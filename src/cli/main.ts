@@ -65,6 +65,12 @@ export function buildProgram(): Command {
     )
     .option('--retries <n>', 'consecutive failures of one range before giving up', intArg(0), 5)
     .option(
+      '--max-redirects <n>',
+      'redirects followed at most (exit 10 beyond, or on a loop)',
+      intArg(0),
+      10,
+    )
+    .option(
       '--retry-wait <seconds>',
       'after a failure that may pass, restart the whole download after this wait (-1 = never)',
       secondsArg(true),

@@ -42,6 +42,8 @@ export interface EngineOptions {
   timeoutMs: number;
   /** Consecutive failures of one range (without progress) before the download fails. */
   retries: number;
+  /** Redirects the first request follows at most (default 10). */
+  maxRedirects?: number | undefined;
   fsync: boolean;
   signal?: AbortSignal | undefined;
   /** Every request over this (a proxy, a mock …); no lean connections. */

@@ -52,6 +52,7 @@ export async function probe(
         headers,
         session: o.session,
         signal,
+        maxRedirects: o.maxRedirects,
       });
       if (
         !resume &&
@@ -87,12 +88,36 @@ export async function probe(
         throw err;
       }
     } catch (err) {
+      // A range answer qget cannot use (multipart/byteranges it cannot read, a bad
+      // Content-Range): the resource comes as one plain GET stream instead.
+      if (!resume && err instanceof RangeMismatchError && !signal.aborted) {
+        debug(`${err.message}: one plain GET instead`);
+        return plainGet(transfer);
+      }
       const error = toQgetError(err, o.url, signal);
       if (!error.transient || attempt > o.retries || signal.aborted) throw error;
       debug(`probe failed (${error.message}); retry ${attempt}/${o.retries}`);
       await transfer.sleep(retryDelayFor(attempt, error), signal);
     }
   }
+}
+
+/** The whole resource without a Range: its answer is read as one stream (no ranges). */
+async function plainGet(transfer: Transfer): Promise<ProbeResult> {
+  const { o, pool, dispatcher } = transfer.run;
+  const signal = transfer.run.abort.signal;
+  const res = await openAnswer(o.url, {
+    pool,
+    dispatcher,
+    headers: o.headers,
+    signal,
+    maxRedirects: o.maxRedirects,
+  });
+  if (res.statusCode !== 200) {
+    transfer.drop(res);
+    throw statusError(res);
+  }
+  return { response: res, info: describeResource(o.url, res), start: 0 };
 }
 
 /** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */

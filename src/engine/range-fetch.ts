@@ -13,6 +13,7 @@ import {
 } from '../net/client.js';
 import { leanAnswer } from '../net/connection-pool.js';
 import { noteAnswer, requestHeaders } from '../net/credentials.js';
+import { singlePart } from '../net/multipart.js';
 import { type RangeConnection, UnsupportedResponseError } from '../net/range-connection.js';
 import type { HttpSession } from '../net/session.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
@@ -283,7 +284,7 @@ export class RangeFetch {
       const url = new URL(info.finalUrl);
       try {
         const res = await connection.request(`${url.pathname}${url.search}`, all, signal);
-        const answer = leanAnswer(connection, res, info.finalUrl);
+        const answer = await singlePart(leanAnswer(connection, res, info.finalUrl));
         // Cookies kept; a stale Digest nonce answered once more with the new one.
         if (!(await noteAnswer(session, url, info.url, mine, res.statusCode, res.repeated))) {
           return answer;
@@ -296,14 +297,16 @@ export class RangeFetch {
         throw err;
       }
     }
-    return undiciAnswer(
-      await openRequest(info.finalUrl, {
-        dispatcher: dispatcher(),
-        signal,
-        headers: mine,
-        session,
-        userUrl: info.url,
-      }),
+    return singlePart(
+      undiciAnswer(
+        await openRequest(info.finalUrl, {
+          dispatcher: dispatcher(),
+          signal,
+          headers: mine,
+          session,
+          userUrl: info.url,
+        }),
+      ),
     );
   }
 }

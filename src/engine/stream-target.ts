@@ -46,6 +46,8 @@ export interface StreamDownloadOptions {
   /** Credentials and cookies (net/session.ts). */
   session?: HttpSession | undefined;
   dispatcher: Requester;
+  /** Redirects followed at most (default 10). */
+  maxRedirects?: number | undefined;
   signal?: AbortSignal | undefined;
   /** Longest wait for a byte from the server, ms. */
   timeoutMs: number;
@@ -161,6 +163,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
       session: o.session,
       userUrl: o.url,
       followRedirects: true,
+      maxRedirects: o.maxRedirects,
     });
     url = res.url;
     let size: number;

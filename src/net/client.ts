@@ -11,13 +11,14 @@ import {
   TooManyRedirectsError,
 } from '../errors.js';
 import { noteAnswer, requestHeaders } from './credentials.js';
-import { flattenHeaders } from './headers.js';
+import { flattenHeaders, MAX_HEAD_BYTES } from './headers.js';
 import { toQgetError } from './error-map.js';
 import type { RangeConnection } from './range-connection.js';
 import { parseRetryAfter } from './retry-delay.js';
 import type { HttpSession } from './session.js';
 import { type TlsOptions, tlsConnectOptions } from './tls.js';
 
+/** Redirects followed by default (`maxRedirects`). */
 export const MAX_REDIRECTS = 10;
 
 export interface AgentOptions {
@@ -35,6 +36,7 @@ export function socketOptions(timeoutMs: number, tls?: TlsOptions) {
     keepAliveTimeout: 10_000,
     headersTimeout: timeoutMs,
     bodyTimeout: 0,
+    maxHeaderSize: MAX_HEAD_BYTES,
     connect: { timeout: timeoutMs, ...tlsConnectOptions(tls) },
   };
 }
@@ -124,6 +126,10 @@ export interface OpenOptions {
   session?: HttpSession | undefined;
   signal?: AbortSignal | undefined;
   followRedirects?: boolean;
+  /** Redirects followed at most (default MAX_REDIRECTS). */
+  maxRedirects?: number | undefined;
+  /** The redirects already followed on the way here (openAnswer's, going on over undici). */
+  trail?: RedirectTrail | undefined;
   method?: 'GET' | 'HEAD';
 }
 
@@ -182,12 +188,14 @@ export function parseHttpUrl(url: string): URL {
   return parsed;
 }
 
-/** Send one request; follows up to MAX_REDIRECTS redirects (relative Location too) if asked. */
+/** Send one request; follows up to `maxRedirects` redirects (relative Location too) if asked. */
 export async function openRequest(url: string, options: OpenOptions): Promise<OpenedResponse> {
+  const trail = options.trail ?? new RedirectTrail(url, options.maxRedirects);
   let current = url;
   const { session, userUrl } = options;
   const method = options.method ?? 'GET';
-  for (let hop = 0, again = false; ; hop++) {
+  let again = false;
+  for (;;) {
     let res: Dispatcher.ResponseData;
     try {
       const target = new URL(current);
@@ -213,13 +221,16 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
     again = retry && !again;
     if (again) {
       discardBody(res.body);
-      hop--;
       continue;
     }
     const headers = flattenHeaders(res.headers);
-    const next = options.followRedirects
-      ? redirectTarget(url, current, hop, res.statusCode, headers)
-      : undefined;
+    let next: string | undefined;
+    try {
+      next = options.followRedirects ? trail.next(current, res.statusCode, headers) : undefined;
+    } catch (err) {
+      discardBody(res.body);
+      throw err;
+    }
     if (next !== undefined) {
       discardBody(res.body);
       current = next;
@@ -230,29 +241,45 @@ export async function openRequest(url: string, options: OpenOptions): Promise<Op
 }
 
 /**
- * Where a redirect answer (hop number `hop` on the way from `url`) points, checked; undefined
- * when the answer is not a redirect.
+ * The redirects one request follows: where it started, the URLs it has been to, how many hops.
+ * A redirect to a URL already visited is a loop; more than `max` hops is too many.
  */
-export function redirectTarget(
-  url: string,
-  current: string,
-  hop: number,
-  statusCode: number,
-  headers: Record<string, string | undefined>,
-): string | undefined {
-  if (!REDIRECTS.has(statusCode) || !headers.location) return undefined;
-  if (hop >= MAX_REDIRECTS) throw new TooManyRedirectsError(url);
-  let next: string;
-  try {
-    next = new URL(headers.location, current).href;
-  } catch (cause) {
-    throw new NetworkError(`bad redirect Location "${headers.location}" from ${current}`, {
-      cause,
-      transient: false,
-    });
+export class RedirectTrail {
+  readonly start: string;
+  readonly max: number;
+  readonly #seen = new Set<string>();
+
+  constructor(start: string, max = MAX_REDIRECTS) {
+    this.start = start;
+    this.max = max;
+    this.#seen.add(new URL(start).href);
   }
-  parseHttpUrl(next);
-  return next;
+
+  /**
+   * Where a redirect answer from `current` points, checked (a TooManyRedirectsError for a loop
+   * or one hop too many); undefined when the answer is not a redirect.
+   */
+  next(
+    current: string,
+    statusCode: number,
+    headers: Record<string, string | undefined>,
+  ): string | undefined {
+    if (!REDIRECTS.has(statusCode) || !headers.location) return undefined;
+    let next: string;
+    try {
+      next = new URL(headers.location, current).href;
+    } catch (cause) {
+      throw new NetworkError(`bad redirect Location "${headers.location}" from ${current}`, {
+        cause,
+        transient: false,
+      });
+    }
+    parseHttpUrl(next);
+    if (this.#seen.has(next)) throw TooManyRedirectsError.loop(current, next);
+    if (this.#seen.size > this.max) throw new TooManyRedirectsError(this.start, this.max);
+    this.#seen.add(next);
+    return next;
+  }
 }
 
 /**

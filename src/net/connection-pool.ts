@@ -9,7 +9,7 @@ import {
   openRequest,
   parseHttpUrl,
   type Requester,
-  redirectTarget,
+  RedirectTrail,
   toQgetError,
   undiciAnswer,
 } from './client.js';
@@ -17,6 +17,7 @@ import { type ProxyRoutes, proxyAuthorization } from './proxy.js';
 import { createRequester } from './proxy-dispatcher.js';
 import { connectProxy, openTunnel, proxyConnectError, tunnelRefused } from './tunnel.js';
 import { noteAnswer, requestHeaders } from './credentials.js';
+import { singlePart } from './multipart.js';
 import {
   type LeanRoute,
   RangeConnection,
@@ -195,6 +196,8 @@ export interface AnswerOptions {
   /** Credentials, Digest state and cookies (session.ts). */
   session?: HttpSession | undefined;
   signal: AbortSignal;
+  /** Redirects followed at most (default MAX_REDIRECTS). */
+  maxRedirects?: number | undefined;
 }
 
 /**
@@ -206,11 +209,17 @@ export interface AnswerOptions {
 export async function openAnswer(url: string, options: AnswerOptions): Promise<Answer> {
   const { pool, signal } = options;
   // undici follows the rest of the way (https, or an origin the lean client cannot read).
+  const trail = new RedirectTrail(url, options.maxRedirects);
   const overUndici = async (from: string): Promise<Answer> =>
-    undiciAnswer(await openRequest(from, { ...options, userUrl: url, followRedirects: true }));
+    singlePart(
+      undiciAnswer(
+        await openRequest(from, { ...options, userUrl: url, followRedirects: true, trail }),
+      ),
+    );
   let current = url;
   const { session } = options;
-  for (let hop = 0, again = false; ; hop++) {
+  let again = false;
+  for (;;) {
     const target = parseHttpUrl(current);
     const connection = pool?.lean(target);
     if (!connection) return overUndici(current);
@@ -236,7 +245,6 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
     if (again) {
       await drain(connection, response);
       pool!.release(connection);
-      hop--;
       continue;
     }
     let next: string | undefined;
@@ -244,12 +252,12 @@ export async function openAnswer(url: string, options: AnswerOptions): Promise<A
       if (response.statusCode === 407 && pool!.httpProxied(target)) {
         throw tunnelRefused(pool!.proxyFor(target)!, 407, target.host);
       }
-      next = redirectTarget(url, current, hop, response.statusCode, response.headers);
+      next = trail.next(current, response.statusCode, response.headers);
     } catch (err) {
       connection.destroy();
       throw err;
     }
-    if (next === undefined) return leanAnswer(connection, response, current);
+    if (next === undefined) return singlePart(leanAnswer(connection, response, current));
     await drain(connection, response);
     pool!.release(connection);
     current = next;

@@ -4,6 +4,7 @@
 
 import { AbortError, errorCode, NetworkError, QgetError, TimeoutError } from '../errors.js';
 import { UNTRUSTED_HINT } from './tls.js';
+import { MAX_HEAD_BYTES } from './headers.js';
 
 /**
  * ERR_* codes worth another try: range-connection.ts's own. Node's ERR_* codes are usage errors
@@ -58,6 +59,12 @@ export function toQgetError(
   const code = errorCode(err);
   if (code === 'UND_ERR_ABORTED') return new AbortError(undefined, { cause: err });
   const detail = err instanceof Error ? err.message : String(err);
+  if (code === 'UND_ERR_HEADERS_OVERFLOW' || code === 'ERR_QGET_HEADERS_OVERFLOW') {
+    return new NetworkError(
+      `the server sent more than ${MAX_HEAD_BYTES / 1024} KiB of response headers (${new URL(url).host})`,
+      { cause: err, transient: false },
+    );
+  }
   if (code && TIMEOUT_CODES.has(code))
     return new TimeoutError(timeoutMessage(code, url, detail), { cause: err });
   if (code && isCertificateCode(code)) {

@@ -5,6 +5,13 @@
 
 import { InvalidOptionError } from '../errors.js';
 
+/**
+ * The largest response head read (status line and headers), on every path: the lean connection
+ * counts the head's bytes, undici (`maxHeaderSize`) its names and values. A longer head is a
+ * permanent failure (error-map.ts), not a network one worth retrying.
+ */
+export const MAX_HEAD_BYTES = 256 * 1024;
+
 /** Response headers, one value per lower-case name. */
 export type FlatHeaders = Record<string, string | undefined>;
 

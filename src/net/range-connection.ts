@@ -2,46 +2,33 @@
 // reused buffer (net/tls `onread`), handing the body out as views that are valid until the next
 // read. No allocation per chunk, no stream machinery: memory stays flat whatever the file size.
 // Bodies framed by Content-Length, chunked transfer coding or the end of the connection are
-// read; anything else (HTTP/0.9, other transfer codings, huge heads) is an
+// read; anything else (HTTP/0.9, other transfer codings) is an
 // UnsupportedResponseError, and the engine goes back to undici for that origin. https stays on
 // undici. Through an HTTP proxy it connects to the proxy and sends absolute-form request lines
 // (`GET http://host/path`); through a SOCKS proxy it reads a tunnel socket by 'data' events.
 
 import { connect as netConnect, type Socket } from 'node:net';
-import { flattenHeadLines, repeatedHeaders } from './headers.js';
+import {
+  type Framing,
+  HeadGatherer,
+  parseChunkSize,
+  parseResponseHead,
+  type RangeResponse,
+  socketError,
+  UnsupportedResponseError,
+} from './http1-head.js';
+import { MAX_HEAD_BYTES } from './headers.js';
+import { errorCode } from '../errors.js';
+
+/** A head longer than MAX_HEAD_BYTES: permanent (error-map.ts). */
+export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
+
+export { type RangeResponse, UnsupportedResponseError };
 
 const READ_BUFFER = 64 * 1024;
-const MAX_HEAD = 64 * 1024;
-const CRLFCRLF = Buffer.from('\r\n\r\n');
 /** Longest chunk-size or trailer line accepted. */
 const MAX_LINE = 8 * 1024;
 const LF = 0x0a;
-
-/** The server answered in a way this client does not parse (HTTP/0.9, gzip coding …). */
-export class UnsupportedResponseError extends Error {
-  constructor(message: string) {
-    super(message);
-    this.name = 'UnsupportedResponseError';
-  }
-}
-
-/** A socket failure, with an errno-like `code` the engine classifies (refusal, transient). */
-function socketError(message: string, code: string, cause?: unknown): Error {
-  return Object.assign(new Error(message, cause === undefined ? undefined : { cause }), { code });
-}
-
-export interface RangeResponse {
-  statusCode: number;
-  /** Lower-case names, first value only. */
-  headers: Record<string, string | undefined>;
-  /** The headers a session reads every value of (Set-Cookie, WWW-Authenticate). */
-  repeated: Record<string, string[]>;
-  /** Body bytes to come; -1 when chunked or delimited by the end of the connection. */
-  length: number;
-}
-
-/** How the end of a body is known. */
-type Framing = 'length' | 'chunked' | 'close';
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
 
@@ -69,8 +56,7 @@ export class RangeConnection {
   /** Requests already answered on this socket (a failure on a reused socket is retried once). */
   #served = 0;
   #state: 'idle' | 'head' | 'body' | 'dead' = 'idle';
-  #head: Buffer[] = [];
-  #headBytes = 0;
+  readonly #head = new HeadGatherer(MAX_HEAD_BYTES);
   #onHead: { resolve: (r: RangeResponse) => void; reject: (err: Error) => void } | undefined;
   #framing: Framing = 'length';
   /** Bytes left of the body (framing 'length') or of the current chunk ('chunked'). */
@@ -109,7 +95,8 @@ export class RangeConnection {
       return await this.#send(path, headers, signal);
     } catch (err) {
       // A keep-alive socket the server closed meanwhile: one fresh try, as browsers do.
-      if (reused && !signal.aborted && !(err instanceof UnsupportedResponseError)) {
+      const fresh = err instanceof UnsupportedResponseError || errorCode(err) === HEADERS_OVERFLOW;
+      if (reused && !signal.aborted && !fresh) {
         this.destroy();
         return this.#send(path, headers, signal);
       }
@@ -155,8 +142,7 @@ export class RangeConnection {
     if (!host) text += `host: ${this.#url.host}\r\n`;
     if (route?.proxyAuthorization) text += `proxy-authorization: ${route.proxyAuthorization}\r\n`;
     this.#state = 'head';
-    this.#head = [];
-    this.#headBytes = 0;
+    this.#head.reset();
     this.#pending = undefined;
     this.#error = undefined;
     return new Promise<RangeResponse>((resolve, reject) => {
@@ -388,12 +374,12 @@ export class RangeConnection {
         if (line !== '') this.#protocolError('no CRLF after chunk data');
         this.#chunkPart = 'size';
       } else if (this.#chunkPart === 'size') {
-        const size = /^([0-9a-fA-F]{1,13})[ \t]*(;.*)?$/.exec(line);
-        if (!size) {
+        const size = parseChunkSize(line);
+        if (size === undefined) {
           this.#protocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
           return undefined;
         }
-        this.#bodyLeft = Number.parseInt(size[1]!, 16);
+        this.#bodyLeft = size;
         this.#chunkPart = this.#bodyLeft === 0 ? 'trailers' : 'data';
       } else if (line === '') {
         this.#bodyDone();
@@ -430,24 +416,18 @@ export class RangeConnection {
 
   /** Gathers the head; returns the bytes after it once complete, else undefined. */
   #takeHead(view: Buffer): Buffer | undefined {
-    // Usually the whole head is in one read, and is parsed where it lies; the rest of the read
-    // is body, a view the socket (paused until the next read()) leaves alone. A head cut across
-    // reads is gathered in copies.
-    this.#headBytes += view.length;
-    const all = this.#head.length === 0 ? view : Buffer.concat([...this.#head, view]);
-    const end = all.indexOf(CRLFCRLF);
-    if (end < 0) {
-      if (this.#headBytes > MAX_HEAD)
-        this.destroy(new UnsupportedResponseError('response headers too large'));
-      else this.#head = [Buffer.from(all)];
-      return undefined;
-    }
-    this.#head = [];
-    this.#headBytes = 0;
-    const rest = all.subarray(end + 4);
     let response: RangeResponse;
+    let rest: Buffer;
     try {
-      response = this.#parseHead(all.subarray(0, end).toString('latin1'));
+      const got = this.#head.take(view, () =>
+        socketError('response headers too large', HEADERS_OVERFLOW),
+      );
+      if (got === undefined) return undefined;
+      rest = got.rest;
+      const parsed = parseResponseHead(got.head);
+      response = parsed.response;
+      this.#framing = parsed.framing;
+      this.#keepAlive = parsed.keepAlive;
     } catch (err) {
       this.destroy(err as Error);
       return undefined;
@@ -465,38 +445,5 @@ export class RangeConnection {
     this.#onHead = undefined;
     head?.resolve(response);
     return rest;
-  }
-
-  #parseHead(text: string): RangeResponse {
-    const lines = text.split('\r\n');
-    const status = /^HTTP\/1\.([01]) (\d{3})/.exec(lines[0] ?? '');
-    if (!status)
-      throw new UnsupportedResponseError(`not an HTTP/1.x answer: ${JSON.stringify(lines[0])}`);
-    const headers = flattenHeadLines(lines.slice(1));
-    const repeated = repeatedHeaders(lines.slice(1));
-    const statusCode = Number(status[2]);
-    const connection = headers.connection?.toLowerCase() ?? '';
-    this.#keepAlive =
-      status[1] === '1' ? !connection.includes('close') : connection.includes('keep-alive');
-    this.#framing = 'length';
-    if (statusCode < 200 || statusCode === 204 || statusCode === 304) {
-      return { statusCode, headers, repeated, length: 0 };
-    }
-    const coding = headers['transfer-encoding'];
-    if (coding !== undefined) {
-      if (coding.toLowerCase() !== 'chunked') {
-        throw new UnsupportedResponseError(`Transfer-Encoding: ${coding}`);
-      }
-      this.#framing = 'chunked';
-      return { statusCode, headers, repeated, length: -1 };
-    }
-    const length = headers['content-length'];
-    if (length === undefined) {
-      this.#framing = 'close';
-      this.#keepAlive = false;
-      return { statusCode, headers, repeated, length: -1 };
-    }
-    if (!/^\d+$/.test(length)) throw new UnsupportedResponseError(`Content-Length: ${length}`);
-    return { statusCode, headers, repeated, length: Number(length) };
   }
 }

@@ -73,6 +73,11 @@ export interface ServerConfig {
   redirectCookies: boolean;
   /** Set-Cookie values sent with every content answer. */
   setCookie: string[];
+  /** Content answers carry about this many bytes of padding headers (X-Pad-<n>), 0 = none. */
+  headerBytes: number;
+  /** 206 answers as multipart/byteranges: 'one' part (with its Content-Range), or 'broken'
+   * (a part head without Content-Range); null = plain 206. */
+  multipart: 'one' | 'broken' | null;
 }
 
 export interface RequestRecord {
@@ -157,6 +162,8 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     digest: null,
     redirectCookies: false,
     setCookie: [],
+    headerBytes: 0,
+    multipart: null,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -325,6 +332,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       sendText(res, record, 302, `see ${location}\n`, { Location: location, ...cookie });
       return;
     }
+    // A redirect loop: /loop/a/<path> and /loop/b/<path> send to each other.
+    const loop = /^\/loop\/([ab])\/(.*)$/.exec(path);
+    if (loop) {
+      const location = `/loop/${loop[1] === 'a' ? 'b' : 'a'}/${loop[2]}`;
+      sendText(res, record, 302, `see ${location}\n`, { Location: location });
+      return;
+    }
     const status = /^\/status\/(\d{3})$/.exec(path);
     if (status) {
       const code = Number(status[1]);
@@ -380,6 +394,9 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     if (config.ranges) headers['Accept-Ranges'] = 'bytes';
     if (disposition !== null) headers['Content-Disposition'] = disposition;
     if (config.setCookie.length > 0) res.setHeader('Set-Cookie', config.setCookie);
+    for (let i = 0, left = config.headerBytes; left > 0; i++, left -= 4096) {
+      headers[`X-Pad-${i}`] = 'p'.repeat(Math.min(left, 4096));
+    }
 
     let status = 200;
     let start = 0;
@@ -401,6 +418,27 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         ({ start, end } = range);
         headers['Content-Range'] = `bytes ${start}-${end - 1}/${total}`;
       }
+    }
+    if (status === 206 && config.multipart !== null) {
+      // One part between a preamble and the closing boundary, as some servers answer a range.
+      const range = headers['Content-Range']!;
+      delete headers['Content-Range'];
+      headers['Content-Type'] = 'multipart/byteranges; boundary=QGET_BOUNDARY';
+      const partHead =
+        config.multipart === 'one'
+          ? `Content-Type: application/octet-stream\r\nContent-Range: ${range}\r\n`
+          : 'Content-Type: application/octet-stream\r\n';
+      const body = Buffer.concat([
+        Buffer.from(`preamble\r\n--QGET_BOUNDARY\r\n${partHead}\r\n`),
+        read(start, end),
+        Buffer.from('\r\n--QGET_BOUNDARY--\r\n'),
+      ]);
+      record.status = 206;
+      res.writeHead(206, { ...headers, 'Content-Length': String(body.length) });
+      record.bytesSent += body.length;
+      stats.bytesSent += body.length;
+      res.end(req.method === 'HEAD' ? undefined : body);
+      return;
     }
     if (config.sendLength) headers['Content-Length'] = String(end - start);
     record.status = status;
