@@ -21,6 +21,9 @@ import type { TokenBucket } from '../rate/token-bucket.js';
 export type DownloaderState = 'pause' | 'start' | 'download' | 'error' | 'complete';
 
 /** What a run reads of its Downloader: its public properties. */
+/** What Downloader.segments() shows: the byte ranges on disk and each connection at work. */
+export type DownloadSegments = JobSnapshot;
+
 export interface RunSubject {
   readonly url: string;
   readonly downloaded: number;

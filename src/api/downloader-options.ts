@@ -50,3 +50,18 @@ export interface DownloaderOptions extends EnginePassThrough {
   /** Most bytes per write (gathered per connection for a file). Default 256 KiB. */
   chunkSize?: number | undefined;
 }
+
+/** The options a Downloader hands to its engine as they are: all but its own. */
+export function enginePassThrough(options: DownloaderOptions): EnginePassThrough {
+  const {
+    path: _p,
+    dirPath: _d,
+    rateLimit: _r,
+    timeout: _t,
+    updatePeriod: _u,
+    restartWait: _w,
+    chunkSize: _c,
+    ...base
+  } = options;
+  return base;
+}

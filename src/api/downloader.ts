@@ -1,19 +1,19 @@
 // bitpit's Downloader: one download with a state machine, signals, pause/resume and automatic
 // restart, on top of the segmented engine (a file path) or a single ordered stream (a Writable).
-// Here: its options, restarts and Manager link; its runs (state, size, speed) are in
-// download-runner.ts, the figures derived from them (ratio, ETA, bar...) in download-figures.ts.
+// Here: its options, restarts and Manager link; its runs (state, size, speed) in download-runner.ts,
+// figures (ratio, ETA, bar...) in download-figures.ts, its requests' ways in download-network.ts.
 
 import type { Writable } from 'node:stream';
 import { DownloadFigures } from './download-figures.js';
-import type { EngineOptions, JobSnapshot } from '../engine/download-job.js';
-
-/** What Downloader.segments() shows: the byte ranges on disk and each connection at work. */
-export type DownloadSegments = JobSnapshot;
+import type { EngineOptions } from '../engine/download-job.js';
 import { pathFromUrl } from '../engine/filename.js';
 import type { OutputNames } from '../engine/output-names.js';
-import type { DownloaderOptions, EnginePassThrough } from './downloader-options.js';
+import {
+  type DownloaderOptions,
+  type EnginePassThrough,
+  enginePassThrough,
+} from './downloader-options.js';
 import type { QgetError } from '../errors.js';
-import type { ConnectionPool } from '../net/connection-pool.js';
 import {
   checkInteger,
   checkNumber,
@@ -22,23 +22,14 @@ import {
   isWritable,
   MIN_CHUNK_BYTES,
 } from './checks.js';
-import { ProxyRoutes } from '../net/proxy.js';
-import type { TlsOptions } from '../net/tls.js';
-import {
-  Cookies,
-  loadCookies,
-  newSession,
-  saveCookies,
-  tlsKey,
-  tlsOptions,
-} from './session-options.js';
+import { DownloadNetwork, type NetworkLink } from './download-network.js';
 import { engineOptions } from './qget.js';
 import { TokenBucket } from '../rate/token-bucket.js';
-import { DownloadRunner, type DownloaderState } from './download-runner.js';
+import { DownloadRunner, type DownloaderState, type DownloadSegments } from './download-runner.js';
 import { RestartTimer, restartWaitOf } from './restart-timer.js';
 import { StreamTarget } from '../engine/stream-target.js';
 
-export type { DownloaderState } from './download-runner.js';
+export type { DownloaderState, DownloadSegments } from './download-runner.js';
 
 export { type HumanReadable, progressBar } from './download-figures.js';
 
@@ -57,14 +48,8 @@ export type DownloaderSignal = keyof DownloaderSignals;
 export type { DownloaderOptions } from './downloader-options.js';
 
 /** How a Manager plugs into its downloads: the shared limiter, its connections, its queue. */
-export interface DownloaderLink {
+export interface DownloaderLink extends NetworkLink {
   readonly limiter: TokenBucket;
-  /** Connections that go through `proxy` (shared when the manager's go the same way). */
-  lease(proxy: ProxyRoutes | undefined): { pool: ConnectionPool; release(): void };
-  /** The manager's cookie jar, shared by its downloads. */
-  readonly cookies: Cookies;
-  /** The TLS rules of the manager's connections: a download with other rules uses its own. */
-  readonly tls: TlsOptions | undefined;
   /** The user called start(); true when the manager takes it from here. */
   requestStart(d: Downloader): boolean;
   /** The user called stop(). */
@@ -130,22 +115,18 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   #chunkSize: number;
   readonly #base: EnginePassThrough;
   #link: DownloaderLink | undefined;
-  /** Cookies kept from run to run (a Manager's jar replaces it). */
-  readonly #cookies = new Cookies();
+  /** What its requests go through: cookie jar, the Manager's connections, proxies. */
+  readonly #network = new DownloadNetwork(
+    () => this.#base,
+    () => this.#link,
+  );
 
   readonly #restarts = new RestartTimer(() => this.emit('restart-time-changed', this));
   /** The runs: state, size, bytes received, speed, the last error; start, stop, join. */
   readonly #runner = new DownloadRunner(this, {
     engineOptions: (signal) => this.#engineOptions(signal),
     stream: () => this.#stream,
-    dispatcher: () => this.#base.dispatcher,
-    lease: () => this.#lease(),
-    session: () => newSession(this.#url, this.#base, this.#jar()),
-    loadCookies: () => loadCookies(this.#base, this.#jar()),
-    saveCookies: () =>
-      saveCookies(this.#base, this.#jar()).catch((err: unknown) => {
-        this.#base.onWarning?.(`cannot save the cookies: ${String(err)}`);
-      }),
+    ...this.#network.hooks(() => this.#url),
     limiters: () => (this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket]),
     names: () => this.#link?.names,
     resolvedPath: (path) => {
@@ -177,17 +158,7 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     this.#updatePeriod = checkNumber('updatePeriod', options.updatePeriod, 1, 0, true);
     this.#restartWait = checkNumber('restartWait', options.restartWait, -1);
     this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
-    const {
-      path: _p,
-      dirPath: _d,
-      rateLimit: _r,
-      timeout: _t,
-      updatePeriod: _u,
-      restartWait: _w,
-      chunkSize: _c,
-      ...base
-    } = options;
-    this.#base = base;
+    this.#base = enginePassThrough(options);
     // Validate the engine options now rather than at the first start().
     this.#engineOptions(undefined);
   }
@@ -398,23 +369,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.size;
   }
 
-  /** The cookie jar of this download: its Manager's, else its own. */
-  #jar(): Cookies {
-    return this.#link?.cookies ?? this.#cookies;
-  }
-
-  /** The Manager's connections, when it has them and their TLS rules are this download's. */
-  #lease(): { pool: ConnectionPool; release(): void } | undefined {
-    if (this.#base.dispatcher || !this.#link) return undefined;
-    if (tlsKey(tlsOptions(this.#base)) !== tlsKey(this.#link.tls)) return undefined;
-    return this.#link.lease(this.#proxyRoutes());
-  }
-
-  /** The proxies of this download's requests (as its engine options have them). */
-  #proxyRoutes(): ProxyRoutes {
-    return new ProxyRoutes({ proxy: this.#base.proxy, noProxy: this.#base.noProxy });
-  }
-
   #engineOptions(signal: AbortSignal | undefined): EngineOptions {
     const path = typeof this.#path === 'string' ? this.#path : undefined;
     const chunk =
@@ -431,7 +385,7 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
         rateLimit: 0,
         signal,
       },
-      newSession(this.#url, this.#base, this.#jar()),
+      this.#network.session(this.#url),
     );
   }
 

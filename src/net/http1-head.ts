@@ -1,7 +1,8 @@
-// HTTP/1.x response heads for the lean RangeConnection (range-connection.ts): the status line and
-// headers parsed into a RangeResponse, and how its body is framed (Content-Length, chunked, or
-// the end of the connection). Pure: no socket here.
+// HTTP/1.x heads for the lean RangeConnection (range-connection.ts): the request head it sends, and
+// the response status line and headers parsed into a RangeResponse, and how its body is framed
+// (Content-Length, chunked, or the end of the connection). Pure: no socket here.
 
+import type { Socket } from 'node:net';
 import { flattenHeadLines, repeatedHeaders } from './headers.js';
 
 /** The server answered in a way this client does not parse (HTTP/0.9, gzip coding …). */
@@ -124,4 +125,37 @@ export function parseResponseHead(text: string): ParsedHead {
 export function parseChunkSize(line: string): number | undefined {
   const size = /^([0-9a-fA-F]{1,13})[ \t]*(;.*)?$/.exec(line);
   return size ? Number.parseInt(size[1]!, 16) : undefined;
+}
+
+/** How a connection reaches its origin through a proxy (see connection-pool.ts). */
+export interface LeanRoute {
+  /** Request lines in absolute form (to an HTTP proxy), with this Proxy-Authorization. */
+  absolute: boolean;
+  proxyAuthorization?: string | undefined;
+  /** The proxy to connect to (an http:// one); else `open` gives the socket. */
+  host?: string;
+  port?: number;
+  /** A socket ready for the request (a SOCKS tunnel, TLS to an https:// proxy), paused. */
+  open?: (signal: AbortSignal) => Promise<Socket>;
+  /** A failed connection to `host:port`, as the user should read it. */
+  connectError?: (err: Error) => Error;
+}
+
+/** The request head of `GET path` (without the blank line that ends it), as `route` wants it. */
+export function requestHead(
+  url: URL,
+  path: string,
+  headers: Record<string, string>,
+  route: LeanRoute | undefined,
+): string {
+  const target = route?.absolute ? `${url.origin}${path}` : path;
+  let text = `GET ${target} HTTP/1.1\r\n`;
+  let host = false;
+  for (const [name, value] of Object.entries(headers)) {
+    text += `${name}: ${value}\r\n`;
+    if (name.toLowerCase() === 'host') host = true;
+  }
+  if (!host) text += `host: ${url.host}\r\n`;
+  if (route?.proxyAuthorization) text += `proxy-authorization: ${route.proxyAuthorization}\r\n`;
+  return text;
 }

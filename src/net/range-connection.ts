@@ -11,40 +11,25 @@ import { connect as netConnect, type Socket } from 'node:net';
 import {
   type Framing,
   HeadGatherer,
-  parseChunkSize,
+  type LeanRoute,
   parseResponseHead,
   type RangeResponse,
+  requestHead,
   socketError,
   UnsupportedResponseError,
 } from './http1-head.js';
+import { ChunkedBody } from './chunked-body.js';
 import { MAX_HEAD_BYTES } from './headers.js';
 import { errorCode } from '../errors.js';
 
 /** A head longer than MAX_HEAD_BYTES: permanent (error-map.ts). */
 export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
 
-export { type RangeResponse, UnsupportedResponseError };
+export { type LeanRoute, type RangeResponse, UnsupportedResponseError };
 
 const READ_BUFFER = 64 * 1024;
-/** Longest chunk-size or trailer line accepted. */
-const MAX_LINE = 8 * 1024;
-const LF = 0x0a;
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
-
-/** How a connection reaches its origin through a proxy (see connection-pool.ts). */
-export interface LeanRoute {
-  /** Request lines in absolute form (to an HTTP proxy), with this Proxy-Authorization. */
-  absolute: boolean;
-  proxyAuthorization?: string | undefined;
-  /** The proxy to connect to (an http:// one); else `open` gives the socket. */
-  host?: string;
-  port?: number;
-  /** A socket ready for the request (a SOCKS tunnel, TLS to an https:// proxy), paused. */
-  open?: (signal: AbortSignal) => Promise<Socket>;
-  /** A failed connection to `host:port`, as the user should read it. */
-  connectError?: (err: Error) => Error;
-}
 
 export class RangeConnection {
   readonly #url: URL;
@@ -59,12 +44,10 @@ export class RangeConnection {
   readonly #head = new HeadGatherer(MAX_HEAD_BYTES);
   #onHead: { resolve: (r: RangeResponse) => void; reject: (err: Error) => void } | undefined;
   #framing: Framing = 'length';
-  /** Bytes left of the body (framing 'length') or of the current chunk ('chunked'). */
+  /** Bytes left of the body (framing 'length'). */
   #bodyLeft = 0;
-  /** Where a chunked body is: a size line, data, the CRLF after data, or trailers. */
-  #chunkPart: 'size' | 'data' | 'data-end' | 'trailers' = 'size';
-  /** A chunk-size or trailer line that a read cut short. */
-  #line = '';
+  /** Where a chunked body is (framing 'chunked'). */
+  readonly #chunked = new ChunkedBody();
   #keepAlive = true;
   /**
    * Received bytes of the body not decoded yet (those that came with the head, or the rest of a
@@ -131,16 +114,7 @@ export class RangeConnection {
     headers: Record<string, string>,
     signal: AbortSignal,
   ): Promise<RangeResponse> {
-    const route = this.#route;
-    const target = route?.absolute ? `${this.#url.origin}${path}` : path;
-    let text = `GET ${target} HTTP/1.1\r\n`;
-    let host = false;
-    for (const [name, value] of Object.entries(headers)) {
-      text += `${name}: ${value}\r\n`;
-      if (name.toLowerCase() === 'host') host = true;
-    }
-    if (!host) text += `host: ${this.#url.host}\r\n`;
-    if (route?.proxyAuthorization) text += `proxy-authorization: ${route.proxyAuthorization}\r\n`;
+    const text = requestHead(this.#url, path, headers, this.#route);
     this.#state = 'head';
     this.#head.reset();
     this.#pending = undefined;
@@ -350,42 +324,17 @@ export class RangeConnection {
       if (view.length > take) this.#dropSocket();
       return take > 0 ? view.subarray(0, take) : undefined;
     }
-    let i = 0;
-    while (i < view.length && this.#state === 'body') {
-      if (this.#chunkPart === 'data') {
-        const take = Math.min(view.length - i, this.#bodyLeft);
-        this.#bodyLeft -= take;
-        if (this.#bodyLeft === 0) this.#chunkPart = 'data-end';
-        if (i + take < view.length) this.#pending = view.subarray(i + take);
-        return view.subarray(i, i + take);
-      }
-      const lf = view.indexOf(LF, i);
-      const end = lf < 0 ? view.length : lf;
-      this.#line += view.toString('latin1', i, end);
-      if (this.#line.length > MAX_LINE) {
-        this.#protocolError('chunk framing line too long');
-        return undefined;
-      }
-      i = end + 1;
-      if (lf < 0) break;
-      const line = this.#line.endsWith('\r') ? this.#line.slice(0, -1) : this.#line;
-      this.#line = '';
-      if (this.#chunkPart === 'data-end') {
-        if (line !== '') this.#protocolError('no CRLF after chunk data');
-        this.#chunkPart = 'size';
-      } else if (this.#chunkPart === 'size') {
-        const size = parseChunkSize(line);
-        if (size === undefined) {
-          this.#protocolError(`bad chunk size line ${JSON.stringify(line.slice(0, 40))}`);
-          return undefined;
-        }
-        this.#bodyLeft = size;
-        this.#chunkPart = this.#bodyLeft === 0 ? 'trailers' : 'data';
-      } else if (line === '') {
-        this.#bodyDone();
-      }
+    const chunked = this.#chunked;
+    const data = chunked.decode(view);
+    if (data !== undefined) {
+      this.#pending = chunked.rest;
+      return data;
     }
-    if (i < view.length && !this.#error) this.#dropSocket();
+    if (chunked.error !== undefined) this.#protocolError(chunked.error);
+    else {
+      if (chunked.done) this.#bodyDone();
+      if (chunked.extra) this.#dropSocket();
+    }
     return undefined;
   }
 
@@ -437,8 +386,7 @@ export class RangeConnection {
       return rest.length > 0 ? this.#takeHead(rest) : undefined;
     }
     this.#bodyLeft = response.length;
-    this.#chunkPart = 'size';
-    this.#line = '';
+    this.#chunked.reset();
     this.#state = 'body';
     if (response.length === 0) this.#bodyDone();
     const head = this.#onHead;
