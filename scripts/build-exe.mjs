@@ -140,6 +140,9 @@ try {
     platform: 'node',
     target: 'node20',
     format: 'cjs',
+    // import() of a built-in (node:tls, node:dns/promises, loaded only when a proxy needs them)
+    // becomes a require: an executable with a code cache cannot run a real import().
+    supported: { 'dynamic-import': false },
     // The version compiled in; ws kept from its optional native add-ons, which an executable
     // cannot load (and Node warns about trying).
     define: bundleDefines(pkg.version),

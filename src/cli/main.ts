@@ -124,8 +124,20 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   // The farm's commands (docs/farm.md) are their own programs; BullMQ loads only for them.
   const command = argv[0];
   if (command !== undefined && FARM_COMMANDS.includes(command)) {
-    const { runFarm } = await import('./run-farm.js');
-    return runFarm(command, argv.slice(1), io);
+    let farm: typeof import('./run-farm.js');
+    try {
+      farm = await import('./run-farm.js');
+    } catch (err) {
+      // BullMQ is an optional peer: the package installs without it (and without its native
+      // add-on's install script); the farm's users add it.
+      const code = (err as NodeJS.ErrnoException).code;
+      if (code === 'ERR_MODULE_NOT_FOUND' && String(err).includes('bullmq')) {
+        io.stderr.write(`qget: ${command} needs BullMQ: run \`npm install bullmq\` beside qget.\n`);
+        return EXIT.usage;
+      }
+      throw err;
+    }
+    return farm.runFarm(command, argv.slice(1), io);
   }
   const program = buildProgram();
   program.exitOverride();
