@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { InvalidOptionError } from '../src/index.js';
 import { bypassesProxy, parseNoProxy, parseProxyUrl, ProxyRoutes } from '../src/net/proxy.js';
-import { proxyOption } from '../src/rpc/options.js';
+import { proxyOption } from '../src/rpc/network-options.js';
 import { socksRequest } from '../src/net/tunnel.js';
 
 const via = (routes: ProxyRoutes, url: string): string | undefined => {

@@ -11,6 +11,7 @@ import {
   redactUrl,
 } from '../index.js';
 import { isGid } from './gid.js';
+import { proxyOption, sessionOptions } from './network-options.js';
 import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
 
 /** Option name → value, as aria2 shows them; `header` holds one header per line. */
@@ -388,40 +389,4 @@ export function downloaderOptions(
     noProxy: values['no-proxy'] ?? template.noProxy,
     ...sessionOptions(values),
   };
-}
-
-/**
- * aria2's proxy options as qget's `proxy`: http-proxy for http URLs, https-proxy for https ones,
- * all-proxy for both where those are not set ('' is none); all-proxy-user and -passwd are the
- * credentials of all-proxy. None set: undefined (the environment, or the command line's).
- */
-export function proxyOption(values: OptionValues): DownloaderOptions['proxy'] {
-  let all = values['all-proxy'];
-  const user = values['all-proxy-user'];
-  const password = values['all-proxy-passwd'];
-  if (all && (user !== undefined || password !== undefined)) {
-    const withScheme = /^[a-z][a-z0-9+.-]*:\/\//i.test(all) ? all : `http://${all}`;
-    const url = new URL(withScheme);
-    url.username = encodeURIComponent(user ?? '');
-    url.password = encodeURIComponent(password ?? '');
-    all = url.href;
-  }
-  const http = values['http-proxy'] ?? all;
-  const https = values['https-proxy'] ?? all;
-  if (http === undefined && https === undefined) return undefined;
-  return { http: http || false, https: https || false };
-}
-
-/** http-user/http-passwd, the cookie files and the certificate options, where given. */
-function sessionOptions(values: OptionValues): DownloaderOptions {
-  const out: DownloaderOptions = {};
-  const user = values['http-user'];
-  if (user !== undefined) out.auth = { username: user, password: values['http-passwd'] ?? '' };
-  if (values['check-certificate'] !== undefined) {
-    out.insecure = values['check-certificate'] === 'false';
-  }
-  if (values['ca-certificate'] !== undefined) out.caCertificate = values['ca-certificate'];
-  if (values['load-cookies'] !== undefined) out.loadCookies = values['load-cookies'];
-  if (values['save-cookies'] !== undefined) out.saveCookies = values['save-cookies'];
-  return out;
 }
