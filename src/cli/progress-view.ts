@@ -2,7 +2,7 @@
 // width, see renderBar), a plain line every few seconds otherwise, nothing with --quiet.
 
 import { basename } from 'node:path';
-import { formatBytes, formatDuration, type ProgressState } from '../index.js';
+import { formatBytes, formatDuration, ProgressState } from '../index.js';
 import { SpeedMeter } from './speed-meter.js';
 import { displayWidth, fitEnd, fitMiddle, linesTaken } from './text-fit.js';
 
@@ -146,4 +146,14 @@ function plainLine(info: BarInfo): string {
   }
   const pct = Math.min(100, (100 * info.bytes) / info.total);
   return `${info.name}: ${pct.toFixed(1)}% ${formatBytes(info.bytes)} of ${formatBytes(info.total)} at ${speed}, ETA ${formatDuration(info.eta)}, ${conns}`;
+}
+
+/** One download's view on stderr (a bar on a terminal, lines otherwise) and the progress it draws. */
+export function progressOnStderr(
+  io: { stderr: NodeJS.WriteStream },
+  quiet: boolean,
+): { view: ProgressView; progress: ProgressState } {
+  const view = new ProgressView({ stream: io.stderr, quiet, tty: io.stderr.isTTY === true });
+  const progress = new ProgressState({ onDownloadProgress: (p) => view.update(p) });
+  return { view, progress };
 }

@@ -6,7 +6,6 @@ import {
   AbortError,
   formatBytes,
   isQgetError,
-  ProgressState,
   type QgetOptions,
   type QgetResult,
   qget,
@@ -14,7 +13,7 @@ import {
 import type { CliOptions, Io } from './cli-options.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import { abortOnSignals, describeError } from './process.js';
-import { ProgressView } from './progress-view.js';
+import { progressOnStderr } from './progress-view.js';
 import { canResume, interruptedNote } from './resume-note.js';
 
 export async function runSingle(
@@ -23,12 +22,7 @@ export async function runSingle(
   cli: CliOptions,
   io: Io,
 ): Promise<number> {
-  const view = new ProgressView({
-    stream: io.stderr,
-    quiet: cli.quiet,
-    tty: io.stderr.isTTY === true,
-  });
-  const progress = new ProgressState({ onDownloadProgress: (p) => view.update(p) });
+  const { view, progress } = progressOnStderr(io, cli.quiet);
   const controller = new AbortController();
   const dispose = abortOnSignals(controller, () => view.finish());
   const debug = cli.debug

@@ -2,16 +2,10 @@
 // mode), with progress on stderr; Ctrl-C stops it and exits 130.
 
 import { basename } from 'node:path';
-import {
-  AbortError,
-  Downloader,
-  type DownloaderOptions,
-  isQgetError,
-  ProgressState,
-} from '../index.js';
+import { AbortError, Downloader, type DownloaderOptions, isQgetError } from '../index.js';
 import { EXIT, exitCodeFor } from './exit-codes.js';
 import type { CliOptions, Io } from './cli-options.js';
-import { ProgressView } from './progress-view.js';
+import { progressOnStderr } from './progress-view.js';
 import { abortOnSignals, describeError } from './process.js';
 
 export async function runToStdout(
@@ -20,12 +14,7 @@ export async function runToStdout(
   cli: CliOptions,
   io: Io,
 ): Promise<number> {
-  const view = new ProgressView({
-    stream: io.stderr,
-    quiet: cli.quiet,
-    tty: io.stderr.isTTY === true,
-  });
-  const progress = new ProgressState({ onDownloadProgress: (p) => view.update(p) });
+  const { view, progress } = progressOnStderr(io, cli.quiet);
   progress.path = basename(new URL(url).pathname) || url;
   const d = new Downloader(url, {
     ...options,
