@@ -15,6 +15,15 @@ import { OtherVersionError } from './resource.js';
 /** Consecutive 200s to ranged requests after which ranges are considered gone. */
 export const IGNORED_RANGE_LIMIT = 3;
 /**
+ * 200s to ranged requests in all after which ranges are unreliable, when they are at least
+ * IGNORED_RANGE_SHARE of the ranged answers: a balancer with one backend that ignores ranges
+ * answers every second or third request with the whole body, never three in a row. Each such
+ * answer is closed at once, but a server (above all on a fast path) has pushed up to its socket
+ * buffers' worth of it by then: one stream costs less than going on.
+ */
+export const IGNORED_RANGE_TOTAL = 2;
+export const IGNORED_RANGE_SHARE = 0.25;
+/**
  * Answers of another version in a row (none of ours between them, in the order answers arrive)
  * after which the resource is taken to have changed for good. Fewer are a balancer over
  * backends at different versions: only those ranges are retried.
@@ -42,6 +51,10 @@ export interface FailureFacts {
   stopping: boolean;
   /** Ranged requests answered with a 200 in a row before this error. */
   ignoredInARow: number;
+  /** Ranged requests answered with a 200 in all, before this error. */
+  ignoredTotal: number;
+  /** Ranged requests answered as asked (206) in all. */
+  rangedAnswers: number;
   /** Answers of another version of the resource in a row before this error. */
   otherVersionsInARow: number;
   /** The fetch neither received a byte of its range nor got a valid answer. */
@@ -58,6 +71,7 @@ export interface FailureDecision {
   action: FailureAction;
   /** The counters after this error. */
   ignoredInARow: number;
+  ignoredTotal: number;
   otherVersionsInARow: number;
   failures: number;
 }
@@ -71,10 +85,11 @@ export class CrawlError extends NetworkError {
 }
 
 export function decideFailure(error: QgetError, facts: FailureFacts): FailureDecision {
-  let { ignoredInARow, otherVersionsInARow, failures } = facts;
+  let { ignoredInARow, ignoredTotal, otherVersionsInARow, failures } = facts;
   const decide = (action: FailureAction): FailureDecision => ({
     action,
     ignoredInARow,
+    ignoredTotal,
     otherVersionsInARow,
     failures,
   });
@@ -86,7 +101,14 @@ export function decideFailure(error: QgetError, facts: FailureFacts): FailureDec
   }
   if (error instanceof RangeMismatchError && error.ignoredRange) {
     ignoredInARow++;
+    ignoredTotal++;
     if (ignoredInARow >= IGNORED_RANGE_LIMIT) return decide('fallback');
+    const share = ignoredTotal / (ignoredTotal + facts.rangedAnswers);
+    if (ignoredTotal >= IGNORED_RANGE_TOTAL && share >= IGNORED_RANGE_SHARE) {
+      return decide('fallback');
+    }
+    // The whole body says nothing about the range: retried without counting against it.
+    return decide('retry');
   }
   if (!error.transient) return decide('fatal');
   // The connection is refused, not the range: it says nothing about the range's health.

@@ -59,6 +59,7 @@ export function fetchContext(
     // even while the fetch that got it is still running.
     onRangeAnswered: () => {
       transfer.ignoredInARow = 0;
+      transfer.rangedAnswers++;
       transfer.otherVersionsInARow = 0;
     },
     requestBytes,

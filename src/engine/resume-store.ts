@@ -28,7 +28,7 @@ import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges, missingRanges, sumRanges } from './segment-plan.js';
 
 /** A checkpoint at most this long after the bytes it confirms were flushed… */
-export const CHECKPOINT_MS = 250;
+export const CHECKPOINT_MS = 100;
 /** …or once this many new bytes are flushed, whichever comes first. */
 export const CHECKPOINT_BYTES = 4 * 1024 * 1024;
 

@@ -49,6 +49,9 @@ export class Transfer {
   readonly segments: Segment[] = [];
   /** Ranged requests answered with a 200 in a row, in the order answers arrive. */
   ignoredInARow = 0;
+  /** Ranged requests answered 200 / as asked, in all (failure-policy.ts). */
+  ignoredTotal = 0;
+  rangedAnswers = 0;
   /** Ranged requests answered by another version of the resource in a row (failure-policy.ts). */
   otherVersionsInARow = 0;
   readonly fetches = new Set<RangeFetch>();

@@ -171,6 +171,8 @@ function onFetchError(
   const decision = decideFailure(error, {
     stopping: transfer.stopping || transfer.fatal !== undefined,
     ignoredInARow: transfer.ignoredInARow,
+    ignoredTotal: transfer.ignoredTotal,
+    rangedAnswers: transfer.rangedAnswers,
     otherVersionsInARow: transfer.otherVersionsInARow,
     untouched: seg.pos === before && !fetch.started,
     othersTransferring: others,
@@ -178,6 +180,7 @@ function onFetchError(
     retries: run.o.retries,
   });
   transfer.ignoredInARow = decision.ignoredInARow;
+  transfer.ignoredTotal = decision.ignoredTotal;
   transfer.otherVersionsInARow = decision.otherVersionsInARow;
   if (decision.failures !== seg.failures) {
     seg.failures = decision.failures;

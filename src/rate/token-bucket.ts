@@ -36,6 +36,13 @@ interface OwnerQueue {
 }
 
 const MIN_BURST = 16 * 1024;
+/**
+ * Seconds of rate a late timer may catch up on while requests wait. A busy event loop wakes the
+ * bucket late; the time it slept with requests waiting was demand, not idleness, so its tokens
+ * are kept (up to this bound, so a suspended process does not burst for minutes) and the rate
+ * holds on a loaded machine.
+ */
+const CATCH_UP_SECONDS = 1;
 const DEFAULT_OWNER = {};
 
 function checkRate(rate: number): void {
@@ -140,10 +147,11 @@ export class TokenBucket {
   #refill(): void {
     const now = this.#clock.now();
     if (this.#rate > 0) {
-      this.#tokens = Math.min(
-        this.#burst,
-        this.#tokens + ((now - this.#lastRefill) * this.#rate) / 1000,
-      );
+      // Requests waiting now have waited since the last refill (every take refills before it
+      // queues): that span was demand, and its tokens are not cut to the idle burst.
+      const cap =
+        this.#queues.size > 0 ? Math.max(this.#burst, this.#rate * CATCH_UP_SECONDS) : this.#burst;
+      this.#tokens = Math.min(cap, this.#tokens + ((now - this.#lastRefill) * this.#rate) / 1000);
     }
     this.#lastRefill = now;
   }
