@@ -243,6 +243,25 @@ describe('chooseSteal keeps the socket of a victim that is nearly done with its 
     assert.equal(d?.splitAt, 5.5 * MiB);
   });
 
+  it('a victim that finishes all it has within MIN_STEAL_SECONDS keeps it', () => {
+    // 1.5 MiB left at 10 MiB/s (0.15 s), all in its request: a new request and a lost socket
+    // would save less than they cost.
+    const v = seg({ start: 0, end: 2 * MiB, pos: MiB / 2, speed: 10 * MiB });
+    assert.equal(chooseSteal([v], { minSteal: 256 * KiB, thiefSpeed: 10 * MiB }), null);
+    // The same victim with 4 MiB left (0.4 s) is split.
+    const longer = seg({ start: 0, end: 4.5 * MiB, pos: MiB / 2, speed: 10 * MiB });
+    assert.ok(chooseSteal([longer], { minSteal: 256 * KiB, thiefSpeed: 10 * MiB }) !== null);
+  });
+
+  it('the estimate stands in for a speed the meter has not measured yet', () => {
+    const v = seg({ start: 0, end: 2 * MiB, pos: MiB / 2 });
+    const opts = { minSteal: 256 * KiB, thiefSpeed: undefined };
+    // Unknown: the size rule splits it in the middle.
+    assert.equal(chooseSteal([v], opts)?.splitAt, 1.25 * MiB);
+    // 40 MiB/s so far: it is done in under 0.05 s.
+    assert.equal(chooseSteal([v], { ...opts, estimate: () => 40 * MiB }), null);
+  });
+
   it('a crawling victim is cut mid-request (its request would take too long)', () => {
     const v = seg({ start: 0, end: 16 * MiB, pos: 4 * MiB, speed: 64 * KiB, requestEnd: 8 * MiB });
     const d = chooseSteal([v], { minSteal: 256 * KiB, thiefSpeed: 8 * MiB });

@@ -86,10 +86,18 @@ export class SegmentScheduler {
   #stealOptions(thiefSpeed: number | undefined): StealOptions {
     // Under a rate limit every connection looks slow: crawling is not a reason to split.
     const limited = rateLimit(this.#o.limiters) > 0;
+    const now = performance.now();
     return {
       minSteal: MIN_STEAL,
       thiefSpeed,
       ...(limited ? { crawlSeconds: Number.POSITIVE_INFINITY } : {}),
+      // Before the meter's first window (200 ms) a fast answer may be nearly done already.
+      estimate: (segment) => {
+        for (const fetch of this.#transfer.fetches) {
+          if (fetch.segment === segment) return fetch.averageSpeed(now);
+        }
+        return undefined;
+      },
     };
   }
 }

@@ -113,6 +113,8 @@ export interface StealOptions {
    * a crawling connection near the end must not decide the finish time.
    */
   crawlSeconds?: number;
+  /** A first estimate of an active segment's speed before its meter has one (bytes/s). */
+  estimate?: (segment: Segment) => number | undefined;
 }
 
 export interface StealDecision {
@@ -124,6 +126,12 @@ export interface StealDecision {
 const ALIGN = 4096;
 /** A victim this close (in seconds) to the end of its request is split there, keeping its socket. */
 const KEEP_SOCKET_SECONDS = 0.5;
+/**
+ * A victim that finishes all it has within this (seconds) is not split inside its request: that
+ * would cost its socket, and the bytes the server already pushed into the socket buffers, to save
+ * less than the new request's own delay.
+ */
+export const MIN_STEAL_SECONDS = 0.2;
 
 /**
  * Pick the active segment that will take longest to finish and the point to split it at so
@@ -138,10 +146,13 @@ export function chooseSteal(
   const crawlSeconds = options.crawlSeconds ?? 0.3;
   const known: number[] = [];
   const candidates: Segment[] = [];
+  const speeds = new Map<Segment, number | undefined>();
   for (const seg of segments) {
     if (!seg.active || remaining(seg) <= 0) continue;
     candidates.push(seg);
-    if (seg.speed !== undefined && seg.speed > 0) known.push(seg.speed);
+    const speed = seg.speed ?? options.estimate?.(seg);
+    speeds.set(seg, speed);
+    if (speed !== undefined && speed > 0) known.push(speed);
   }
   if (candidates.length === 0) return null;
   const typical = median(known);
@@ -152,7 +163,7 @@ export function chooseSteal(
   let poolSpeed = thief ?? 0;
   for (const seg of candidates) {
     poolBytes += remaining(seg);
-    poolSpeed += seg.speed ?? typical ?? 0;
+    poolSpeed += speeds.get(seg) ?? typical ?? 0;
   }
   const poolSeconds = poolSpeed > 0 ? poolBytes / poolSpeed : Number.POSITIVE_INFINITY;
 
@@ -160,7 +171,8 @@ export function chooseSteal(
   let bestTime = -1;
   for (const seg of candidates) {
     const left = remaining(seg);
-    const victimSpeed = seg.speed ?? typical;
+    const measured = speeds.get(seg);
+    const victimSpeed = measured ?? typical;
     let keepShare = 0.5;
     // A stalled victim gives up everything, whatever is known about the thief.
     if (victimSpeed !== undefined && victimSpeed <= 0) keepShare = 0;
@@ -186,6 +198,14 @@ export function chooseSteal(
       splitAt = seg.requestEnd;
     }
     const stolen = seg.end - splitAt;
+    if (
+      measured !== undefined &&
+      measured > 0 &&
+      splitAt < seg.requestEnd &&
+      left / measured < MIN_STEAL_SECONDS
+    ) {
+      continue;
+    }
     // Without any measured speed only the size rule applies.
     const timeLeft =
       victimSpeed === undefined
