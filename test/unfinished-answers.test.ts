@@ -85,4 +85,29 @@ describe('answers the download stops reading', () => {
       `${s.stats.bytesSent} bytes sent for ${content.length}`,
     );
   });
+
+  it('a balancer alternating two versions: after the first refusal, small requests without If-Range', async () => {
+    const a = makeContent(16 * MiB, 46);
+    const b = makeContent(16 * MiB, 47);
+    const s = await serve({ content: a, otherContent: b, versionPattern: 'AB' });
+    const out = join(await tempDir(), 'out.bin');
+    await qget(s.fileUrl, { filepath: out, maxConnections: 8 });
+    await assertFileEquals(out, a);
+    // With If-Range, every answer of the other version is a whole body (16 MiB asked for, the
+    // socket buffers' worth pushed before the close): 5.5x the file, and exit 8, before.
+    const wholeB = s.requests.filter((r) => r.version === 'B' && r.status === 200);
+    assert.ok(
+      s.requests.some((r) => r.version === 'B'),
+      'the other version never answered: the test proves nothing',
+    );
+    // At most the requests in flight when the first refusal arrived: one per connection.
+    assert.ok(wholeB.length <= 8, `${wholeB.length} whole bodies of the other version`);
+    const later = s.requests.slice(Math.floor(s.requests.length / 2));
+    for (const r of later) {
+      assert.equal(r.ifRange, undefined, `If-Range still sent: ${r.range}`);
+      const m = /bytes=(\d+)-(\d+)/.exec(r.range ?? '');
+      assert.ok(m && Number(m[2]) - Number(m[1]) < 256 * 1024, `a large request: ${r.range}`);
+    }
+    await allAnswersEnded(s, 'after the download');
+  });
 });

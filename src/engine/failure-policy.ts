@@ -29,6 +29,12 @@ export const IGNORED_RANGE_SHARE = 0.25;
  * backends at different versions: only those ranges are retried.
  */
 export const OTHER_VERSION_LIMIT = 6;
+/**
+ * Answers of another version the attempt tolerates beyond its own answered ranges: a balancer
+ * alternating between two versions answers about one of ours per other one, and is waited
+ * out; far more of the other version than of ours ends the attempt safely (its bytes saved).
+ */
+export const OTHER_VERSION_SLACK = 16;
 
 /**
  * retry: the range failed, back off and try it again; wait: this connection was refused (by a
@@ -57,6 +63,8 @@ export interface FailureFacts {
   rangedAnswers: number;
   /** Answers of another version of the resource in a row before this error. */
   otherVersionsInARow: number;
+  /** Answers of another version in all, before this error. */
+  otherVersionsTotal: number;
   /** The fetch neither received a byte of its range nor got a valid answer. */
   untouched: boolean;
   /** Other connections of the attempt transferring right now. */
@@ -73,6 +81,7 @@ export interface FailureDecision {
   ignoredInARow: number;
   ignoredTotal: number;
   otherVersionsInARow: number;
+  otherVersionsTotal: number;
   failures: number;
 }
 
@@ -85,19 +94,24 @@ export class CrawlError extends NetworkError {
 }
 
 export function decideFailure(error: QgetError, facts: FailureFacts): FailureDecision {
-  let { ignoredInARow, ignoredTotal, otherVersionsInARow, failures } = facts;
+  let { ignoredInARow, ignoredTotal, otherVersionsInARow, otherVersionsTotal, failures } = facts;
   const decide = (action: FailureAction): FailureDecision => ({
     action,
     ignoredInARow,
     ignoredTotal,
     otherVersionsInARow,
+    otherVersionsTotal,
     failures,
   });
   if (facts.stopping || error instanceof AbortError) return decide('stop');
   if (error instanceof CrawlError) return decide('reconnect');
   if (error instanceof OtherVersionError) {
     otherVersionsInARow++;
+    otherVersionsTotal++;
     if (otherVersionsInARow >= OTHER_VERSION_LIMIT) return decide('changed');
+    if (otherVersionsTotal > facts.rangedAnswers + OTHER_VERSION_SLACK) return decide('fatal');
+    // The balancer's choice, not the range's health: retried without counting against it.
+    return decide('retry');
   }
   if (error instanceof RangeMismatchError && error.ignoredRange) {
     ignoredInARow++;

@@ -57,11 +57,19 @@ export function fetchContext(
     },
     // "In a row" in the order answers arrive: a 206 between the 200s shows ranges work,
     // even while the fetch that got it is still running.
-    onRangeAnswered: () => {
+    onRangeAnswered: (validated) => {
       transfer.ignoredInARow = 0;
       transfer.rangedAnswers++;
       transfer.otherVersionsInARow = 0;
+      if (!validated) transfer.answersWithoutValidators++;
     },
+    // Once another version has answered, If-Range only turns each of its answers into a whole
+    // body (up to the socket buffers' worth pushed before the close): leave it out then, as long
+    // as every answer of ours carried the validators that tell the versions apart.
+    ifRange: () =>
+      transfer.otherVersionsTotal === 0 ||
+      transfer.rangedAnswers === 0 ||
+      transfer.answersWithoutValidators > 0,
     requestBytes,
   };
 }

@@ -18,7 +18,7 @@ import { type RangeConnection, UnsupportedResponseError } from '../net/range-con
 import type { HttpSession } from '../net/session.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { PartFile } from './part-file.js';
-import { checkRangeResponse, ifRangeValue, type ResourceInfo } from './resource.js';
+import { checkRangeResponse, ifRangeValue, namesVersion, type ResourceInfo } from './resource.js';
 import type { Segment } from './segment-plan.js';
 
 /** A batch older than this is written on a slow link: what a kill loses is bounded by it. */
@@ -39,8 +39,11 @@ export interface FetchContext {
   now: () => number;
   /** Called for every accepted byte count (the progress counter). */
   onBytes: (bytes: number) => void;
-  /** A ranged request of ours was answered with the range asked for. */
-  onRangeAnswered?: () => void;
+  /** A ranged request of ours was answered with the range asked for (`validated`: with the
+   * probe's ETag or Last-Modified on it). */
+  onRangeAnswered?: (validated: boolean) => void;
+  /** Whether ranged requests carry If-Range (default: yes, when the probe gave a validator). */
+  ifRange?: () => boolean;
   /** This worker's lean keep-alive connection, when the fast path is in use (plain http). */
   connection?: RangeConnection | undefined;
   /** The server answered in a way the lean connection does not parse: use undici from now on. */
@@ -165,7 +168,7 @@ export class RangeFetch {
         source.discard();
         throw err;
       }
-      this.#ctx.onRangeAnswered?.();
+      this.#ctx.onRangeAnswered?.(namesVersion(info, source.headers));
     }
     this.transferring = true;
     this.started = true;
@@ -274,7 +277,7 @@ export class RangeFetch {
 
   async #request(start: number, end: number, again = false): Promise<Answer> {
     const { info, connection, dispatcher, headers, session } = this.#ctx;
-    const ifRange = ifRangeValue(info);
+    const ifRange = (this.#ctx.ifRange?.() ?? true) ? ifRangeValue(info) : undefined;
     const range = { ...headers, range: `bytes=${start}-${end - 1}` };
     const mine = ifRange ? { ...range, 'if-range': ifRange } : range;
     // The final URL gets the credentials only if it kept the origin of the URL given.

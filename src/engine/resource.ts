@@ -80,6 +80,14 @@ export function ifRangeValue(
   return info.lastModified;
 }
 
+/** An answer carries a validator of the probe's (so a change of version would show on it). */
+export function namesVersion(info: Validators, headers: Headers): boolean {
+  return (
+    (info.etag !== undefined && headers.etag === info.etag) ||
+    (info.lastModified !== undefined && headers['last-modified'] === info.lastModified)
+  );
+}
+
 /** The validators of one version of a resource (as far as a response tells). */
 export interface Validators {
   etag: string | undefined;

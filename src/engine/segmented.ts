@@ -19,6 +19,8 @@ import { type Initial, runWorker, type WorkerHost } from './worker.js';
 /** How often connections are opened while ramping up, and how long the ramp lasts. */
 const RAMP_EVERY_MS = 10;
 const RAMP_MS = 100;
+/** The most one request asks for once the server has answered with what we refuse. */
+const REFUSED_REQUEST = 256 * 1024;
 /** Under a rate limit: the speed one connection is assumed to reach. */
 const RATE_PER_CONNECTION = 1024 * 1024;
 /** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
@@ -102,7 +104,11 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   }
 
   requestCap(): number {
-    return requestCap(this.#rate(), this.#live);
+    const cap = requestCap(this.#rate(), this.#live);
+    // Once answers are being refused (another version, a whole body), each one costs what the
+    // server pushes before it sees the close, up to the whole request: ask for little at a time.
+    const t = this.transfer;
+    return t.otherVersionsTotal + t.ignoredTotal > 0 ? Math.min(cap, REFUSED_REQUEST) : cap;
   }
 
   rated(): boolean {

@@ -54,6 +54,10 @@ export class Transfer {
   rangedAnswers = 0;
   /** Ranged requests answered by another version of the resource in a row (failure-policy.ts). */
   otherVersionsInARow = 0;
+  /** …and in all. */
+  otherVersionsTotal = 0;
+  /** Ranged answers accepted that named no validator of the probe's (no ETag, no Last-Modified). */
+  answersWithoutValidators = 0;
   readonly fetches = new Set<RangeFetch>();
 
   constructor(run: Run) {

@@ -174,6 +174,7 @@ function onFetchError(
     ignoredTotal: transfer.ignoredTotal,
     rangedAnswers: transfer.rangedAnswers,
     otherVersionsInARow: transfer.otherVersionsInARow,
+    otherVersionsTotal: transfer.otherVersionsTotal,
     untouched: seg.pos === before && !fetch.started,
     othersTransferring: others,
     failures: seg.failures,
@@ -182,6 +183,7 @@ function onFetchError(
   transfer.ignoredInARow = decision.ignoredInARow;
   transfer.ignoredTotal = decision.ignoredTotal;
   transfer.otherVersionsInARow = decision.otherVersionsInARow;
+  transfer.otherVersionsTotal = decision.otherVersionsTotal;
   if (decision.failures !== seg.failures) {
     seg.failures = decision.failures;
     run.debug(
