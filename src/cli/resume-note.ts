@@ -2,16 +2,8 @@
 // it. The engine keeps a control file (`<output>.qget`, or `<name>.<tag>.qget` in --tmp) only
 // when the server honours ranges; without one the next run starts over.
 
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, join, resolve } from 'node:path';
-
-/** Where the engine keeps `output`'s resume state (src/engine/download-job.ts, #pathsFor). */
-export function controlPathFor(output: string, tmpDir: string | undefined): string {
-  if (!tmpDir) return `${output}.qget`;
-  const tag = createHash('sha256').update(output).digest('hex').slice(0, 8);
-  return join(resolve(tmpDir), `${basename(output)}.${tag}.qget`);
-}
+import { statePaths } from '../index.js';
 
 /** Whether an interrupted download of `output` can be resumed by running the command again. */
 export async function canResume(
@@ -19,7 +11,7 @@ export async function canResume(
   tmpDir: string | undefined,
 ): Promise<boolean> {
   if (output === undefined) return false;
-  return stat(controlPathFor(output, tmpDir)).then(
+  return stat(statePaths(output, tmpDir).controlPath).then(
     () => true,
     () => false,
   );

@@ -5,9 +5,8 @@
 // (no saved state, no control file, a checkpoint written, the last save's time) outlives the
 // restarts of that run.
 
-import { createHash } from 'node:crypto';
 import { stat } from 'node:fs/promises';
-import { basename, dirname, join, resolve } from 'node:path';
+import { dirname } from 'node:path';
 import { FileExistsError } from '../errors.js';
 import { errorCode } from '../net/client.js';
 import {
@@ -24,6 +23,7 @@ import {
 import { pathFromUrl } from './filename.js';
 import type { OutputNames } from './output-names.js';
 import { localIoError, PartFile, pathExists } from './part-file.js';
+import { type StatePaths, statePaths } from './state-paths.js';
 import type { ResourceInfo } from './resource.js';
 import { type ByteRange, mergeRanges, missingRanges, sumRanges } from './segment-plan.js';
 
@@ -227,13 +227,8 @@ export class ResumeStore {
   }
 
   /** `<output>.part` and `<output>.qget`, or under tmpDir with a tag of the output path. */
-  #pathsFor(path: string): { partPath: string; controlPath: string } {
-    let partPath = `${path}.part`;
-    if (this.#o.tmpDir) {
-      const tag = createHash('sha256').update(path).digest('hex').slice(0, 8);
-      partPath = join(resolve(this.#o.tmpDir), `${basename(path)}.${tag}.part`);
-    }
-    return { partPath, controlPath: partPath.replace(/\.part$/, '.qget') };
+  #pathsFor(path: string): StatePaths {
+    return statePaths(path, this.#o.tmpDir);
   }
 }
 
