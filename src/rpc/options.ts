@@ -270,6 +270,8 @@ function inside(root: string, path: string, orSame: boolean): boolean {
 /** Global options, and what a download inherits from them. */
 export class GlobalOptions {
   #values: OptionValues;
+  /** What every download inherits (effective() without its own options), made once per set(). */
+  #inherited: OptionValues | undefined;
 
   constructor(initial: OptionValues) {
     this.#values = { ...initial };
@@ -291,6 +293,7 @@ export class GlobalOptions {
       next[name] = name === 'dir' ? resolveTarget({ dir: value }, this.dir).dir : value;
     }
     this.#values = next;
+    this.#inherited = undefined;
   }
 
   get dir(): string {
@@ -299,12 +302,14 @@ export class GlobalOptions {
 
   /** A download's options as getOption shows them: its own over the global defaults; headers add up. */
   effective(own: OptionValues): OptionValues {
-    const merged: OptionValues = {};
-    for (const name of [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]) {
-      const value = this.#values[name];
-      if (value !== undefined && !NOT_GLOBAL.has(name)) merged[name] = value;
+    if (this.#inherited === undefined) {
+      this.#inherited = {};
+      for (const name of [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]) {
+        const value = this.#values[name];
+        if (value !== undefined && !NOT_GLOBAL.has(name)) this.#inherited[name] = value;
+      }
     }
-    Object.assign(merged, own);
+    const merged: OptionValues = { ...this.#inherited, ...own };
     const headers = [this.#values.header, own.header].filter((h) => h !== undefined && h !== '');
     if (headers.length > 0) merged.header = headers.join('\n');
     return merged;
