@@ -24,7 +24,9 @@ import {
   type RpcHandler,
   stringParam,
 } from './protocol.js';
-import type { DownloadQueue, Job } from './queue.js';
+import { Job } from './job.js';
+import { lazyDownloader } from './lazy-downloader.js';
+import type { DownloadQueue } from './queue.js';
 import { doneRanges, segmentsShape } from './segments.js';
 import {
   fileEntries,
@@ -96,24 +98,24 @@ export async function addDownload(
   // A path another download of the daemon has is not refused: the Manager saves this one as
   // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
   const target = resolveTarget(effective, ctx.globals.dir);
-  const d = new Downloader(http[0]!, downloaderOptions(effective, target, ctx.template));
+  const d = lazyDownloader(http[0]!, downloaderOptions(effective, target, ctx.template));
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
-  const job: Job = {
+  const job = new Job({
     gid: givenGid ?? newGid((g) => ctx.queue.has(g)),
     d,
     uris: http,
     options: own,
     dir: target.dir,
+    path: target.path,
     paused: pause === 'true',
-    named: false,
-    result: undefined,
-  };
+  });
   ctx.queue.add(job, position);
   return job;
 }
 
 function source(ctx: MethodContext, job: Job): StatusSource {
-  const d = job.d;
+  // A download not made yet has not run: its file is the one given, else the URL's name.
+  const d = job.made ?? (job.path === undefined ? job.d : undefined);
   const status = ctx.queue.status(job);
   // Its own value, else the global one (as effective() has it, without building every option).
   const option = (name: string): number => Number(job.options[name] ?? ctx.globals.get(name) ?? 1);
@@ -122,17 +124,17 @@ function source(ctx: MethodContext, job: Job): StatusSource {
     status,
     uris: job.uris,
     dir: job.dir,
-    path: typeof d.path === 'string' ? d.path : '',
-    size: d.size,
-    downloaded: d.downloaded,
-    speed: d.speed,
+    path: d ? (typeof d.path === 'string' ? d.path : '') : (job.path ?? ''),
+    size: d?.size ?? -1,
+    downloaded: d?.downloaded ?? 0,
+    speed: d?.speed ?? 0,
     // Those receiving now while the engine runs; before that, the most it may open.
     connections:
-      (status === 'active' ? d.segments() : undefined)?.connections.filter((c) => c.transferring)
+      (status === 'active' ? d?.segments() : undefined)?.connections.filter((c) => c.transferring)
         .length ?? Math.min(option('split'), option('max-connection-per-server')),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
-    done: doneRanges(status, d),
+    done: d ? doneRanges(status, d) : [],
   };
 }
 

@@ -13,11 +13,13 @@
 
 import type { Downloader, Manager } from '../index.js';
 import { expandGid } from './gid.js';
+import type { Job } from './job.js';
 import { OrderedList, windowOf } from './job-list.js';
 import { ManagerFollower } from './manager-follower.js';
-import type { OptionValues } from './options.js';
 import { METHOD_ERROR, RpcError } from './protocol.js';
 import { ARIA2_FINISHED, ARIA2_REMOVED, type Aria2Status, aria2ErrorCode } from './status.js';
+
+export { Job } from './job.js';
 
 export type Aria2Notification =
   | 'aria2.onDownloadStart'
@@ -33,25 +35,6 @@ export const NOTIFICATIONS: readonly Aria2Notification[] = [
   'aria2.onDownloadComplete',
   'aria2.onDownloadError',
 ];
-
-export interface Job {
-  readonly gid: string;
-  d: Downloader;
-  /** The URIs given; qget downloads from the first. */
-  readonly uris: readonly string[];
-  /** The options given for this download (not the inherited ones). */
-  options: OptionValues;
-  /** The folder the file goes to. */
-  dir: string;
-  /** Paused by the user (pause, pauseAll, `pause=true`). */
-  paused: boolean;
-  /** The first response arrived: `d.path` is the real file name. */
-  named: boolean;
-  /** Set once stopped: complete, error or removed. */
-  result:
-    | { status: 'complete' | 'error' | 'removed'; errorCode: number; message: string }
-    | undefined;
-}
 
 /** Most stopped downloads kept (aria2's --max-download-result). */
 const MAX_RESULTS = 1000;
@@ -84,6 +67,11 @@ export class DownloadQueue {
       runs: (job) =>
         !job.result && !job.paused && !this.#held.has(job) && this.#jobs.get(job.gid) === job,
       closing: () => this.#closing,
+      failed: (job, err) => {
+        if (job.result) return;
+        this.#stop(job, { status: 'error', errorCode: 28, message: (err as Error).message });
+        this.#notify('aria2.onDownloadError', job.gid);
+      },
     });
   }
 
@@ -102,7 +90,7 @@ export class DownloadQueue {
   status(job: Job): Aria2Status {
     if (job.result) return job.result.status;
     if (job.paused) return 'paused';
-    return job.d.isAlive ? 'active' : 'waiting';
+    return job.alive ? 'active' : 'waiting';
   }
 
   /** The active jobs, in the order they started. */
@@ -110,7 +98,7 @@ export class DownloadQueue {
     const active: Job[] = [];
     for (const job of this.#running.toArray()) {
       if (this.status(job) === 'active') active.push(job);
-      else if (!job.d.isAlive) this.#running.delete(job);
+      else if (!job.alive) this.#running.delete(job);
     }
     return active;
   }
@@ -181,7 +169,7 @@ export class DownloadQueue {
       throw new RpcError(METHOD_ERROR, `GID#${job.gid} cannot be paused now`);
     }
     job.paused = true;
-    job.d.stop();
+    job.made?.stop();
     // A waiting download pauses at once; an active one when it has stopped (see #onState).
     if (status === 'waiting') this.#notify('aria2.onDownloadPause', job.gid);
     this.#follower.touch(job);
@@ -209,7 +197,7 @@ export class DownloadQueue {
     if (job.result) {
       throw new RpcError(METHOD_ERROR, `Active Download not found for GID#${job.gid}`);
     }
-    job.d.stop();
+    job.made?.stop();
     this.#stop(job, { status: 'removed', errorCode: ARIA2_REMOVED, message: 'Removed' });
     this.#notify('aria2.onDownloadStop', job.gid);
   }
@@ -249,9 +237,10 @@ export class DownloadQueue {
     this.#held.add(job);
     this.#follower.touch(job);
     try {
-      if (job.d.isAlive) {
-        job.d.stop();
-        await job.d.join();
+      const d = job.made;
+      if (d?.isAlive) {
+        d.stop();
+        await d.join();
       }
       return change();
     } finally {
@@ -262,11 +251,11 @@ export class DownloadQueue {
 
   /** Give a held job (see whileHeld) a new Downloader, for options it cannot change itself. */
   replaceDownloader(job: Job, d: Downloader): void {
-    if (!this.#held.has(job) || job.d.isAlive) {
+    if (!this.#held.has(job) || job.alive) {
       throw new Error('replaceDownloader: the job must be held and stopped');
     }
     this.#unwatch(job);
-    this.#follower.replaced(job.d);
+    if (job.made) this.#follower.replaced(job.made);
     job.d = d;
     job.named = false;
     this.#watch(job);
@@ -276,21 +265,29 @@ export class DownloadQueue {
   async close(): Promise<void> {
     this.#closing = true;
     this.manager.stopAll();
-    await Promise.all([...this.#jobs.values()].map((j) => j.d.join()));
+    await Promise.all([...this.#jobs.values()].map((j) => j.made?.join()));
     await this.manager.stop();
   }
 
   // ---- events ----
 
+  /** Listen to the job's Downloader from when it is made (and to the one replacing it). */
   #watch(job: Job): void {
-    const listener = (d: Downloader): void => this.#onState(job, d);
+    const d = job.made;
+    if (d === undefined) {
+      job.onMade = () => this.#watch(job);
+      return;
+    }
+    job.onMade = undefined;
+    const listener = (from: Downloader): void => this.#onState(job, from);
     this.#listeners.set(job, listener);
-    job.d.on('state-changed', listener);
+    d.on('state-changed', listener);
   }
 
   #unwatch(job: Job): void {
+    job.onMade = undefined;
     const listener = this.#listeners.get(job);
-    if (listener) job.d.off('state-changed', listener);
+    if (listener) job.made?.off('state-changed', listener);
     this.#listeners.delete(job);
   }
 
