@@ -59,10 +59,16 @@ function daemonArgv(tool: Tool, port: number, dir: string, extra: string[] = [])
   ];
 }
 
-interface LoadResult {
-  addSeconds: number;
+interface Latencies {
   waiting: number[];
   active: number[];
+}
+
+interface LoadResult {
+  addSeconds: number;
+  /** While the downloads are added, and in the 5 s after. */
+  adding: Latencies;
+  after: Latencies;
   /** Total download speed (MiB/s) sampled while adding and after. */
   speeds: number[];
   rssMiB: number;
@@ -83,7 +89,11 @@ function startSampler(port: number) {
     createInterface({ input: child.stdout! }).once('line', resolve),
   );
   return {
-    async stop(): Promise<{ waiting: number[]; active: number[] }[]> {
+    /** From here on, latencies go to the next phase. */
+    mark(): void {
+      child.stdin!.write('mark\n');
+    },
+    async stop(): Promise<Latencies[]> {
       child.stdin!.write('stop\n');
       return JSON.parse(await line);
     },
@@ -130,6 +140,7 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
       checkAdded(await daemon.rpc.multicall(addCalls(url, at, BATCH, options)));
     }
     const addSeconds = (performance.now() - t0) / 1000;
+    sampler.mark();
     await sleep(5000);
     const phases = await sampler.stop();
     const rssMiB = await daemon.rssMiB();
@@ -139,8 +150,8 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
     }
     return {
       addSeconds,
-      waiting: phases.flatMap((p) => p.waiting),
-      active: phases.flatMap((p) => p.active),
+      adding: phases[0]!,
+      after: phases[1] ?? { waiting: [], active: [] },
       speeds: speeds.slice(2),
       rssMiB,
     };
@@ -242,11 +253,13 @@ export const daemonLoad: Scenario = {
         for (const tool of round % 2 === 0 ? tools : [...tools].reverse()) {
           const r = await loadRun(tool, big, ctx.work);
           load.get(tool)!.push(r);
+          const lat = (l: Latencies): string =>
+            `tellWaiting ${ms(pct(l.waiting, 50))}/${ms(pct(l.waiting, 99))}, ` +
+            `tellActive ${ms(pct(l.active, 50))}/${ms(pct(l.active, 99))} ms (${l.waiting.length})`;
           console.log(
             `  ${tool.padEnd(7)} load ${round + 1}: ${ADDS} adds in ${r.addSeconds.toFixed(2)} s ` +
-              `(${Math.round(ADDS / r.addSeconds)}/s); tellWaiting p50/p99 ${ms(pct(r.waiting, 50))}/` +
-              `${ms(pct(r.waiting, 99))} ms, tellActive ${ms(pct(r.active, 50))}/${ms(pct(r.active, 99))} ms ` +
-              `(${r.waiting.length} samples); speed median ${median(r.speeds)?.toFixed(1)} MiB/s; ` +
+              `(${Math.round(ADDS / r.addSeconds)}/s); p50/p99 adding: ${lat(r.adding)}; ` +
+              `after: ${lat(r.after)}; speed median ${median(r.speeds)?.toFixed(1)} MiB/s; ` +
               `RSS ${Math.round(r.rssMiB)} MiB`,
           );
         }
@@ -272,12 +285,17 @@ function rows(load: Map<Tool, LoadResult[]>, memory: Map<Tool, MemoryResult>): R
   const summary = (tool: Tool) => {
     const runs = load.get(tool) ?? [];
     if (runs.length === 0) return undefined;
+    const of = (phase: 'adding' | 'after', list: 'waiting' | 'active', p: number): number =>
+      median(runs.map((r) => pct(r[phase][list], p)))!;
     return {
       add: median(runs.map((r) => r.addSeconds))!,
-      waiting: median(runs.map((r) => pct(r.waiting, 99)))!,
-      waiting50: median(runs.map((r) => pct(r.waiting, 50)))!,
-      active: median(runs.map((r) => pct(r.active, 99)))!,
-      active50: median(runs.map((r) => pct(r.active, 50)))!,
+      phases: (['adding', 'after'] as const).map((phase) => ({
+        phase,
+        waiting: of(phase, 'waiting', 99),
+        waiting50: of(phase, 'waiting', 50),
+        active: of(phase, 'active', 99),
+        active50: of(phase, 'active', 50),
+      })),
       speed: median(runs.flatMap((r) => r.speeds)) ?? 0,
       rss: Math.max(...runs.map((r) => r.rssMiB)),
     };
@@ -301,13 +319,15 @@ function rows(load: Map<Tool, LoadResult[]>, memory: Map<Tool, MemoryResult>): R
       text: `${name} p50/p99 ${ms(p50)}/${ms(p99)} ms`,
       met: tool === 'qget' ? (p99 <= 25 ? 'yes' : 'no') : 'info',
     });
-    out.push(
-      fake('daemon latency', tool, undefined, [
-        lat('tellWaiting', s.waiting50, s.waiting),
-        lat('tellActive', s.active50, s.active),
-        ...(tool === 'qget' ? [{ text: 'p99 ≤ 25', met: 'info' as const }] : []),
-      ]),
-    );
+    for (const p of s.phases) {
+      out.push(
+        fake(`daemon latency ${p.phase}`, tool, undefined, [
+          lat('tellWaiting', p.waiting50, p.waiting),
+          lat('tellActive', p.active50, p.active),
+          ...(tool === 'qget' ? [{ text: 'p99 ≤ 25', met: 'info' as const }] : []),
+        ]),
+      );
+    }
   }
   for (const [tool, m] of memory) {
     const growth = (m.rssAll / m.rss1k - 1) * 100;
@@ -355,7 +375,7 @@ function notes(): string[] {
   return [
     `daemon adds: wall = seconds for ${ADDS} addUri in system.multicall calls of ${BATCH}, -j${RUNNING}, ` +
       `each running download over ${CONNECTIONS} connections at ${RATE / MiB} MiB/s (speed: getGlobalStat, median); RSS after the adds`,
-    'daemon latency: tellWaiting(0,1000) and tellActive (every key) from another process, one at a time every 50 ms, during the adds and 5 s after',
+    "daemon latency: tellWaiting(0,1000) and tellActive (every key) from another process, one at a time every 50 ms, timed to the last byte, while adding and in the 5 s after (medians of the runs' percentiles)",
     `daemon purged: wall = seconds for ${PURGED} downloads of 4 bytes (≤ ${BATCH * 2} waiting, results purged as they go); qget with --no-fsync`,
   ];
 }

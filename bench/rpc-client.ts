@@ -32,8 +32,19 @@ export class RpcClient {
     return this.call<unknown[]>('system.multicall', calls);
   }
 
-  /** POST a JSON body; resolves the parsed answer. */
-  post(body: unknown): Promise<unknown> {
+  /** One call, timed from the request written to the answer's last byte (not parsed). */
+  async timed(method: string, ...params: unknown[]): Promise<number> {
+    let ms = 0;
+    const reply = (await this.post({ jsonrpc: '2.0', id: ++this.#id, method, params }, (t) => {
+      ms = t;
+    })) as { error?: { message: string } };
+    if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+    return ms;
+  }
+
+  /** POST a JSON body; resolves the parsed answer (`took`: ms until its last byte). */
+  post(body: unknown, took?: (ms: number) => void): Promise<unknown> {
+    const t0 = performance.now();
     const text = JSON.stringify(body);
     return new Promise((resolve, reject) => {
       const req = request(
@@ -52,6 +63,7 @@ export class RpcClient {
           const chunks: Buffer[] = [];
           res.on('data', (c: Buffer) => chunks.push(c));
           res.on('end', () => {
+            took?.(performance.now() - t0);
             try {
               resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
             } catch (e) {

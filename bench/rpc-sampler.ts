@@ -1,6 +1,6 @@
 // Run by the daemon scenario in its own process (so the bench's own work does not count): asks
 // the daemon on port argv[2] for tellWaiting(0, 1000) and tellActive in turn, one at a time,
-// every 50 ms, and records each answer's latency (request written to answer parsed). A line
+// every 50 ms, and records each answer's latency (request written to its last byte). A line
 // `mark` on stdin starts a new phase; `stop` prints every phase's latencies as one JSON line.
 
 import { createInterface } from 'node:readline';
@@ -15,17 +15,11 @@ createInterface({ input: process.stdin }).on('line', (line) => {
   if (line.trim() === 'stop') running = false;
 });
 
-async function timed(method: string, ...params: unknown[]): Promise<number> {
-  const t0 = performance.now();
-  await rpc.call(method, ...params);
-  return performance.now() - t0;
-}
-
 while (running) {
   const phase = phases[phases.length - 1]!;
   try {
-    phase.waiting.push(await timed('aria2.tellWaiting', 0, 1000));
-    phase.active.push(await timed('aria2.tellActive'));
+    phase.waiting.push(await rpc.timed('aria2.tellWaiting', 0, 1000));
+    phase.active.push(await rpc.timed('aria2.tellActive'));
   } catch (e) {
     process.stderr.write(`sampler: ${(e as Error).message}\n`);
   }

@@ -172,18 +172,23 @@ describe('a long queue through system.multicall', () => {
 });
 
 describe('results freed', () => {
-  test('a purged download leaves nothing behind: queue, Manager, signals', async () => {
+  test('a result keeps no Downloader; purged, nothing is left: queue, Manager, signals', async () => {
     const server = await fx.serve({ content: makeContent(4) });
     const dir = await fx.tempDir();
     const manager = new Manager({ maxRunning: 2, restartWait: -1 });
     const queue = new DownloadQueue(manager, () => {});
     manager.start();
     const { Downloader } = await import('../src/index.js');
+    const made: InstanceType<typeof Downloader>[] = [];
     const jobs = Array.from({ length: 40 }, (_, i) => {
       const url = `${server.url}/t${i}.bin`;
       const path = join(dir, `t${i}.bin`);
       // The first few made at once, the others when they come near the front (as the daemon).
-      const make = () => new Downloader(url, { path, restartWait: -1 });
+      const make = () => {
+        const d = new Downloader(url, { path, restartWait: -1 });
+        made.push(d);
+        return d;
+      };
       const job = new Job({
         gid: (i + 1).toString(16).padStart(16, '0'),
         uris: [url],
@@ -201,15 +206,20 @@ describe('results freed', () => {
       jobs.every((j) => j.result?.status === 'complete'),
       'all complete',
     );
+    // Results are compact: what the status shows, no Downloader.
+    await waitFor(() => jobs.every((j) => j.made === undefined), 'every result compacted');
+    assert.equal(made.length, jobs.length);
+    assert.deepEqual(
+      jobs.map((j) => [j.view?.path, j.view?.size, j.view?.downloaded]),
+      jobs.map((_, i) => [join(dir, `t${i}.bin`), 4, 4]),
+    );
     assert.equal(queue.stoppedTotal, jobs.length);
     queue.removeResult(jobs[0]!);
     assert.ok(!queue.has(jobs[0]!.gid));
     queue.purgeResults();
     assert.equal(queue.stoppedCount, 0);
-    for (const j of jobs) {
-      assert.ok(!queue.has(j.gid));
-      assert.equal(j.d.listenerCount('state-changed'), 0, 'no listener left');
-    }
+    for (const j of jobs) assert.ok(!queue.has(j.gid));
+    for (const d of made) assert.equal(d.listenerCount('state-changed'), 0, 'no listener left');
     await waitFor(() => manager.downloads.length === 0, 'the Manager to let go of them');
     await manager.stop();
   });

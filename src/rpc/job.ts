@@ -1,10 +1,14 @@
 // One download of the daemon: its GID, URIs, options, folder and aria2 state, and its Downloader,
 // made only when it is needed (the download is next to start, or something asks about it): a
 // queue of 10,000 waiting downloads holds 10,000 of these small records, not 10,000 Downloaders
-// with their runners, timers and listeners.
+// with their runners, timers and listeners. Once stopped for good, only what its status shows
+// is kept (compact()): a result holds no Downloader.
 
 import type { Downloader } from '../index.js';
 import type { OptionValues } from './options.js';
+
+/** What status calls read of a download: its Downloader, or what is kept once it stopped. */
+export type DownloadView = Pick<Downloader, 'path' | 'size' | 'downloaded' | 'speed' | 'segments'>;
 
 export type JobResult = {
   status: 'complete' | 'error' | 'removed';
@@ -42,6 +46,7 @@ export class Job {
   result: JobResult | undefined = undefined;
   #d: Downloader | undefined;
   #make: (() => Downloader) | undefined;
+  #kept: DownloadView | undefined;
   /** Told when the Downloader is made (the queue listens to it from then on). */
   onMade: ((job: Job) => void) | undefined;
 
@@ -59,6 +64,7 @@ export class Job {
   /** The Downloader, made now if it was not yet (throws what its constructor throws). */
   get d(): Downloader {
     if (this.#d === undefined) {
+      if (this.#make === undefined) throw new Error(`GID#${this.gid} has stopped for good`);
       this.#d = this.#make!();
       this.#make = undefined;
       this.onMade?.(this);
@@ -69,6 +75,26 @@ export class Job {
   set d(d: Downloader) {
     this.#d = d;
     this.#make = undefined;
+  }
+
+  /** What status calls read: the Downloader if made, else what was kept of it, if anything. */
+  get view(): DownloadView | undefined {
+    return this.#d ?? this.#kept;
+  }
+
+  /** Stopped for good (and not running): keep what its status shows, let go of the rest. */
+  compact(): void {
+    const d = this.#d;
+    this.#kept = {
+      path: d ? d.path : (this.path ?? ''),
+      size: d?.size ?? -1,
+      downloaded: d?.downloaded ?? 0,
+      speed: 0,
+      segments: () => undefined,
+    };
+    this.#d = undefined;
+    this.#make = undefined;
+    this.onMade = undefined;
   }
 
   /** The Downloader if it was made, without making it. */

@@ -22,6 +22,8 @@ export interface FollowedQueue {
   closing(): boolean;
   /** The job's Downloader could not be made (its options, found wrong only now). */
   failed(job: Job, error: unknown): void;
+  /** The job has stopped for good and its Downloader is out of the Manager: compact it. */
+  settled(job: Job): void;
 }
 
 export class ManagerFollower {
@@ -111,7 +113,9 @@ export class ManagerFollower {
     this.#touched.clear();
     for (const job of touched) {
       const d = job.made;
-      if (d && !d.isAlive && !runs(job)) this.#unmanage(d);
+      if (d?.isAlive || runs(job)) continue;
+      if (d) this.#unmanage(d);
+      if (job.result) this.#queue.settled(job);
     }
     // A job still stopping is requeued once it has stopped (its 'pause' brings us back here).
     const requeue = [...this.#requeue].filter((j) => !j.alive || j.result);

@@ -115,7 +115,7 @@ export async function addDownload(
 
 function source(ctx: MethodContext, job: Job): StatusSource {
   // A download not made yet has not run: its file is the one given, else the URL's name.
-  const d = job.made ?? (job.path === undefined ? job.d : undefined);
+  const d = job.view ?? (job.path === undefined && !job.result ? job.d : undefined);
   const status = ctx.queue.status(job);
   // Its own value, else the global one (as effective() has it, without building every option).
   const option = (name: string): number => Number(job.options[name] ?? ctx.globals.get(name) ?? 1);
@@ -141,8 +141,9 @@ function source(ctx: MethodContext, job: Job): StatusSource {
 /** The options of a download as getOption shows them (and the session file keeps). */
 export function jobOptions(ctx: MethodContext, job: Job): OptionValues {
   const values: OptionValues = { ...ctx.globals.effective(job.options), dir: job.dir };
-  if (values.out === undefined && job.named && typeof job.d.path === 'string') {
-    const out = outName(job.dir, job.d.path);
+  const path = job.view?.path;
+  if (values.out === undefined && job.named && typeof path === 'string') {
+    const out = outName(job.dir, path);
     if (out !== undefined) values.out = out;
   }
   return values;
@@ -304,7 +305,7 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const methods = new Map(table.map(([name, handler]) => [`aria2.${name}`, handler]));
   methods.set('qget.tellSegments', (p) => {
     const j = job(p);
-    return segmentsShape(j.gid, q.status(j), j.d);
+    return segmentsShape(j.gid, q.status(j), j.view ?? j.d);
   });
   return methods;
 }

@@ -72,6 +72,12 @@ export class DownloadQueue {
         this.#stop(job, { status: 'error', errorCode: 28, message: (err as Error).message });
         this.#notify('aria2.onDownloadError', job.gid);
       },
+      settled: (job) => {
+        // Its result shows what it was; nothing of the run is kept (and no listener).
+        this.#unwatch(job);
+        this.#running.delete(job);
+        job.compact();
+      },
     });
   }
 
