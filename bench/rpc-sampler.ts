@@ -25,5 +25,5 @@ while (running) {
   }
   await new Promise((r) => setTimeout(r, 50));
 }
-process.stdout.write(`${JSON.stringify(phases)}\n`);
 rpc.close();
+process.stdout.write(`${JSON.stringify(phases)}\n`, () => process.exit(0));

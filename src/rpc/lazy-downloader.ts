@@ -33,14 +33,21 @@ export function lazyDownloader(
 
 /** Plain data only: options holding functions or objects of their own are made at once. */
 function keyOf(options: DownloaderOptions): string | undefined {
-  let plain = true;
-  const text = JSON.stringify({ ...options, path: undefined }, (_key, value: unknown) => {
-    if (typeof value === 'function') plain = false;
+  let key = '';
+  for (const [name, value] of Object.entries(options)) {
+    if (name === 'path' || value === undefined) continue;
+    if (typeof value === 'function') return undefined;
     if (value !== null && typeof value === 'object') {
       const proto = Object.getPrototypeOf(value);
-      if (proto !== Object.prototype && proto !== Array.prototype) plain = false;
+      // Headers, proxies, credentials: flat records of strings.
+      if (proto !== Object.prototype) return undefined;
+      for (const inner of Object.values(value)) {
+        if (inner !== null && typeof inner === 'object') return undefined;
+      }
+      key += `${name}=${JSON.stringify(value)}\n`;
+    } else {
+      key += `${name}=${JSON.stringify(value)}\n`;
     }
-    return value;
-  });
-  return plain ? text : undefined;
+  }
+  return key;
 }
