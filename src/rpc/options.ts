@@ -302,13 +302,11 @@ export class GlobalOptions {
 
   /** A download's options as getOption shows them: its own over the global defaults; headers add up. */
   effective(own: OptionValues): OptionValues {
-    if (this.#inherited === undefined) {
-      this.#inherited = {};
-      for (const name of [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]) {
-        const value = this.#values[name];
-        if (value !== undefined && !NOT_GLOBAL.has(name)) this.#inherited[name] = value;
-      }
-    }
+    this.#inherited ??= Object.fromEntries(
+      [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]
+        .filter((name) => this.#values[name] !== undefined && !NOT_GLOBAL.has(name))
+        .map((name) => [name, this.#values[name]!]),
+    );
     const merged: OptionValues = { ...this.#inherited, ...own };
     const headers = [this.#values.header, own.header].filter((h) => h !== undefined && h !== '');
     if (headers.length > 0) merged.header = headers.join('\n');
