@@ -6,11 +6,13 @@
 //   BENCH_SCENARIOS=capped,uneven npm run bench  only some scenarios (comma-separated ids)
 //   BENCH_KEEP=1 npm run bench                   keep the work directories
 //   BENCH_QGET_ARGS=--no-fsync npm run bench     extra options for every qget command line
-// Scenarios: capped, uneven, unthrottled, squid, small-files, memory, startup (README: Benchmark).
+// Scenarios: capped, uneven, unthrottled, squid, small-files, memory, startup, daemon
+// (README: Benchmark).
 
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { daemonLoad } from './daemon.js';
 import { capped, memory, uneven, unthrottled } from './downloads.js';
 import { squid } from './proxied.js';
 import { haveGnuTime, killRunning } from './measure.js';
@@ -21,7 +23,16 @@ import { smallFiles } from './small-files.js';
 import { startup } from './startup.js';
 import { versions } from './tools.js';
 
-const SCENARIOS: Scenario[] = [capped, uneven, unthrottled, squid, smallFiles, memory, startup];
+const SCENARIOS: Scenario[] = [
+  capped,
+  uneven,
+  unthrottled,
+  squid,
+  smallFiles,
+  memory,
+  startup,
+  daemonLoad,
+];
 
 const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 if (!Number.isSafeInteger(RUNS) || RUNS < 1) {

@@ -63,7 +63,10 @@ export class Manager extends Emitter<ManagerSignals> {
   #updatePeriod: number;
   #downloadOptions: DownloaderOptions;
   readonly #bucket: TokenBucket;
-  readonly #entries: Entry[] = [];
+  /** In the order added (a Map: found, removed and appended in O(1), iterated in order). */
+  readonly #entries = new Map<Downloader, Entry>();
+  /** Every running download is in here (and a few that have stopped since: pruned as met). */
+  readonly #alive = new Set<Entry>();
   /** Output names taken by this manager's downloads: a second download of a name is renamed. */
   readonly #names = new OutputNames();
   readonly #link: DownloaderLink;
@@ -137,7 +140,7 @@ export class Manager extends Emitter<ManagerSignals> {
   set restartWait(value: number) {
     this.#restartWait = checkNumber('restartWait', value, 30);
     // Pending restarts follow the new wait (counted from now), as a download's own restartWait.
-    for (const e of this.#entries) downloaderInternals.rescheduleRestart(e.d);
+    for (const e of this.#entries.values()) downloaderInternals.rescheduleRestart(e.d);
     this.emit('property-changed', this, 'restartWait');
     this.update();
   }
@@ -164,7 +167,7 @@ export class Manager extends Emitter<ManagerSignals> {
 
   /** The downloads added, in the order they were added. */
   get downloads(): readonly Downloader[] {
-    return Object.freeze(this.#entries.map((e) => e.d));
+    return Object.freeze([...this.#entries.keys()]);
   }
 
   /** Whether start() was called (and stop() not since). */
@@ -197,7 +200,8 @@ export class Manager extends Emitter<ManagerSignals> {
       onState: (_d, old) => this.#onState(entry, old),
     };
     d.listen('state-changed', entry.onState);
-    this.#entries.push(entry);
+    this.#entries.set(d, entry);
+    if (d.isAlive) this.#alive.add(entry);
     this.emit('add', this, d);
     this.update();
     return d;
@@ -207,7 +211,8 @@ export class Manager extends Emitter<ManagerSignals> {
   remove(d: Downloader): void {
     const entry = this.#entry(d);
     if (!entry) throw new Error('this Downloader is not in the Manager');
-    this.#entries.splice(this.#entries.indexOf(entry), 1);
+    this.#entries.delete(d);
+    this.#alive.delete(entry);
     d.unlisten('state-changed', entry.onState);
     downloaderInternals.link(d, undefined);
     // A download still stopping may write its last bytes: its names stay taken until then.
@@ -244,7 +249,7 @@ export class Manager extends Emitter<ManagerSignals> {
 
   /** Pause every download (running or queued); the manager goes on running. */
   stopAll(): void {
-    for (const e of this.#entries) {
+    for (const e of this.#entries.values()) {
       e.queued = false;
       e.preempted = false;
       downloaderInternals.stop(e.d);
@@ -284,7 +289,9 @@ export class Manager extends Emitter<ManagerSignals> {
   #schedule(): void {
     if (!this.#running) return;
     const limit = this.#maxRunning > 0 ? this.#maxRunning : Number.POSITIVE_INFINITY;
-    const active = this.#entries.filter((e) => e.d.isAlive && !e.preempted);
+    // Only the running ones are looked at: a long queue costs nothing while every slot is taken.
+    for (const e of this.#alive) if (!e.d.isAlive) this.#alive.delete(e);
+    const active = [...this.#alive].filter((e) => !e.preempted);
     if (active.length > limit) {
       // The most recently started give way; they keep their place in the queue.
       active.sort((a, b) => b.startedAt - a.startedAt);
@@ -295,12 +302,14 @@ export class Manager extends Emitter<ManagerSignals> {
       }
     }
     // A download being stopped still holds its connections: it counts until it has stopped.
-    let running = this.#entries.filter((e) => e.d.isAlive).length;
-    for (const e of this.#entries) {
+    let running = this.#alive.size;
+    if (running >= limit) return;
+    for (const e of this.#entries.values()) {
       if (running >= limit) break;
       if (!e.queued || e.d.isAlive) continue;
       running++;
       downloaderInternals.start(e.d);
+      if (e.d.isAlive) this.#alive.add(e);
     }
   }
 
@@ -310,6 +319,7 @@ export class Manager extends Emitter<ManagerSignals> {
       case 'start':
         entry.startedAt = performance.now();
         entry.queued = true;
+        if (this.#entries.get(d) === entry) this.#alive.add(entry);
         break;
       case 'complete':
         entry.queued = false;
@@ -350,11 +360,14 @@ export class Manager extends Emitter<ManagerSignals> {
   }
 
   #entry(d: Downloader): Entry | undefined {
-    return this.#entries.find((e) => e.d === d);
+    return this.#entries.get(d);
   }
 
   #isIdle(): boolean {
-    return this.#entries.every((e) => !e.d.isAlive && !e.d.isRestarting && !e.queued);
+    for (const e of this.#entries.values()) {
+      if (e.d.isAlive || e.d.isRestarting || e.queued) return false;
+    }
+    return true;
   }
 
   #checkIdle(): void {

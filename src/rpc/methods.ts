@@ -1,10 +1,11 @@
 // The aria2.* methods over the download queue: aria2's parameters, checks, messages and result
 // shapes. system.* methods live in protocol.ts.
 
-import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Downloader, type DownloaderOptions } from '../index.js';
+import { makeFolder } from './folders.js';
 import { newGid } from './gid.js';
+import { windowOf } from './job-list.js';
 import {
   downloaderOptions,
   type GlobalOptions,
@@ -23,7 +24,9 @@ import {
   type RpcHandler,
   stringParam,
 } from './protocol.js';
-import type { DownloadQueue, Job } from './queue.js';
+import { Job } from './job.js';
+import { lazyDownloader } from './lazy-downloader.js';
+import type { DownloadQueue } from './queue.js';
 import { doneRanges, segmentsShape } from './segments.js';
 import {
   fileEntries,
@@ -95,50 +98,52 @@ export async function addDownload(
   // A path another download of the daemon has is not refused: the Manager saves this one as
   // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
   const target = resolveTarget(effective, ctx.globals.dir);
-  const d = new Downloader(http[0]!, downloaderOptions(effective, target, ctx.template));
-  await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
-  const job: Job = {
+  const d = lazyDownloader(http[0]!, downloaderOptions(effective, target, ctx.template));
+  await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
+  const job = new Job({
     gid: givenGid ?? newGid((g) => ctx.queue.has(g)),
     d,
     uris: http,
     options: own,
     dir: target.dir,
+    path: target.path,
     paused: pause === 'true',
-    named: false,
-    result: undefined,
-  };
+  });
   ctx.queue.add(job, position);
   return job;
 }
 
 function source(ctx: MethodContext, job: Job): StatusSource {
-  const d = job.d;
-  const effective = ctx.globals.effective(job.options);
+  // A download not made yet has not run: its file is the one given, else the URL's name.
+  const d = job.view ?? (job.path === undefined && !job.result ? job.d : undefined);
   const status = ctx.queue.status(job);
+  // Its own value, else the global one (as effective() has it, without building every option).
+  const option = (name: string): number => Number(job.options[name] ?? ctx.globals.get(name) ?? 1);
   return {
     gid: job.gid,
     status,
     uris: job.uris,
     dir: job.dir,
-    path: typeof d.path === 'string' ? d.path : '',
-    size: d.size,
-    downloaded: d.downloaded,
-    speed: d.speed,
+    path: d ? (typeof d.path === 'string' ? d.path : '') : (job.path ?? ''),
+    size: d?.size ?? -1,
+    downloaded: d?.downloaded ?? 0,
+    speed: d?.speed ?? 0,
     // Those receiving now while the engine runs; before that, the most it may open.
     connections:
-      d.segments()?.connections.filter((c) => c.transferring).length ??
-      Math.min(Number(effective.split ?? 1), Number(effective['max-connection-per-server'] ?? 1)),
+      (status === 'active' ? d?.segments() : undefined)?.connections.filter((c) => c.transferring)
+        .length ?? Math.min(option('split'), option('max-connection-per-server')),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
-    done: doneRanges(status, d),
+    done: d ? doneRanges(status, d) : [],
   };
 }
 
 /** The options of a download as getOption shows them (and the session file keeps). */
 export function jobOptions(ctx: MethodContext, job: Job): OptionValues {
   const values: OptionValues = { ...ctx.globals.effective(job.options), dir: job.dir };
-  if (values.out === undefined && job.named && typeof job.d.path === 'string') {
-    const out = outName(job.dir, job.d.path);
+  const path = job.view?.path;
+  if (values.out === undefined && job.named && typeof path === 'string') {
+    const out = outName(job.dir, path);
     if (out !== undefined) values.out = out;
   }
   return values;
@@ -146,10 +151,10 @@ export function jobOptions(ctx: MethodContext, job: Job): OptionValues {
 
 /** aria2's tellWaiting/tellStopped window: a negative offset counts from the end, backwards. */
 export function paginate<T>(items: readonly T[], offset: number, num: number): T[] {
-  if (offset >= 0) return items.slice(offset, offset + num);
-  const last = items.length + offset;
-  if (last < 0) return [];
-  return items.slice(Math.max(0, last - num + 1), last + 1).reverse();
+  const backward = function* () {
+    for (let i = items.length - 1; i >= 0; i--) yield items[i]!;
+  };
+  return windowOf(items, backward(), offset, num);
 }
 
 function nonNegative(params: unknown[], index: number): number {
@@ -229,16 +234,16 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
     [
       'tellWaiting',
       (p) =>
-        paginate(q.waiting, integerParam(p, 0, true), nonNegative(p, 1)).map((j) =>
-          shape(j, keysParam(p, 2)),
-        ),
+        q
+          .waitingWindow(integerParam(p, 0, true), nonNegative(p, 1))
+          .map((j) => shape(j, keysParam(p, 2))),
     ],
     [
       'tellStopped',
       (p) =>
-        paginate(q.stopped, integerParam(p, 0, true), nonNegative(p, 1)).map((j) =>
-          shape(j, keysParam(p, 2)),
-        ),
+        q
+          .stoppedWindow(integerParam(p, 0, true), nonNegative(p, 1))
+          .map((j) => shape(j, keysParam(p, 2))),
     ],
     [
       'changePosition',
@@ -270,13 +275,14 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
     [
       'getGlobalStat',
       () => {
-        const speed = q.active.reduce((sum, j) => sum + j.d.speed, 0);
+        const active = q.active;
+        const speed = active.reduce((sum, j) => sum + j.d.speed, 0);
         return {
           downloadSpeed: String(Math.round(speed)),
           uploadSpeed: '0',
-          numActive: String(q.active.length),
-          numWaiting: String(q.waiting.length),
-          numStopped: String(q.stopped.length),
+          numActive: String(active.length),
+          numWaiting: String(q.waitingCount),
+          numStopped: String(q.stoppedCount),
           numStoppedTotal: String(q.stoppedTotal),
         };
       },
@@ -299,7 +305,7 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const methods = new Map(table.map(([name, handler]) => [`aria2.${name}`, handler]));
   methods.set('qget.tellSegments', (p) => {
     const j = job(p);
-    return segmentsShape(j.gid, q.status(j), j.d);
+    return segmentsShape(j.gid, q.status(j), j.view ?? j.d);
   });
   return methods;
 }
@@ -328,7 +334,7 @@ async function changeOption(ctx: MethodContext, j: Job, changes: OptionValues): 
   // Other options make a new Downloader: a running download stops and starts again, resuming
   // from its .part when the file stays where it was (as aria2 restarts it).
   const d = new Downloader(j.d.url, settings);
-  await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
+  await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   await ctx.queue.whileHeld(j, () => {
     if (j.result) return; // it finished while stopping
     ctx.queue.replaceDownloader(j, d);

@@ -48,6 +48,11 @@ export interface RpcReply {
 /** Methods that answer without the secret (aria2 does the same). */
 const OPEN_METHODS = new Set(['system.listMethods', 'system.listNotifications']);
 const MULTICALL = 'system.multicall';
+/** A long batch or multicall lets other calls in (and downloads run) at least this often. */
+const SLICE_MS = 4;
+
+/** Resolves after the event loop's other work (I/O, timers): a pause in a long run of calls. */
+const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
 export interface JsonRpcOptions {
   /** `--rpc-secret`: every call but the open ones must start with `token:<secret>`. */
@@ -99,7 +104,12 @@ export class JsonRpc {
       const body: RpcResponse[] = [];
       let unauthorized = false;
       // In order: a batch may add a download and then ask for its status.
+      let slice = performance.now();
       for (const item of value) {
+        if (performance.now() - slice > SLICE_MS) {
+          await yieldToLoop();
+          slice = performance.now();
+        }
         const r = await this.#request(item);
         unauthorized ||= r.unauthorized;
         body.push(r.response);
@@ -167,7 +177,12 @@ export class JsonRpc {
     const calls = listParam(params, 0, true)!;
     const results: unknown[] = [];
     let unauthorized = false;
+    let slice = performance.now();
     for (const call of calls) {
+      if (performance.now() - slice > SLICE_MS) {
+        await yieldToLoop();
+        slice = performance.now();
+      }
       if (!isObject(call)) {
         results.push({ code: METHOD_ERROR, message: 'system.multicall expected struct.' });
         continue;

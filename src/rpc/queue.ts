@@ -4,15 +4,22 @@
 // notifications.
 //
 // The Manager runs the active and waiting downloads (at most maxRunning at once, one shared rate
-// limit). It starts queued downloads in the order they were added, so the waiting order is given
-// to it by removing and adding again the downloads that are not running. Paused and stopped
-// downloads are not in the Manager.
+// limit). It starts queued downloads in the order they were added: a download added at the end
+// of the queue is added to it, one that stopped is removed from it; when the order changes
+// otherwise (a position given, changePosition, a pause, an unpause) the downloads that are not
+// running are removed and added again in the new order. Paused and stopped downloads are not in
+// the Manager. Under load (thousands waiting) every add, start, stop and status costs the same
+// as with one: no walk over the queue but to the window asked for.
 
 import type { Downloader, Manager } from '../index.js';
 import { expandGid } from './gid.js';
-import type { OptionValues } from './options.js';
+import type { Job } from './job.js';
+import { OrderedList, windowOf } from './job-list.js';
+import { ManagerFollower } from './manager-follower.js';
 import { METHOD_ERROR, RpcError } from './protocol.js';
 import { ARIA2_FINISHED, ARIA2_REMOVED, type Aria2Status, aria2ErrorCode } from './status.js';
+
+export { Job } from './job.js';
 
 export type Aria2Notification =
   | 'aria2.onDownloadStart'
@@ -29,25 +36,6 @@ export const NOTIFICATIONS: readonly Aria2Notification[] = [
   'aria2.onDownloadError',
 ];
 
-export interface Job {
-  readonly gid: string;
-  d: Downloader;
-  /** The URIs given; qget downloads from the first. */
-  readonly uris: readonly string[];
-  /** The options given for this download (not the inherited ones). */
-  options: OptionValues;
-  /** The folder the file goes to. */
-  dir: string;
-  /** Paused by the user (pause, pauseAll, `pause=true`). */
-  paused: boolean;
-  /** The first response arrived: `d.path` is the real file name. */
-  named: boolean;
-  /** Set once stopped: complete, error or removed. */
-  result:
-    | { status: 'complete' | 'error' | 'removed'; errorCode: number; message: string }
-    | undefined;
-}
-
 /** Most stopped downloads kept (aria2's --max-download-result). */
 const MAX_RESULTS = 1000;
 
@@ -57,21 +45,40 @@ export class DownloadQueue {
   readonly manager: Manager;
   readonly #notify: (method: Aria2Notification, gid: string) => void;
   readonly #jobs = new Map<string, Job>();
-  /** Jobs not stopped; the waiting ones start in this order. */
-  #order: Job[] = [];
-  #stopped: Job[] = [];
+  /** Jobs not stopped (active, waiting, paused); the waiting ones start in this order. */
+  readonly #order = new OrderedList<Job>();
+  /** Every active job, in the order they started (and some stopped since: pruned when read). */
+  readonly #running = new OrderedList<Job>();
+  /** Stopped jobs kept as results, oldest first. */
+  readonly #stopped = new OrderedList<Job>();
   #stoppedTotal = 0;
   readonly #listeners = new Map<Job, (d: Downloader) => void>();
-  /** Jobs the Manager must queue again (a stop() took them off its queue). */
-  readonly #requeue = new Set<Job>();
   /** Jobs kept stopped while their options change. */
   readonly #held = new Set<Job>();
-  #syncScheduled = false;
+  readonly #follower: ManagerFollower;
   #closing = false;
 
   constructor(manager: Manager, notify: (method: Aria2Notification, gid: string) => void) {
     this.manager = manager;
     this.#notify = notify;
+    this.#follower = new ManagerFollower(manager, {
+      order: () => this.#order,
+      // In the Manager: not stopped, paused or held (a running download stays until it stops).
+      runs: (job) =>
+        !job.result && !job.paused && !this.#held.has(job) && this.#jobs.get(job.gid) === job,
+      closing: () => this.#closing,
+      failed: (job, err) => {
+        if (job.result) return;
+        this.#stop(job, { status: 'error', errorCode: 28, message: (err as Error).message });
+        this.#notify('aria2.onDownloadError', job.gid);
+      },
+      settled: (job) => {
+        // Its result shows what it was; nothing of the run is kept (and no listener).
+        this.#unwatch(job);
+        this.#running.delete(job);
+        job.compact();
+      },
+    });
   }
 
   // ---- looking up ----
@@ -82,26 +89,55 @@ export class DownloadQueue {
 
   /** The job named by a GID or a unique GID prefix (aria2's errors otherwise). */
   find(gid: string): Job {
-    return this.#jobs.get(expandGid(gid, this.#jobs.keys()))!;
+    // A whole GID is found without looking at the others.
+    return this.#jobs.get(gid) ?? this.#jobs.get(expandGid(gid, this.#jobs.keys()))!;
   }
 
   status(job: Job): Aria2Status {
     if (job.result) return job.result.status;
     if (job.paused) return 'paused';
-    return job.d.isAlive ? 'active' : 'waiting';
+    return job.alive ? 'active' : 'waiting';
   }
 
+  /** The active jobs, in the order they started. */
   get active(): Job[] {
-    return this.#order.filter((j) => this.status(j) === 'active');
+    const active: Job[] = [];
+    for (const job of this.#running.toArray()) {
+      if (this.status(job) === 'active') active.push(job);
+      else if (!job.alive) this.#running.delete(job);
+    }
+    return active;
   }
 
   /** Waiting and paused, in queue order. */
   get waiting(): Job[] {
-    return this.#order.filter((j) => this.status(j) !== 'active');
+    return [...this.#waitingIn(this.#order)];
+  }
+
+  get waitingCount(): number {
+    return this.#order.size - this.active.length;
+  }
+
+  /** tellWaiting's window (see windowOf): walks the queue only as far as the window. */
+  waitingWindow(offset: number, num: number): Job[] {
+    return windowOf(
+      this.#waitingIn(this.#order),
+      this.#waitingIn(this.#order.reversed()),
+      offset,
+      num,
+    );
   }
 
   get stopped(): readonly Job[] {
-    return this.#stopped;
+    return this.#stopped.toArray();
+  }
+
+  get stoppedCount(): number {
+    return this.#stopped.size;
+  }
+
+  stoppedWindow(offset: number, num: number): Job[] {
+    return windowOf(this.#stopped, this.#stopped.reversed(), offset, num);
   }
 
   get stoppedTotal(): number {
@@ -113,16 +149,24 @@ export class DownloadQueue {
     return [...this.active, ...this.waiting];
   }
 
+  *#waitingIn(walk: Iterable<Job>): IterableIterator<Job> {
+    for (const job of walk) if (this.status(job) !== 'active') yield job;
+  }
+
   // ---- changes ----
 
   /** Add a download; `position` places it in the waiting queue (default: at the end). */
   add(job: Job, position?: number): void {
     this.#jobs.set(job.gid, job);
     this.#watch(job);
-    const waiting = this.waiting;
-    const at = position === undefined ? waiting.length : Math.min(position, waiting.length);
-    this.#setWaitingOrder([...waiting.slice(0, at), job, ...waiting.slice(at)]);
-    this.#scheduleSync();
+    if (position === undefined || position >= this.waitingCount) {
+      this.#order.push(job);
+      this.#follower.appended(job);
+    } else {
+      const waiting = this.waiting;
+      waiting.splice(position, 0, job);
+      this.#setWaitingOrder(waiting);
+    }
   }
 
   pause(job: Job): void {
@@ -131,14 +175,14 @@ export class DownloadQueue {
       throw new RpcError(METHOD_ERROR, `GID#${job.gid} cannot be paused now`);
     }
     job.paused = true;
-    job.d.stop();
+    job.made?.stop();
     // A waiting download pauses at once; an active one when it has stopped (see #onState).
     if (status === 'waiting') this.#notify('aria2.onDownloadPause', job.gid);
-    this.#scheduleSync();
+    this.#follower.touch(job);
   }
 
   pauseAll(): void {
-    for (const job of [...this.#order]) {
+    for (const job of this.#order.toArray()) {
       if (this.status(job) === 'active' || this.status(job) === 'waiting') this.pause(job);
     }
   }
@@ -148,19 +192,18 @@ export class DownloadQueue {
       throw new RpcError(METHOD_ERROR, `GID#${job.gid} cannot be unpaused now`);
     }
     job.paused = false;
-    this.#requeue.add(job);
-    this.#scheduleSync();
+    this.#follower.requeue(job);
   }
 
   unpauseAll(): void {
-    for (const job of this.#order) if (job.paused) this.unpause(job);
+    for (const job of this.#order.toArray()) if (job.paused) this.unpause(job);
   }
 
   remove(job: Job): void {
     if (job.result) {
       throw new RpcError(METHOD_ERROR, `Active Download not found for GID#${job.gid}`);
     }
-    job.d.stop();
+    job.made?.stop();
     this.#stop(job, { status: 'removed', errorCode: ARIA2_REMOVED, message: 'Removed' });
     this.#notify('aria2.onDownloadStop', job.gid);
   }
@@ -177,22 +220,19 @@ export class DownloadQueue {
     waiting.splice(from, 1);
     waiting.splice(to, 0, job);
     this.#setWaitingOrder(waiting);
-    this.#scheduleSync();
     return to;
   }
 
   removeResult(job: Job): void {
-    const index = this.#stopped.indexOf(job);
-    if (index < 0) {
+    if (!this.#stopped.delete(job)) {
       throw new RpcError(METHOD_ERROR, `Could not remove download result of GID#${job.gid}`);
     }
-    this.#stopped.splice(index, 1);
     this.#forget(job);
   }
 
   purgeResults(): void {
     for (const job of this.#stopped) this.#forget(job);
-    this.#stopped = [];
+    this.#stopped.clear();
   }
 
   /**
@@ -201,25 +241,27 @@ export class DownloadQueue {
    */
   async whileHeld<T>(job: Job, change: () => T): Promise<T> {
     this.#held.add(job);
+    this.#follower.touch(job);
     try {
-      if (job.d.isAlive) {
-        job.d.stop();
-        await job.d.join();
+      const d = job.made;
+      if (d?.isAlive) {
+        d.stop();
+        await d.join();
       }
       return change();
     } finally {
       this.#held.delete(job);
-      this.#requeue.add(job);
-      this.#scheduleSync();
+      this.#follower.requeue(job);
     }
   }
 
   /** Give a held job (see whileHeld) a new Downloader, for options it cannot change itself. */
   replaceDownloader(job: Job, d: Downloader): void {
-    if (!this.#held.has(job) || job.d.isAlive) {
+    if (!this.#held.has(job) || job.alive) {
       throw new Error('replaceDownloader: the job must be held and stopped');
     }
     this.#unwatch(job);
+    if (job.made) this.#follower.replaced(job.made);
     job.d = d;
     job.named = false;
     this.#watch(job);
@@ -229,21 +271,29 @@ export class DownloadQueue {
   async close(): Promise<void> {
     this.#closing = true;
     this.manager.stopAll();
-    await Promise.all([...this.#jobs.values()].map((j) => j.d.join()));
+    await Promise.all([...this.#jobs.values()].map((j) => j.made?.join()));
     await this.manager.stop();
   }
 
   // ---- events ----
 
+  /** Listen to the job's Downloader from when it is made (and to the one replacing it). */
   #watch(job: Job): void {
-    const listener = (d: Downloader): void => this.#onState(job, d);
+    const d = job.made;
+    if (d === undefined) {
+      job.onMade = () => this.#watch(job);
+      return;
+    }
+    job.onMade = undefined;
+    const listener = (from: Downloader): void => this.#onState(job, from);
     this.#listeners.set(job, listener);
-    job.d.on('state-changed', listener);
+    d.on('state-changed', listener);
   }
 
   #unwatch(job: Job): void {
+    job.onMade = undefined;
     const listener = this.#listeners.get(job);
-    if (listener) job.d.off('state-changed', listener);
+    if (listener) job.made?.off('state-changed', listener);
     this.#listeners.delete(job);
   }
 
@@ -251,6 +301,7 @@ export class DownloadQueue {
     if (this.#closing || job.d !== d) return;
     switch (d.state) {
       case 'start':
+        this.#running.push(job);
         if (!job.result && !job.paused) this.#notify('aria2.onDownloadStart', job.gid);
         break;
       case 'download':
@@ -274,75 +325,39 @@ export class DownloadQueue {
         if (job.result) break;
         // Paused by the user, or made to wait (max-concurrent-downloads lowered, options
         // changed): either way it is first in the waiting queue again.
-        this.#setWaitingOrder([job, ...this.waiting.filter((j) => j !== job)]);
+        this.#order.delete(job);
+        this.#order.insert(0, [job]);
+        this.#follower.reordered();
         if (job.paused) this.#notify('aria2.onDownloadPause', job.gid);
         break;
     }
-    this.#scheduleSync();
+    this.#follower.touch(job);
   }
 
   #stop(job: Job, result: NonNullable<Job['result']>): void {
     job.result = result;
-    this.#order = this.#order.filter((j) => j !== job);
+    this.#order.delete(job);
     this.#stopped.push(job);
     this.#stoppedTotal++;
-    while (this.#stopped.length > MAX_RESULTS) this.#forget(this.#stopped.shift()!);
-    this.#scheduleSync();
+    while (this.#stopped.size > MAX_RESULTS) {
+      const oldest = this.#stopped.first()!;
+      this.#stopped.delete(oldest);
+      this.#forget(oldest);
+    }
+    this.#follower.touch(job);
   }
 
+  /** Let go of a stopped job: nothing keeps it (or its Downloader) once it has stopped running. */
   #forget(job: Job): void {
     this.#unwatch(job);
     this.#jobs.delete(job.gid);
+    this.#running.delete(job);
+    this.#follower.forget(job);
   }
 
   #setWaitingOrder(waiting: Job[]): void {
-    this.#order = [...this.active, ...waiting];
-  }
-
-  // ---- the Manager follows the queue ----
-
-  #scheduleSync(): void {
-    if (this.#syncScheduled) return;
-    this.#syncScheduled = true;
-    // Never while a Downloader is emitting: the Manager listens to the same signal.
-    queueMicrotask(() => {
-      this.#syncScheduled = false;
-      if (!this.#closing) this.#sync();
-    });
-  }
-
-  #sync(): void {
-    const manager = this.manager;
-    const byDownloader = new Map([...this.#jobs.values()].map((j) => [j.d, j]));
-    for (const d of manager.downloads) {
-      const job = byDownloader.get(d);
-      if (!d.isAlive && (!job || job.result || job.paused || this.#held.has(job))) {
-        manager.remove(d);
-      }
-    }
-    const want = this.#order
-      .filter((j) => !j.paused && !j.d.isAlive && !this.#held.has(j))
-      .map((j) => j.d);
-    const have = manager.downloads.filter((d) => !d.isAlive);
-    const inOrder = want.length === have.length && want.every((d, i) => have[i] === d);
-    // A job still stopping is requeued once it has stopped (its 'pause' brings us back here).
-    const requeue = [...this.#requeue].filter((j) => !j.d.isAlive || j.result);
-    if (inOrder && requeue.length === 0) return;
-    for (const j of requeue) this.#requeue.delete(j);
-    // Only the Manager's order from the first difference on is redone (or from a requeued job):
-    // appending one download to a long queue touches nothing else.
-    const again = new Set(requeue.map((j) => j.d));
-    let keep = 0;
-    while (
-      keep < Math.min(have.length, want.length) &&
-      have[keep] === want[keep] &&
-      !again.has(have[keep]!)
-    ) {
-      keep++;
-    }
-    // Each remove() and add() lets the Manager start a download: one that has started stays.
-    for (const d of have.slice(keep)) if (!d.isAlive) manager.remove(d);
-    // add() starts a download at once when a slot is free, so the first of the queue goes first.
-    for (const d of want.slice(keep)) if (!d.isAlive) manager.add(d);
+    const active = [...this.#order].filter((j) => this.status(j) === 'active');
+    this.#order.reset([...active, ...waiting]);
+    this.#follower.reordered();
   }
 }

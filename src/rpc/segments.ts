@@ -3,7 +3,7 @@
 // (received up to `pos`), its speed and its last error; what the daemon's page draws as the
 // segment map.
 
-import type { Downloader } from '../index.js';
+import type { DownloadView } from './job.js';
 import type { Aria2Status, ByteRange } from './status.js';
 
 export interface SegmentsShape {
@@ -27,12 +27,12 @@ export interface SegmentsShape {
 }
 
 /** What is known of the ranges on disk: all of a complete file, else the running engine's view. */
-export function doneRanges(status: Aria2Status, d: Downloader): ByteRange[] {
+export function doneRanges(status: Aria2Status, d: DownloadView): ByteRange[] {
   if (status === 'complete' && d.size >= 0) return d.size > 0 ? [[0, d.size]] : [];
   return d.segments()?.done ?? [];
 }
 
-export function segmentsShape(gid: string, status: Aria2Status, d: Downloader): SegmentsShape {
+export function segmentsShape(gid: string, status: Aria2Status, d: DownloadView): SegmentsShape {
   const snapshot = status === 'active' ? d.segments() : undefined;
   return {
     gid,
