@@ -322,13 +322,27 @@ describe('TokenBucket', () => {
     const counter = { bytes: 0 };
     const start = performance.now();
     const end = start + 1500;
+    // The time this process did not run (a busy machine): every gap of a 10 ms timer beyond
+    // 30 ms. What a late wake owes near the end is granted only to what is still asked for.
+    let stalledMs = 0;
+    let last = start;
+    const probe = setInterval(() => {
+      const now = performance.now();
+      if (now - last > 30) stalledMs += now - last - 10;
+      last = now;
+    }, 10);
     await Promise.all(
       Array.from({ length: 4 }, () =>
         consume(bucket, {}, 16 * KiB, counter, () => performance.now() >= end),
       ),
     );
-    const seconds = (performance.now() - start) / 1000;
+    clearInterval(probe);
+    const elapsed = performance.now() - start;
+    const seconds = elapsed / 1000;
     const measured = (counter.bytes - rate * 0.1) / seconds; // minus the initial burst
-    assert.ok(Math.abs(measured - rate) <= rate * 0.15, `${measured} B/s`);
+    const stalled = stalledMs / elapsed;
+    assert.ok(measured <= rate * 1.15, `${measured} B/s`);
+    assert.ok(measured >= rate * (0.85 - stalled), `${measured} B/s, stalled ${stalled}`);
   });
+
 });
