@@ -140,6 +140,29 @@ describe('TokenBucket', () => {
     await Promise.all(runs);
   });
 
+  it('keeps the tokens of a held connection between its requests, not of an idle bucket', async () => {
+    const clock = new FakeClock();
+    const rate = 1 * MiB;
+    const bucket = new TokenBucket(rate, { clock });
+    bucket.take(0.1 * rate); // the burst spent
+    bucket.hold();
+    // 400 ms between two requests of a held connection (a slow round trip): that is demand.
+    await clock.advance(400);
+    assert.equal(bucket.take(0.4 * rate), undefined);
+    assert.ok(bucket.take(1) === undefined); // balance exactly 0: granted, into debt
+    assert.ok(bucket.take(1) instanceof Promise);
+    bucket.release();
+    bucket.setRate(0);
+    // Released: an idle spell earns the burst only.
+    const idle = new TokenBucket(rate, { clock });
+    idle.take(0.1 * rate);
+    await clock.advance(400);
+    assert.equal(idle.take(0.1 * rate), undefined);
+    assert.ok(idle.take(1) === undefined);
+    assert.ok(idle.take(1) instanceof Promise);
+    idle.setRate(0);
+  });
+
   it('does not burst after an idle spell, however late the timer', async () => {
     const clock = new FakeClock();
     const rate = 1 * MiB;
@@ -344,5 +367,4 @@ describe('TokenBucket', () => {
     assert.ok(measured <= rate * 1.15, `${measured} B/s`);
     assert.ok(measured >= rate * (0.85 - stalled), `${measured} B/s, stalled ${stalled}`);
   });
-
 });

@@ -64,9 +64,12 @@ export async function runWorker(host: WorkerHost, initial?: Initial): Promise<vo
     id: host.newWorkerId(),
   };
   host.workers.add(resources);
+  const limiters = run.o.limiters ?? [];
+  for (const limiter of limiters) limiter.hold();
   try {
     await workLoop(host, initial, resources);
   } finally {
+    for (const limiter of limiters) limiter.release();
     host.workers.delete(resources);
     resources.buffers.release();
     transfer.giveBack(lean);

@@ -77,6 +77,8 @@ export class TokenBucket {
   #virtualTime = 0;
   #timer: unknown;
   #timerSet = false;
+  /** Connections at work under this bucket (hold/release), asking or between requests. */
+  #holders = 0;
 
   constructor(rate: number, options: TokenBucketOptions = {}) {
     checkRate(rate);
@@ -109,6 +111,21 @@ export class TokenBucket {
     this.#lastRefill = this.#clock.now();
     this.#cancelTimer();
     this.#pump();
+  }
+
+  /**
+   * A connection starts working under this bucket: while any does, the time between its
+   * requests (a round trip, long on a busy machine) is demand, not idleness, and its tokens are
+   * kept as for waiting requests. Each hold is ended by one release.
+   */
+  hold(): void {
+    this.#refill();
+    this.#holders++;
+  }
+
+  release(): void {
+    this.#refill();
+    this.#holders = Math.max(0, this.#holders - 1);
   }
 
   /**
@@ -148,9 +165,10 @@ export class TokenBucket {
     const now = this.#clock.now();
     if (this.#rate > 0) {
       // Requests waiting now have waited since the last refill (every take refills before it
-      // queues): that span was demand, and its tokens are not cut to the idle burst.
-      const cap =
-        this.#queues.size > 0 ? Math.max(this.#burst, this.#rate * CATCH_UP_SECONDS) : this.#burst;
+      // queues), and held connections have worked since then (hold and release refill): that
+      // span was demand, and its tokens are not cut to the idle burst.
+      const busy = this.#queues.size > 0 || this.#holders > 0;
+      const cap = busy ? Math.max(this.#burst, this.#rate * CATCH_UP_SECONDS) : this.#burst;
       this.#tokens = Math.min(cap, this.#tokens + ((now - this.#lastRefill) * this.#rate) / 1000);
     }
     this.#lastRefill = now;
