@@ -1,7 +1,8 @@
 // `npm run bench`: qget against the physical limit and, side by side, against the peers that
 // are installed (aria2c, axel, curl, wget2), run by run in alternating order; prints each run,
 // then one summary table with medians, ratios and whether each target is met. Installs only
-// ipull, with npm into a temporary folder (bench/ipull.ts; BENCH_IPULL=0: without it); without nginx it serves from the project's own throttle server, missing peers are skipped.
+// ipull, with npm into a temporary folder (bench/ipull.ts; BENCH_IPULL=0: without it);
+// without nginx it serves from the project's own throttle server, missing peers are skipped.
 //   BENCH_RUNS=5 npm run bench                   runs per tool (default 3)
 //   BENCH_SCENARIOS=capped,uneven npm run bench  only some scenarios (comma-separated ids)
 //   BENCH_KEEP=1 npm run bench                   keep the work directories
