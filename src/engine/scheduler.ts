@@ -36,10 +36,12 @@ export const CRAWL_FRACTION = 0.25;
  * longer (a fresh connection's slow start must not look like a crawl), 1 s when its round trip
  * is unknown.
  */
-export const RESPONSE_JUDGE_MS = 200;
+export const RESPONSE_JUDGE_MS = 150;
 const UNKNOWN_RTT_JUDGE_MS = 1000;
 /** Replaced only when going on with it would take longer than this (seconds). */
-const CRAWL_WAIT_SECONDS = 0.5;
+const CRAWL_WAIT_SECONDS = 0.3;
+/** What a crawling answer costs before it is asked anew: its judging and the tick's lag, s. */
+const CRAWL_DRAW_SECONDS = 0.2;
 
 type SchedulerOptions = Pick<
   EngineOptions,
@@ -147,7 +149,7 @@ export function requestSize(
 
 /**
  * Seconds of transfer one request asks for when `crawled` of the `judged` responses crawled and
- * were asked anew: each such draw costs about a judging time (RESPONSE_JUDGE_MS), so requests
+ * were asked anew: each such draw costs about CRAWL_DRAW_SECONDS, so requests
  * grow until that is about a tenth of their time (MAX_REQUEST_SECONDS at most). Fewer requests
  * are fewer draws; without crawls they stay short (REQUEST_SECONDS), which stealing and servers
  * pacing each response prefer.
@@ -156,7 +158,7 @@ export function requestSeconds(crawled: number, judged: number): number {
   if (crawled <= 0 || judged <= 0) return REQUEST_SECONDS;
   // Crawling draws per good one, and what they cost it.
   const redraws = Math.min(9, crawled / Math.max(1, judged - crawled));
-  const lostPerGood = (redraws * RESPONSE_JUDGE_MS) / 1000;
+  const lostPerGood = redraws * CRAWL_DRAW_SECONDS;
   return Math.min(MAX_REQUEST_SECONDS, Math.max(REQUEST_SECONDS, 10 * lostPerGood));
 }
 
