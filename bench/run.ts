@@ -1,19 +1,22 @@
 // `npm run bench`: qget against the physical limit and, side by side, against the peers that
 // are installed (aria2c, axel, curl, wget2), run by run in alternating order; prints each run,
-// then one summary table with medians, ratios and whether each target is met. Installs nothing;
+// then one summary table with medians, ratios and whether each target is met. Installs only
+// ipull, with npm into a temporary folder (bench/ipull.ts; BENCH_IPULL=0: without it);
 // without nginx it serves from the project's own throttle server, missing peers are skipped.
 //   BENCH_RUNS=5 npm run bench                   runs per tool (default 3)
 //   BENCH_SCENARIOS=capped,uneven npm run bench  only some scenarios (comma-separated ids)
 //   BENCH_KEEP=1 npm run bench                   keep the work directories
 //   BENCH_QGET_ARGS=--no-fsync npm run bench     extra options for every qget command line
-// Scenarios: capped, uneven, unthrottled, squid, small-files, memory, startup, daemon
+// Scenarios: capped, uneven, crawling, unthrottled, squid, small-files, memory, startup, daemon
 // (README: Benchmark).
 
 import { mkdir, mkdtemp } from 'node:fs/promises';
 import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { crawling } from './crawling.js';
 import { daemonLoad } from './daemon.js';
 import { capped, memory, uneven, unthrottled } from './downloads.js';
+import { prepareIpull } from './ipull.js';
 import { squid } from './proxied.js';
 import { haveGnuTime, killRunning } from './measure.js';
 import { printTable, type Row } from './report.js';
@@ -26,6 +29,7 @@ import { versions } from './tools.js';
 const SCENARIOS: Scenario[] = [
   capped,
   uneven,
+  crawling,
   unthrottled,
   squid,
   smallFiles,
@@ -66,6 +70,7 @@ for (const signal of ['SIGINT', 'SIGTERM'] as const) {
   });
 }
 
+await prepareIpull();
 console.log(`tools: ${versions()}`);
 console.log(
   `server: ${which('nginx') ? 'nginx' : 'node throttle server (nginx not installed)'}; ` +

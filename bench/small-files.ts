@@ -70,7 +70,7 @@ export const smallFiles: Scenario = {
       const rows: Row[] = [row(this.id, q, conns(q?.connections))];
       for (const p of res.values()) {
         if (p.name === 'qget') continue;
-        const target = p.name === 'aria2c' ? 1 : undefined;
+        const target = p.name === 'aria2c' ? 0.7 : undefined;
         rows.push(row(this.id, p, [ratio(q, p, 'wall', target), ...conns(p.connections)]));
       }
       return {

@@ -1,6 +1,6 @@
 // Starts the test server for a benchmark run and prints its file URL on stdout (one line).
 //   node --import tsx bench/throttle-server.ts --size BYTES --rate BYTES_PER_SEC \
-//     [--slow-every N --slow-factor F] [--max-connections N] [--seed S]
+//     [--slow-every N --slow-response-every N --slow-factor F] [--max-connections N] [--seed S]
 // Runs until SIGTERM/SIGINT. A line `stats` on stdin prints the server's counters as one JSON
 // line on stdout (connectionsAccepted, bytesSent, ...) and resets them, so the every-Nth-slow
 // pattern starts over for the next client. Content up to 512 MiB is held in memory; bigger content is
@@ -19,6 +19,7 @@ const { values } = parseArgs({
     size: { type: 'string' },
     rate: { type: 'string', default: '0' },
     'slow-every': { type: 'string', default: '0' },
+    'slow-response-every': { type: 'string', default: '0' },
     'slow-factor': { type: 'string', default: '30' },
     'max-connections': { type: 'string', default: '0' },
     seed: { type: 'string', default: '1' },
@@ -42,6 +43,7 @@ const server = await startServer({
   source: big ? virtualContent(size, seed) : null,
   ratePerConnection: int('rate', values.rate),
   slowEvery: int('slow-every', values['slow-every']),
+  slowResponseEvery: int('slow-response-every', values['slow-response-every']),
   slowFactor: int('slow-factor', values['slow-factor']),
   maxConnections: int('max-connections', values['max-connections']),
 });

@@ -1,18 +1,20 @@
 // The command lines of qget and of the peers it is measured against. Peers that are not
-// installed are skipped (the bench installs nothing). BENCH_QGET_ARGS adds options to every
+// installed are skipped (the bench installs only ipull, see ipull.ts). BENCH_QGET_ARGS adds options to every
 // qget command line (e.g. BENCH_QGET_ARGS=--no-fsync).
 
 import { spawnSync } from 'node:child_process';
 import { join, resolve } from 'node:path';
+import { ipullRunner, ipullStatus } from './ipull.js';
 import { which } from './servers.js';
 
 export const ROOT = resolve(import.meta.dirname, '..');
 export const QGET = [process.execPath, join(ROOT, 'bin/qget.js')];
 const QGET_EXTRA = (process.env.BENCH_QGET_ARGS ?? '').split(/\s+/).filter(Boolean);
 
-export type Peer = 'aria2c' | 'axel' | 'curl' | 'wget2';
+export type Peer = 'aria2c' | 'axel' | 'curl' | 'wget2' | 'ipull';
 
 export function installed(tool: string): boolean {
+  if (tool === 'ipull') return ipullRunner() !== undefined;
   return tool === 'qget' || which(tool) !== undefined;
 }
 
@@ -28,6 +30,7 @@ export function versions(): string {
     const v = /\d+\.\d+(\.\d+)?/.exec(out.split('\n')[0] ?? '')?.[0] ?? '?';
     parts.push(`${tool} ${v}`);
   }
+  parts.push(ipullStatus());
   return parts.join(', ');
 }
 
@@ -53,6 +56,7 @@ export const single: Record<
     url,
   ],
   axel: (url, out, n) => ['axel', '-q', '-n', String(n), '-o', out, url],
+  ipull: (url, out, n) => [process.execPath, ipullRunner() ?? 'ipull', url, out, String(n)],
   curl: (url, out) => ['curl', '-s', '-f', '-o', out, url],
 };
 

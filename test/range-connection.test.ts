@@ -55,6 +55,28 @@ describe('RangeConnection', () => {
     }
   });
 
+  test('a reader slower than the socket gets every byte, each view intact until its next read', async () => {
+    // The socket waits while the caller holds a view of its read buffer.
+    const content = makeContent(4 * 1024 * 1024, 9);
+    for (const sendLength of [true, false]) {
+      const server = await fx.serve({ content, sendLength });
+      const conn = new RangeConnection(server.fileUrl, 5000);
+      try {
+        await conn.request('/file.bin', {}, never);
+        const pieces: Buffer[] = [];
+        for (let piece = await conn.read(); piece; piece = await conn.read()) {
+          const copy = Buffer.from(piece);
+          pieces.push(copy);
+          await new Promise((r) => setTimeout(r, 1));
+          assert.ok(piece.equals(copy), 'the view changed while it was held');
+        }
+        assert.ok(Buffer.concat(pieces).equals(content));
+      } finally {
+        conn.destroy();
+      }
+    }
+  });
+
   test('a chunked answer is decoded, then the socket carries the next request', async () => {
     const content = makeContent(300_000, 3);
     const server = await fx.serve({ content, sendLength: false });

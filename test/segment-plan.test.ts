@@ -206,6 +206,15 @@ describe('chooseSteal', () => {
     assert.equal(steal?.splitAt, pos);
   });
 
+  it('a victim not measured yet keeps a page even when every known speed crawls', () => {
+    // Two fresh connections must not take a range from each other back and forth.
+    const crawler = seg({ start: 0, end: 8 * KiB, pos: 4 * KiB, speed: 100 });
+    const fresh = seg({ start: 6 * MiB, end: 6 * MiB + 8 * KiB });
+    const steal = chooseSteal([crawler, fresh], { minSteal: 256 * KiB, thiefSpeed: 100 * MiB });
+    assert.equal(steal?.segment, fresh);
+    assert.equal(steal.splitAt, fresh.pos + 4 * KiB);
+  });
+
   it('returns null when nothing is worth a request', () => {
     // Below twice the minimum steal with unknown speeds.
     const nearlyDone = seg({ start: 0, end: MiB, pos: MiB - 300 * KiB });

@@ -27,8 +27,21 @@ const MIN_REQUEST = 1024 * 1024;
  */
 export const PROBE_REQUEST = MIN_REQUEST;
 const REQUEST_SECONDS = 0.25;
+/** Requests grow up to this many seconds when responses crawl (see requestSeconds). */
+const MAX_REQUEST_SECONDS = 1;
 /** A connection slower than this share of its peers' median reconnects. */
 export const CRAWL_FRACTION = 0.25;
+/**
+ * A response is judged after this long of its body, or 10 of its round trips when those are
+ * longer (a fresh connection's slow start must not look like a crawl), 1 s when its round trip
+ * is unknown.
+ */
+export const RESPONSE_JUDGE_MS = 150;
+const UNKNOWN_RTT_JUDGE_MS = 1000;
+/** Replaced only when going on with it would take longer than this (seconds). */
+const CRAWL_WAIT_SECONDS = 0.3;
+/** What a crawling answer costs before it is asked anew: its judging and the tick's lag, s. */
+const CRAWL_DRAW_SECONDS = 0.2;
 
 type SchedulerOptions = Pick<
   EngineOptions,
@@ -131,14 +144,62 @@ export function requestCap(rate: number, live: number): number {
 export function requestSize(
   measured: { speed?: number | undefined; rttMs?: number | undefined },
   maxPartBytes: number,
+  wanted = REQUEST_SECONDS,
 ): number {
   const { speed, rttMs } = measured;
   let size = INITIAL_REQUEST;
   if (speed !== undefined && speed > 0) {
-    const seconds = Math.max(REQUEST_SECONDS, (20 * (rttMs ?? 0)) / 1000);
+    const seconds = Math.max(wanted, (20 * (rttMs ?? 0)) / 1000);
     size = Math.max(MIN_REQUEST, Math.floor(speed * seconds));
   }
   return maxPartBytes > 0 ? Math.min(size, maxPartBytes) : size;
+}
+
+/**
+ * Seconds of transfer one request asks for when `crawled` of the `judged` responses crawled and
+ * were asked anew: each such draw costs about CRAWL_DRAW_SECONDS, so requests
+ * grow until that is about a tenth of their time (MAX_REQUEST_SECONDS at most). Fewer requests
+ * are fewer draws; without crawls they stay short (REQUEST_SECONDS), which stealing and servers
+ * pacing each response prefer.
+ */
+export function requestSeconds(crawled: number, judged: number): number {
+  if (crawled <= 0 || judged <= 0) return REQUEST_SECONDS;
+  // Crawling draws per good one, and what they cost it.
+  const redraws = Math.min(9, crawled / Math.max(1, judged - crawled));
+  const lostPerGood = redraws * CRAWL_DRAW_SECONDS;
+  return Math.min(MAX_REQUEST_SECONDS, Math.max(REQUEST_SECONDS, 10 * lostPerGood));
+}
+
+/** How long a response with round trip `rttMs` runs before it is judged (crawlingResponse). */
+export function responseJudgeMs(rttMs: number | undefined): number {
+  return rttMs === undefined ? UNKNOWN_RTT_JUDGE_MS : Math.max(RESPONSE_JUDGE_MS, 10 * rttMs);
+}
+
+/** What is known of one response in flight, for crawlingResponse(). */
+export interface ResponseFacts {
+  /** ms since its body started. */
+  ageMs: number;
+  /** Its bytes/s since then (undefined: too early to say). */
+  speed: number | undefined;
+  /** Its round trip (request to head), ms, when measured. */
+  rttMs: number | undefined;
+  /** Bytes it was asked for that have not arrived. */
+  left: number;
+}
+
+/**
+ * Whether a response crawls so far behind its siblings (the speeds of the other connections
+ * transferring, at least two) that the rest it was asked for is better asked anew, over a fresh
+ * connection: a slow answer (a cache miss, a cold backend) or a slow path, and every new request
+ * is a new draw. Judged after RESPONSE_JUDGE_MS of its body (10 round trips when longer), under
+ * CRAWL_FRACTION of the siblings' median, with more than CRAWL_WAIT_SECONDS to go at its pace.
+ */
+export function crawlingResponse(r: ResponseFacts, siblings: readonly number[]): boolean {
+  if (r.ageMs < responseJudgeMs(r.rttMs) || r.speed === undefined || siblings.length < 2)
+    return false;
+  const typical = median(siblings);
+  if (typical === undefined || typical <= 0 || r.speed >= CRAWL_FRACTION * typical) return false;
+  return r.speed <= 0 || r.left / r.speed > CRAWL_WAIT_SECONDS;
 }
 
 /** A connection far slower than the others (at least two of them measured). */

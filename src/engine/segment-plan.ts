@@ -183,6 +183,10 @@ export function chooseSteal(
     if (victimSpeed !== undefined && victimSpeed > 0) {
       keep = Math.min(keep, Math.ceil(victimSpeed * poolSeconds));
     }
+    // A victim not measured yet (its answer has not come, or just came) is not known to be
+    // slow: it keeps a page at least, or two fresh connections could take a range from each
+    // other back and forth without a byte arriving.
+    if (seg.speed === undefined) keep = Math.max(keep, ALIGN);
     // Page-aligned splits, rounding towards the thief (the faster or equal one); a victim
     // that would keep less than a page keeps nothing, or its crawl would decide the finish.
     let splitAt = keep < ALIGN ? seg.pos : seg.pos + keep - ((seg.pos + keep) % ALIGN);

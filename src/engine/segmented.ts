@@ -9,9 +9,17 @@ import { ConnectionGovernor } from './connection-governor.js';
 import { CrawlError } from './failure-policy.js';
 import type { WorkerResources } from './fetch-context.js';
 import type { PartFile } from './part-file.js';
+import type { RangeFetch } from './range-fetch.js';
 import type { ResourceInfo } from './resource.js';
-import { CRAWL_FRACTION, rateLimit, requestCap, SegmentScheduler } from './scheduler.js';
-import { type ByteRange, median, missingRanges, sumRanges } from './segment-plan.js';
+import {
+  crawlingResponse,
+  rateLimit,
+  requestCap,
+  requestSeconds,
+  responseJudgeMs,
+  SegmentScheduler,
+} from './scheduler.js';
+import { type ByteRange, missingRanges, sumRanges } from './segment-plan.js';
 import type { RoundTick } from './ticker.js';
 import type { Transfer } from './transfer.js';
 import { type Initial, runWorker, type WorkerHost } from './worker.js';
@@ -23,9 +31,12 @@ const RAMP_MS = 100;
 const REFUSED_REQUEST = 256 * 1024;
 /** Under a rate limit: the speed one connection is assumed to reach. */
 const RATE_PER_CONNECTION = 1024 * 1024;
-/** A fetch is judged a crawler after this long, and only with this much work left (in seconds at the typical speed). */
-const CRAWL_JUDGE_MS = 1000;
-const CRAWL_MIN_SECONDS = 1;
+/**
+ * Answers whose speed the crawl judgement remembers besides the connections' current ones, for
+ * this long (ms): a slowdown of every answer soon sets the measure.
+ */
+const RECENT_ANSWERS = 8;
+const RECENT_MS = 2000;
 
 export class SegmentedRound implements WorkerHost, RoundTick {
   readonly transfer: Transfer;
@@ -36,6 +47,14 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   readonly workers = new Set<WorkerResources>();
   #workerIds = 0;
   #live = 0;
+  /** Responses judged for crawling, and those of them that crawled (replaceCrawlers). */
+  #judged = 0;
+  #crawled = 0;
+  /** The speeds of the last answers that ended, but those ended as crawlers. */
+  readonly #recent: { speed: number; at: number }[] = [];
+  readonly #crawlers = new WeakSet<RangeFetch>();
+  /** The shortest round trip (request to head) seen in this round, ms. */
+  #rttMs: number | undefined;
   #allDone: () => void = () => {};
 
   newWorkerId(): number {
@@ -120,27 +139,61 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     this.#fill();
   }
 
+  answered(fetch: RangeFetch): void {
+    const now = performance.now();
+    if (!fetch.started || fetch.received === 0 || this.#crawlers.has(fetch)) return;
+    this.#recent.push({
+      speed: (fetch.received * 1000) / Math.max(1, now - fetch.startedAt),
+      at: now,
+    });
+    if (this.#recent.length > RECENT_ANSWERS) this.#recent.shift();
+  }
+
+  /** Seconds of transfer one request asks for (longer when responses crawl). */
+  requestSeconds(): number {
+    return requestSeconds(this.#crawled, this.#judged);
+  }
+
   /**
-   * A lean connection that has crawled far behind the others for over a second, with seconds of
-   * work left, is dropped: its worker goes on with the same range over a fresh socket (servers
-   * and paths pace connections unevenly). Each fetch is judged once.
+   * A response over a lean connection that crawls far behind its siblings (crawlingResponse) is
+   * ended: its bytes so far are kept and its worker asks for the rest anew over a fresh socket
+   * (servers slow single answers and paths slow connections; a new request is a new draw).
+   * Each response is judged once, as soon as it has run long enough.
    */
   replaceCrawlers(now: number): void {
     if (this.rated()) return;
-    const fetches = this.transfer.fetches;
-    const speeds: number[] = [];
-    for (const f of fetches) {
-      if (f.transferring && f.segment.speed !== undefined) speeds.push(f.segment.speed);
+    for (const f of this.transfer.fetches) {
+      if (f.ttfbMs !== undefined) this.#rttMs = Math.min(this.#rttMs ?? f.ttfbMs, f.ttfbMs);
     }
-    const typical = median(speeds);
-    if (speeds.length < 3 || typical === undefined) return;
-    for (const f of fetches) {
-      const speed = f.segment.speed;
-      if (!f.lean || !f.transferring || f.crawlJudged || speed === undefined) continue;
-      if (now - f.startedAt < CRAWL_JUDGE_MS) continue;
+    for (const f of this.transfer.fetches) {
+      if (!f.lean || !f.transferring || f.crawlJudged) continue;
+      // The path's round trip is the shortest seen: one answer's can be long on a loaded machine.
+      const rttMs = f.ttfbMs === undefined ? undefined : this.#rttMs;
+      if (now - f.startedAt < responseJudgeMs(rttMs)) continue;
+      // The other connections' speeds (of their answer in flight, else of their last one) and
+      // those of the last answers that ended lately (not as crawlers): when every connection
+      // left has drawn a crawling answer, they still stand out.
+      const siblings: number[] = [];
+      for (const r of this.#recent) if (now - r.at < RECENT_MS) siblings.push(r.speed);
+      for (const w of this.workers) {
+        if (w.fetch === f) continue;
+        const speed = w.fetch?.transferring ? (w.fetch.averageSpeed(now) ?? w.speed) : w.speed;
+        if (speed !== undefined) siblings.push(speed);
+      }
+      if (siblings.length < 2) continue;
       f.crawlJudged = true;
-      const left = f.segment.end - f.segment.pos;
-      if (speed < CRAWL_FRACTION * typical && left > CRAWL_MIN_SECONDS * typical) {
+      this.#judged++;
+      const seg = f.segment;
+      const facts = {
+        ageMs: now - f.startedAt,
+        speed: f.averageSpeed(now),
+        rttMs,
+        left: Math.min(seg.end, seg.requestEnd) - seg.pos,
+      };
+      if (crawlingResponse(facts, siblings)) {
+        this.#crawled++;
+        this.#crawlers.add(f);
+        seg.speed = facts.speed;
         f.abort(new CrawlError());
       }
     }

@@ -84,13 +84,15 @@ export class Ticker {
       if (fetch.transferring) transferring++;
       const elapsed = now - fetch.meterAt;
       const seg = fetch.segment;
-      // Speeds are measured once bytes flow (a slow answer is not a crawl); the first value is
-      // the attempt's average after 200 ms, so stealing knows a crawler before it is too late.
-      if (fetch.started && seg.speed === undefined && now - fetch.startedAt >= 200) {
+      // Speeds are measured once bytes flow (a slow answer is not a crawl); the first value of
+      // each answer is its average after 200 ms (not the connection's earlier speed: servers
+      // slow single answers), so stealing knows a crawler before it is too late.
+      const measured = fetch.meterAt > fetch.startedAt;
+      if (fetch.started && !measured && now - fetch.startedAt >= 200) {
         seg.speed = fetch.averageSpeed(now);
         fetch.meterAt = now;
         fetch.meterBytes = fetch.received;
-      } else if (elapsed >= 500 && fetch.started && seg.speed !== undefined) {
+      } else if (elapsed >= 500 && fetch.started && measured && seg.speed !== undefined) {
         const rate = ((fetch.received - fetch.meterBytes) * 1000) / elapsed;
         seg.speed = 0.5 * seg.speed + 0.5 * rate;
         fetch.meterAt = now;

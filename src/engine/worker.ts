@@ -29,6 +29,10 @@ export interface WorkerHost {
   requestCap(): number;
   /** A rate limit is in force. */
   rated(): boolean;
+  /** Seconds of transfer one request asks for (scheduler.ts requestSeconds). */
+  requestSeconds(): number;
+  /** A request of this round ended (its speed joins the crawl judgement's). */
+  answered(fetch: RangeFetch): void;
 }
 
 /** What a worker does next after a request. */
@@ -85,7 +89,7 @@ async function workLoop(
   const { transfer, info } = host;
   const run = transfer.run;
   const requestBytes = (): number =>
-    Math.min(host.requestCap(), requestSize(resources, run.o.maxPartBytes));
+    Math.min(host.requestCap(), requestSize(resources, run.o.maxPartBytes, host.requestSeconds()));
   let speed: number | undefined;
   let refusals = 0;
   let next: { segment: Segment; opened?: OpenedAnswer } | undefined = initial;
@@ -124,6 +128,7 @@ async function workLoop(
       speed = seg.speed ?? average ?? speed;
       resources.speed = average ?? resources.speed;
       resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
+      host.answered(fetch);
       transfer.fetches.delete(fetch);
       resources.fetch = undefined;
     }

@@ -27,7 +27,7 @@ export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
 
 export { type LeanRoute, type RangeResponse, UnsupportedResponseError };
 
-const READ_BUFFER = 64 * 1024;
+const READ_BUFFER = 256 * 1024;
 
 type Pending = { resolve: (value: Buffer | null) => void; reject: (err: Error) => void };
 

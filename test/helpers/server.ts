@@ -35,6 +35,9 @@ export interface ServerConfig {
   /** Every Nth accepted connection runs at ratePerConnection / slowFactor (0 = off). */
   slowEvery: number;
   slowFactor: number;
+  /** Every Nth content response with a body runs at ratePerConnection / slowFactor, whatever
+   * its connection (a cache miss behind a CDN: every request is a new draw), 0 = off. */
+  slowResponseEvery: number;
   /** Cap on concurrently open TCP connections per client address, 0 = unlimited. */
   maxConnections: number;
   /** How a request on a connection over the cap is refused. */
@@ -144,6 +147,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     ratePerConnection: 0,
     slowEvery: 0,
     slowFactor: 30,
+    slowResponseEvery: 0,
     maxConnections: 0,
     capMode: '503',
     fail503First: 0,
@@ -182,6 +186,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     ranged: 0,
     changed: false,
     contents: 0,
+    bodies: 0,
   };
   const sockets = new Set<Socket>();
   const conns = new WeakMap<Socket, Conn>();
@@ -475,7 +480,13 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       plan.fault = 'stall';
       plan.faultAt = config.stallAfterBytes;
     }
-    await writeBody(res, conn.pacer, plan);
+    faults.bodies++;
+    const crawls = config.slowResponseEvery > 0 && faults.bodies % config.slowResponseEvery === 0;
+    // A crawling response is paced on its own (a keep-alive connection serves one at a time).
+    const pacer: Pacer = crawls
+      ? { next: 0, rate: () => config.ratePerConnection / Math.max(1, config.slowFactor) }
+      : conn.pacer;
+    await writeBody(res, pacer, plan);
   }
 
   /** RFC 9110 §13.1.5: a strong ETag compare, or an exact Last-Modified date. */
@@ -521,6 +532,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         stalls: 0,
         ranged: 0,
         contents: 0,
+        bodies: 0,
       });
       faults.changed = false;
     },

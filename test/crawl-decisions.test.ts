@@ -1,0 +1,95 @@
+// The pure decisions about crawling responses (scheduler.ts): when an answer in flight is asked
+// anew, and how long requests get when answers crawl. No network.
+
+import assert from 'node:assert/strict';
+import { describe, it } from 'node:test';
+import {
+  crawlingResponse,
+  RESPONSE_JUDGE_MS,
+  requestSeconds,
+  requestSize,
+  responseJudgeMs,
+} from '../src/engine/scheduler.js';
+import { KiB, MiB } from './helpers/content.js';
+
+const fast = 8 * MiB;
+const siblings = [fast, fast, 0.9 * fast];
+const response = (over: Partial<Parameters<typeof crawlingResponse>[0]> = {}) => ({
+  ageMs: 300,
+  speed: 256 * KiB,
+  rttMs: 1,
+  left: 2 * MiB,
+  ...over,
+});
+
+describe('crawlingResponse', () => {
+  it('asks anew for an answer far slower than its siblings with seconds left at its pace', () => {
+    assert.equal(crawlingResponse(response(), siblings), true);
+  });
+
+  it('leaves an answer at a fair share of its siblings alone', () => {
+    assert.equal(crawlingResponse(response({ speed: 0.3 * fast }), siblings), false);
+    assert.equal(crawlingResponse(response({ speed: fast }), siblings), false);
+  });
+
+  it('waits RESPONSE_JUDGE_MS of the body before judging', () => {
+    assert.equal(crawlingResponse(response({ ageMs: RESPONSE_JUDGE_MS - 1 }), siblings), false);
+    assert.equal(crawlingResponse(response({ ageMs: RESPONSE_JUDGE_MS }), siblings), true);
+  });
+
+  it('waits 10 round trips on a long path (slow start is not a crawl), 1 s when unknown', () => {
+    assert.equal(responseJudgeMs(1), RESPONSE_JUDGE_MS);
+    assert.equal(responseJudgeMs(80), 800);
+    assert.equal(responseJudgeMs(undefined), 1000);
+    assert.equal(crawlingResponse(response({ ageMs: 500, rttMs: 80 }), siblings), false);
+    assert.equal(crawlingResponse(response({ ageMs: 800, rttMs: 80 }), siblings), true);
+    assert.equal(crawlingResponse(response({ ageMs: 900, rttMs: undefined }), siblings), false);
+  });
+
+  it('lets a slow answer finish when little of it is left', () => {
+    // 64 KiB at 256 KiB/s: a quarter second, less than asking anew may cost.
+    assert.equal(crawlingResponse(response({ left: 64 * KiB }), siblings), false);
+    assert.equal(crawlingResponse(response({ left: 256 * KiB }), siblings), true);
+  });
+
+  it('needs at least two siblings to compare with', () => {
+    assert.equal(crawlingResponse(response(), [fast]), false);
+    assert.equal(crawlingResponse(response(), []), false);
+  });
+
+  it('compares with the median, so one crawling sibling does not hide another', () => {
+    assert.equal(crawlingResponse(response(), [fast, 200 * KiB, fast]), true);
+  });
+
+  it('an answer that has not said anything yet (no speed) is not judged', () => {
+    assert.equal(crawlingResponse(response({ speed: undefined }), siblings), false);
+  });
+
+  it('a silent answer with bytes left is asked anew', () => {
+    assert.equal(crawlingResponse(response({ speed: 0 }), siblings), true);
+  });
+});
+
+describe('requestSeconds', () => {
+  it('is a quarter second while no answer crawled', () => {
+    assert.equal(requestSeconds(0, 0), 0.25);
+    assert.equal(requestSeconds(0, 50), 0.25);
+  });
+
+  it('grows with the share of answers that crawled, up to a second', () => {
+    const few = requestSeconds(1, 20);
+    const third = requestSeconds(10, 30);
+    assert.ok(few >= 0.25 && few < third, `${few} then ${third}`);
+    assert.equal(third, 1);
+    assert.equal(requestSeconds(30, 30), 1);
+  });
+
+  it('sizes requests through requestSize', () => {
+    const measured = { speed: 8 * MiB, rttMs: 1 };
+    assert.equal(requestSize(measured, 0), 2 * MiB);
+    assert.equal(requestSize(measured, 0, requestSeconds(10, 30)), 8 * MiB);
+    assert.equal(requestSize(measured, 4 * MiB, 1), 4 * MiB);
+    // Before anything is measured: the initial size whatever the seconds.
+    assert.equal(requestSize({}, 0, 1), 4 * MiB);
+  });
+});
