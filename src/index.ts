@@ -26,6 +26,7 @@ export {
   TooManyRedirectsError,
 } from './errors.js';
 export type { ResourceInfo } from './engine/resource.js';
+export type { SourceReport } from './engine/engine-options.js';
 export { parseHeaderLines } from './net/headers.js';
 export { formatBytes, formatDuration, humanReadable, parseSize } from './units.js';
 export { parseChecksum, type ChecksumSpec, type ChecksumAlgorithm } from './engine/checksum.js';

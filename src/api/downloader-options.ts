@@ -6,6 +6,7 @@ import type { QgetOptions } from './qget.js';
 /** Options passed through to the engine unchanged (see QgetOptions). */
 export type EnginePassThrough = Pick<
   QgetOptions,
+  | 'mirrors'
   | 'headers'
   | 'userAgent'
   | 'checksum'

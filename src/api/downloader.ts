@@ -278,12 +278,14 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.speed;
   }
 
-  /**
-   * While a download to a file runs: the byte ranges confirmed on disk, and each connection
-   * with the range it works on, its speed and its last error. Undefined otherwise.
-   */
+  /** While a download to a file runs: ranges on disk, each connection's range, speed, error. */
   segments(): DownloadSegments | undefined {
     return this.#runner.snapshot();
+  }
+
+  /** With mirrors: each source (URL, state, connections now and at most, bytes, error). */
+  get sources(): DownloadSegments['sources'] {
+    return this.#runner.sources;
   }
 
   /** A download is running (from start() until it has paused, failed or completed). */

@@ -6,7 +6,7 @@ import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/
 import { parseChecksum } from '../engine/checksum.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
-import { MAX_REDIRECTS } from '../net/client.js';
+import { MAX_REDIRECTS, parseHttpUrl } from '../net/client.js';
 import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
@@ -20,6 +20,13 @@ import { Cookies, loadCookies, newSession, saveCookies, tlsOptions } from './ses
 export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
 
 export interface QgetOptions {
+  /**
+   * Other URLs of the same file (mirrors): used at once beside `url`, each once its first answer
+   * has the same size and its bytes of a range already downloaded are the same; a source that
+   * disagrees or fails is dropped (one warning) and its ranges go to the others. `maxConnections`
+   * is the total over all sources.
+   */
+  mirrors?: readonly string[] | undefined;
   /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
   filepath?: string | undefined;
   /** Folder for a server-named output file. */
@@ -118,6 +125,18 @@ function headerValue(name: string, value: string | undefined, fallback: string):
   return value;
 }
 
+/** The `mirrors` option: http(s) URLs (each parsed as `url` is). */
+function checkMirrors(mirrors: readonly string[] | undefined): string[] | undefined {
+  if (mirrors === undefined) return undefined;
+  if (!Array.isArray(mirrors) || mirrors.some((m) => typeof m !== 'string')) {
+    throw new InvalidOptionError(
+      `Expected \`mirrors\` to be an array of URLs, got ${JSON.stringify(mirrors)}`,
+    );
+  }
+  for (const m of mirrors) parseHttpUrl(m);
+  return [...mirrors];
+}
+
 /** Turn public options into the engine's, with defaults and InvalidOptionErrors (checks.ts). */
 export function engineOptions(
   url: string,
@@ -136,6 +155,7 @@ export function engineOptions(
   const progress = options.progress;
   return {
     url,
+    mirrors: checkMirrors(options.mirrors),
     output: options.filepath,
     dir: options.dir,
     override: options.override ?? false,

@@ -18,6 +18,8 @@ export interface CliOptions extends DaemonCliOptions {
   tmp?: string;
   debug: boolean;
   header: string[];
+  /** --mirror: other URLs of the one file given. */
+  mirror: string[];
   userAgent?: string;
   checksum?: string;
   timeout: number;
@@ -112,6 +114,7 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
   return {
     filepath: opts.output,
     dir: opts.dir,
+    ...(opts.mirror.length > 0 ? { mirrors: opts.mirror } : {}),
     override: opts.force,
     maxConnections: opts.connections,
     connectionTestSec: opts.test,

@@ -55,6 +55,12 @@ export function buildProgram(): Command {
     .option('--part <mib>', 'largest range asked for in one request, in MiB (0 = no limit)', mibArg)
     .option('--tmp <dir>', 'folder for the .part file and its resume state')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
+    .option(
+      '--mirror <url>',
+      'another URL of the same file, used at once once its bytes agree (repeatable; -c is the total)',
+      collect,
+      [],
+    )
     .option('-U, --user-agent <string>', 'the User-Agent header (default qget/<version>)')
     .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
     .option(
@@ -171,9 +177,17 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
     const note = opts.debug ? (m: string) => io.stderr.write(`qget: ${m}\n`) : undefined;
     urls = urls.map((u) => withScheme(u, note));
-    entries = entries.map((e) => ({ ...e, url: withScheme(e.url) }));
+    entries = entries.map((e) => ({
+      ...e,
+      url: withScheme(e.url),
+      ...(e.mirrors ? { mirrors: e.mirrors.map((u) => withScheme(u)) } : {}),
+    }));
     if (urls.length > 1 && opts.output !== undefined) {
       throw new InvalidArgumentError('-o names one file: with several URLs use -d DIR instead.');
+    }
+    opts.mirror = opts.mirror.map((u) => withScheme(u));
+    if (opts.mirror.length > 0 && urls.length !== 1) {
+      throw new InvalidArgumentError('--mirror gives other URLs of one file: give one URL.');
     }
     if (urls.length > 1 && opts.checksum !== undefined) {
       throw new InvalidArgumentError('--checksum applies to one download: give one URL.');
@@ -212,7 +226,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   }
   const { runMany } = await import('./run-many.js');
   // Command-line URLs first, then the list's (with their own out/dir).
-  const fromArgs = urls.slice(0, urls.length - entries.length).map((url) => ({ url }));
+  const fromArgs = urls
+    .slice(0, urls.length - entries.length)
+    .map((url) => (opts.mirror.length > 0 ? { url, mirrors: opts.mirror } : { url }));
   return runMany(
     [...fromArgs, ...entries],
     toDownloaderOptions(opts, headers),

@@ -26,6 +26,11 @@ export interface EngineObserver {
 
 export interface EngineOptions {
   url: string;
+  /**
+   * Other URLs of the same file (mirrors), used at once beside `url` once their sample bytes
+   * agree with those on disk (source-check.ts); `url` is probed first, the next if it fails.
+   */
+  mirrors?: readonly string[] | undefined;
   /** Output file; when absent the name comes from the server, placed in `dir`. */
   output?: string | undefined;
   dir?: string | undefined;
@@ -67,6 +72,19 @@ export interface EngineOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
+/** One source of a download (its URL or a mirror) as reported. */
+export interface SourceReport {
+  url: string;
+  /** pending: not checked yet; checking: its sample is on its way; active: in use; dropped. */
+  state: 'pending' | 'checking' | 'active' | 'dropped';
+  /** Most connections transferring at once from it (in the latest attempt). */
+  connections: number;
+  /** Bytes received from it (in the latest attempt). */
+  bytes: number;
+  /** Why it was dropped. */
+  error?: string | undefined;
+}
+
 /** What DownloadJob.snapshot() shows: ranges on disk, and every connection with its range. */
 export interface JobSnapshot {
   size: number | undefined;
@@ -80,7 +98,11 @@ export interface JobSnapshot {
     speed: number | undefined;
     transferring: boolean;
     lastError: string | undefined;
+    /** The URL it downloads from (one of the sources). */
+    source?: string | undefined;
   }[];
+  /** The sources with their connections now (several with mirrors). */
+  sources?: (SourceReport & { live: number })[] | undefined;
 }
 
 export interface DownloadResult {
@@ -95,4 +117,6 @@ export interface DownloadResult {
   resumedBytes: number;
   /** The per-client connection limit measured, if the server showed one. */
   connectionLimit: number | undefined;
+  /** Every source of the download (one unless mirrors were given), what each did. */
+  sources?: SourceReport[] | undefined;
 }

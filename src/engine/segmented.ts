@@ -1,17 +1,24 @@
 // The segmented mode: one round of workers over many Range connections. Owns the connection
 // governor, the opening of connections in waves, the live count, the crawler replacement on
-// each tick, the hand-off of the probe's answer, and the check that every byte arrived.
+// each tick, the hand-off of the probe's answer, and the check that every byte arrived. With
+// several sources (mirrors): the connections spread over the sources in use (source-policy.ts),
+// new sources checked against bytes on disk before use (source-check.ts), a failing source
+// dropped with its ranges left to the others.
 
-import { NetworkError } from '../errors.js';
+import { AbortError, NetworkError, type QgetError } from '../errors.js';
 import type { Answer } from '../net/client.js';
 import { toQgetError } from '../net/client.js';
-import { ConnectionGovernor } from './connection-governor.js';
+import { redactUrl } from '../net/credentials.js';
+import type { ConnectionGovernor } from './connection-governor.js';
 import { CrawlError } from './failure-policy.js';
 import type { WorkerResources } from './fetch-context.js';
 import type { PartFile } from './part-file.js';
 import type { ResourceInfo } from './resource.js';
 import { CRAWL_FRACTION, rateLimit, requestCap, SegmentScheduler } from './scheduler.js';
 import { type ByteRange, median, missingRanges, sumRanges } from './segment-plan.js';
+import { checkSources } from './source-check.js';
+import { chooseSource, fairShares, overShare, sampleRange } from './source-policy.js';
+import { makeSources, type Source, sourceLoads } from './sources.js';
 import type { RoundTick } from './ticker.js';
 import type { Transfer } from './transfer.js';
 import { type Initial, runWorker, type WorkerHost } from './worker.js';
@@ -30,26 +37,31 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   readonly info: ResourceInfo;
   readonly part: PartFile;
   readonly scheduler: SegmentScheduler;
+  /** The first source's governor (its measured limit is the result's connectionLimit). */
   readonly governor: ConnectionGovernor;
+  /** The URL probed first, then the mirrors (sources.ts). */
+  readonly sources: Source[];
   readonly workers = new Set<WorkerResources>();
   #workerIds = 0;
   #live = 0;
   #allDone: () => void = () => {};
+  /** A check of new sources is under way. */
+  #checking = false;
+  /** The error of the last source dropped (the download's if no source is left). */
+  #lastDrop: QgetError | undefined;
 
   newWorkerId(): number {
     return ++this.#workerIds;
   }
 
-  constructor(transfer: Transfer, info: ResourceInfo, part: PartFile) {
+  constructor(transfer: Transfer, info: ResourceInfo, part: PartFile, others: string[] = []) {
     const o = transfer.run.o;
     this.transfer = transfer;
     this.info = info;
     this.part = part;
     this.scheduler = new SegmentScheduler(transfer, o);
-    this.governor = new ConnectionGovernor({
-      maxConnections: o.maxConnections,
-      testMs: o.connectionTestSec * 1000,
-    });
+    this.sources = makeSources(info, others, o);
+    this.governor = this.sources[0]!.governor;
   }
 
   /**
@@ -83,18 +95,22 @@ export class SegmentedRound implements WorkerHost, RoundTick {
       if (transfer.stopping || this.#live >= this.governor.max || over) clearInterval(ramp);
     }, RAMP_EVERY_MS);
     if (probe && first && first.start === probeStart) {
-      this.#spawn({ segment: first, opened: { response: probe, servedEnd: probeEnd } });
+      this.#spawn(this.sources[0]!, {
+        segment: first,
+        opened: { response: probe, servedEnd: probeEnd },
+      });
     } else {
       transfer.drop(probe);
     }
     this.#fill();
-    if (this.#live === 0) this.#allDone();
+    if (this.#live === 0) this.#settle();
     await finished;
     clearInterval(ramp);
     if (transfer.fatal) throw transfer.fatal;
     if (transfer.fallback) return;
     const incomplete = transfer.segments.find((s) => s.flushed < s.end);
     if (incomplete) {
+      if (this.#lastDrop && !this.sources.some((s) => s.usable)) throw this.#lastDrop;
       throw new NetworkError(
         `bytes ${incomplete.flushed}-${incomplete.end - 1} were not downloaded`,
       );
@@ -110,7 +126,51 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   }
 
   onTransfer(transferring: number): void {
-    this.governor.onTransfer(transferring);
+    if (this.sources.length === 1) {
+      this.governor.onTransfer(transferring);
+      this.sources[0]!.maxConnections = Math.max(this.sources[0]!.maxConnections, transferring);
+    } else {
+      const counts = new Map<Source, number>();
+      for (const w of this.workers) {
+        if (w.source && w.fetch?.transferring)
+          counts.set(w.source, (counts.get(w.source) ?? 0) + 1);
+      }
+      for (const s of this.sources) {
+        const n = counts.get(s) ?? 0;
+        s.governor.onTransfer(n);
+        s.maxConnections = Math.max(s.maxConnections, n);
+      }
+    }
+    this.#fill();
+  }
+
+  /** Whether a connection of `source` should leave for one of another source (its share). */
+  yields(source: Source): boolean {
+    if (this.sources.length === 1) return source.state === 'dropped';
+    if (source.state === 'dropped') return true;
+    const loads = sourceLoads(this.sources, performance.now());
+    return overShare(source.index, fairShares(this.#total(), loads), loads);
+  }
+
+  /** Another source than `source` is in use or being checked. */
+  othersUsable(source: Source): boolean {
+    return this.sources.some((s) => s !== source && s.usable);
+  }
+
+  /** `source` is not used any more (one warning line); its ranges go to the other sources. */
+  drop(source: Source, reason: string): void {
+    if (source.state === 'dropped') return;
+    source.state = 'dropped';
+    source.error = reason;
+    this.#lastDrop = new NetworkError(`${redactUrl(source.url)}: ${reason}`);
+    const message = `source ${redactUrl(source.url)} dropped: ${reason}`;
+    const run = this.transfer.run;
+    run.o.warn?.(message);
+    run.debug(message);
+    source.dropped.abort(new AbortError('the source was dropped'));
+    for (const w of this.workers) {
+      if (w.source === source) w.fetch?.abort(new AbortError('the source was dropped'));
+    }
     this.#fill();
   }
 
@@ -140,27 +200,78 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     }
   }
 
-  /** Open connections up to the governor's target while there is work to hand out. */
-  #fill(): void {
-    if (this.transfer.stopping || this.transfer.fatal) return;
-    let target = this.governor.target(performance.now());
+  /** Connections in all: `maxConnections`, fewer under a rate limit. */
+  #total(): number {
     const rate = this.#rate();
+    const max = this.transfer.run.o.maxConnections;
     // Under a rate limit more connections only add requests; about 1 MiB/s each is plenty.
-    if (rate > 0) target = Math.min(target, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION)));
-    while (this.#live < target && this.scheduler.hasWork()) this.#spawn();
+    return rate > 0 ? Math.min(max, Math.max(1, Math.ceil(rate / RATE_PER_CONNECTION))) : max;
   }
 
-  #spawn(initial?: Initial): void {
+  /** Open connections up to each source's share while there is work to hand out. */
+  #fill(): void {
+    if (this.transfer.stopping || this.transfer.fatal) return;
+    this.#checkNewSources();
+    const now = performance.now();
+    while (this.#live < this.#total() && this.scheduler.hasWork()) {
+      const loads = sourceLoads(this.sources, now);
+      const i = chooseSource(fairShares(this.#total(), loads), loads);
+      if (i < 0) break;
+      this.#spawn(this.sources[i]!);
+    }
+  }
+
+  /** Sources not checked yet are checked once enough bytes are on disk to compare. */
+  #checkNewSources(): void {
+    if (this.#checking) return;
+    const pending = this.sources.filter((s) => s.state === 'pending');
+    if (pending.length === 0) return;
+    const range = sampleRange(this.info.size!, this.transfer.confirmed());
+    if (!range) return;
+    this.#checking = true;
+    const onDisk = this.sources.filter((s) => s.state === 'active');
+    const check = checkSources(
+      this.transfer,
+      this.part,
+      this.info,
+      range,
+      onDisk,
+      pending,
+      (s, reason) => this.drop(s, reason),
+    );
+    check
+      .catch((err) => this.transfer.stop(toQgetError(err, this.info.finalUrl)))
+      .finally(() => {
+        this.#checking = false;
+        this.#fill();
+        if (this.#live === 0) this.#settle();
+      });
+  }
+
+  #spawn(source: Source, initial?: Initial): void {
     const transfer = this.transfer;
     this.#live++;
-    runWorker(this, initial)
+    source.live++;
+    runWorker(this, source, initial)
       .catch((err) => transfer.stop(toQgetError(err, this.info.finalUrl)))
       .finally(() => {
         this.#live--;
-        if (this.#live > 0) return;
-        if (!transfer.stopping && !transfer.fatal && this.scheduler.hasWork()) this.#spawn();
-        else this.#allDone();
+        source.live--;
+        this.#fill();
+        if (this.#live === 0) this.#settle();
       });
+  }
+
+  /** No connection is left: another one for the work left, else the round is over. */
+  #settle(): void {
+    const transfer = this.transfer;
+    if (this.#checking && !transfer.stopping && !transfer.fatal) return;
+    const source = this.sources.find((s) => s.state === 'active');
+    if (source && !transfer.stopping && !transfer.fatal && this.scheduler.hasWork()) {
+      this.#spawn(source);
+    } else {
+      this.#allDone();
+    }
   }
 
   /** The tightest rate limit in force (bytes/s), 0 when none. */

@@ -30,6 +30,7 @@ import {
   outName,
   type StatusSource,
   serverEntries,
+  serverLoads,
   statusShape,
   uriEntries,
 } from './status.js';
@@ -95,7 +96,10 @@ export async function addDownload(
   // A path another download of the daemon has is not refused: the Manager saves this one as
   // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
   const target = resolveTarget(effective, ctx.globals.dir);
-  const d = new Downloader(http[0]!, downloaderOptions(effective, target, ctx.template));
+  const d = new Downloader(
+    http[0]!,
+    withMirrors(downloaderOptions(effective, target, ctx.template), http),
+  );
   await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
   const job: Job = {
     gid: givenGid ?? newGid((g) => ctx.queue.has(g)),
@@ -115,6 +119,7 @@ function source(ctx: MethodContext, job: Job): StatusSource {
   const d = job.d;
   const effective = ctx.globals.effective(job.options);
   const status = ctx.queue.status(job);
+  const snapshot = d.segments();
   return {
     gid: job.gid,
     status,
@@ -126,12 +131,18 @@ function source(ctx: MethodContext, job: Job): StatusSource {
     speed: d.speed,
     // Those receiving now while the engine runs; before that, the most it may open.
     connections:
-      d.segments()?.connections.filter((c) => c.transferring).length ??
+      snapshot?.connections.filter((c) => c.transferring).length ??
       Math.min(Number(effective.split ?? 1), Number(effective['max-connection-per-server'] ?? 1)),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
     done: doneRanges(status, d),
+    servers: snapshot && serverLoads(snapshot),
   };
+}
+
+/** A download's options with the URIs after its first as mirrors (aria2's several URIs). */
+function withMirrors(options: DownloaderOptions, uris: readonly string[]): DownloaderOptions {
+  return uris.length > 1 ? { ...options, mirrors: uris.slice(1) } : options;
 }
 
 /** The options of a download as getOption shows them (and the session file keeps). */
@@ -327,7 +338,7 @@ async function changeOption(ctx: MethodContext, j: Job, changes: OptionValues): 
   }
   // Other options make a new Downloader: a running download stops and starts again, resuming
   // from its .part when the file stays where it was (as aria2 restarts it).
-  const d = new Downloader(j.d.url, settings);
+  const d = new Downloader(j.d.url, withMirrors(settings, j.uris));
   await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
   await ctx.queue.whileHeld(j, () => {
     if (j.result) return; // it finished while stopping
