@@ -7,6 +7,7 @@ import type { QgetOptions } from './qget.js';
 export type EnginePassThrough = Pick<
   QgetOptions,
   | 'mirrors'
+  | 'refresh'
   | 'headers'
   | 'userAgent'
   | 'checksum'

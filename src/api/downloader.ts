@@ -172,7 +172,8 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   set url(value: string) {
     this.#assertStopped('url');
     this.#url = checkUrl(value);
-    // The name the server gave was for the old URL.
+    // The server's name was for the old URL; a .part goes on if it serves it (link refresh).
+    this.#base.refresh = true;
     this.#resolvedPath = undefined;
     this.emit('url-changed', this);
   }

@@ -27,6 +27,12 @@ export interface QgetOptions {
    * is the total over all sources.
    */
   mirrors?: readonly string[] | undefined;
+  /**
+   * Link refresh: a `.part` saved from another URL (an expired link) is continued from `url`
+   * when `url` serves the same file (same size, 64 KiB on disk compared byte for byte); else
+   * the download starts over. Default false: another URL's `.part` is discarded.
+   */
+  refresh?: boolean | undefined;
   /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
   filepath?: string | undefined;
   /** Folder for a server-named output file. */
@@ -156,6 +162,7 @@ export function engineOptions(
   return {
     url,
     mirrors: checkMirrors(options.mirrors),
+    refresh: options.refresh === true,
     output: options.filepath,
     dir: options.dir,
     override: options.override ?? false,

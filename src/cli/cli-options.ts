@@ -20,6 +20,8 @@ export interface CliOptions extends DaemonCliOptions {
   header: string[];
   /** --mirror: other URLs of the one file given. */
   mirror: string[];
+  /** --refresh: the new URL of -o's interrupted download. */
+  refresh?: string;
   userAgent?: string;
   checksum?: string;
   timeout: number;
@@ -90,6 +92,7 @@ export function toDownloaderOptions(
     // that URL here too.
     path: opts.output,
     checksum: opts.checksum,
+    ...(opts.refresh !== undefined ? { refresh: true } : {}),
     dirPath: opts.dir,
     override: opts.force,
     maxConnections: opts.connections,
@@ -115,6 +118,7 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
     filepath: opts.output,
     dir: opts.dir,
     ...(opts.mirror.length > 0 ? { mirrors: opts.mirror } : {}),
+    ...(opts.refresh !== undefined ? { refresh: true } : {}),
     override: opts.force,
     maxConnections: opts.connections,
     connectionTestSec: opts.test,

@@ -61,6 +61,10 @@ export function buildProgram(): Command {
       collect,
       [],
     )
+    .option(
+      '--refresh <url>',
+      "continue -o's interrupted download from this new URL (an expired link) if it serves the same file",
+    )
     .option('-U, --user-agent <string>', 'the User-Agent header (default qget/<version>)')
     .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
     .option(
@@ -173,6 +177,12 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
         throw new InvalidArgumentError(`cannot read ${file}: ${err.message}`);
       });
       urls.push(...entries.map((e) => e.url));
+    }
+    if (opts.refresh !== undefined) {
+      if (urls.length > 0 || opts.output === undefined) {
+        throw new InvalidArgumentError('--refresh <new-url> -o <file>: the new URL, no other.');
+      }
+      urls.push(opts.refresh);
     }
     if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
     const note = opts.debug ? (m: string) => io.stderr.write(`qget: ${m}\n`) : undefined;

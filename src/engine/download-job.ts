@@ -20,6 +20,7 @@ import { finish } from './finalize.js';
 import { OutputClaim } from './output-claim.js';
 import { type PartFile, pathExists } from './part-file.js';
 import { type ProbeResult, probe } from './probe.js';
+import { adoptSaved } from './refresh.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
 import { PROBE_REQUEST, rateLimit, requestCap } from './scheduler.js';
@@ -76,6 +77,7 @@ export class DownloadJob {
       warn: (message) => this.#warn(message),
       names: options.outputNames,
       owner: options.outputOwner ?? this,
+      refresh: options.refresh,
     });
   }
 
@@ -233,6 +235,11 @@ export class DownloadJob {
     this.#transfer = transfer;
     this.#observer.phase?.('connect');
     let resume = fresh ? undefined : await store.findSaved(output);
+    if (resume?.foreign) {
+      // Saved from another URL (link refresh): continued only if this URL serves those bytes.
+      resume = await adoptSaved(transfer, resume, this.#o.url, (m) => this.#warn(m));
+      fresh ||= resume === undefined;
+    }
     // At most the smallest segment (less when resuming or under a rate limit, see requestCap).
     const cap = Math.min(PROBE_REQUEST, requestCap(rateLimit(this.#o.limiters), 0));
     const candidates = this.#candidates();

@@ -31,6 +31,11 @@ export interface EngineOptions {
    * agree with those on disk (source-check.ts); `url` is probed first, the next if it fails.
    */
   mirrors?: readonly string[] | undefined;
+  /**
+   * A .part saved from another URL is continued from `url` when `url` passes the mirrors'
+   * checks (same size, 64 KiB on disk compared); otherwise the download starts over.
+   */
+  refresh?: boolean | undefined;
   /** Output file; when absent the name comes from the server, placed in `dir`. */
   output?: string | undefined;
   dir?: string | undefined;

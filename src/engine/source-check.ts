@@ -29,9 +29,9 @@ export class SourceOutvotedError extends ResourceChangedError {
 }
 
 /** Why a source is not used (its sample could not be had, or is not the resource's). */
-class SourceRefused extends Error {}
+export class SourceRefused extends Error {}
 
-interface Sample {
+export interface Sample {
   info: ResourceInfo;
   digest: string;
 }
@@ -54,7 +54,14 @@ export async function checkSources(
   const [start, end] = range;
   const samples = await Promise.all(
     candidates.map((s) =>
-      fetchSample(transfer, s, info, start, end).catch((err: unknown) => {
+      fetchSample(
+        transfer,
+        s.url,
+        info,
+        start,
+        end,
+        AbortSignal.any([transfer.round.signal, s.dropped.signal]),
+      ).catch((err: unknown) => {
         if (transfer.run.abort.signal.aborted || transfer.stopping) return undefined;
         drop(s, err instanceof SourceRefused ? err.message : toQgetError(err, s.url).message);
         return undefined;
@@ -86,23 +93,23 @@ export async function checkSources(
   });
 }
 
-/** The source's bytes `[start, end)`, retried while transient; its own resource record. */
-async function fetchSample(
+/** The bytes `[start, end)` of `url`, retried while transient; its own resource record. */
+export async function fetchSample(
   transfer: Transfer,
-  source: Source,
-  info: ResourceInfo,
+  url: string,
+  info: Pick<ResourceInfo, 'size' | 'filename'>,
   start: number,
   end: number,
+  signal: AbortSignal,
 ): Promise<Sample> {
   const { o } = transfer.run;
-  const signal = AbortSignal.any([transfer.round.signal, source.dropped.signal]);
   const headers = { ...o.headers, range: `bytes=${start}-${end - 1}` };
   for (let attempt = 1; ; attempt++) {
     try {
-      return await sampleOnce(transfer, source, info, start, end, headers, signal);
+      return await sampleOnce(transfer, url, info, start, end, headers, signal);
     } catch (err) {
       if (err instanceof SourceRefused) throw err;
-      const error: QgetError = toQgetError(err, source.url, signal);
+      const error: QgetError = toQgetError(err, url, signal);
       if (error instanceof AbortError || !error.transient || attempt > o.retries) throw error;
       await transfer.sleep(retryDelayFor(attempt, error), signal);
     }
@@ -111,15 +118,15 @@ async function fetchSample(
 
 async function sampleOnce(
   transfer: Transfer,
-  source: Source,
-  info: ResourceInfo,
+  url: string,
+  info: Pick<ResourceInfo, 'size' | 'filename'>,
   start: number,
   end: number,
   headers: Record<string, string>,
   signal: AbortSignal,
 ): Promise<Sample> {
   const { o, pool, dispatcher } = transfer.run;
-  const res = await openAnswer(source.url, {
+  const res = await openAnswer(url, {
     pool,
     dispatcher,
     headers,
@@ -132,7 +139,7 @@ async function sampleOnce(
     if (res.statusCode !== 206) throw statusError(res);
     let mine: ResourceInfo;
     try {
-      mine = describeResource(source.url, res, start);
+      mine = describeResource(url, res, start);
     } catch (err) {
       throw new SourceRefused((err as Error).message);
     }

@@ -4,6 +4,7 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Downloader, type DownloaderOptions } from '../index.js';
+import { changeUri, withMirrors } from './change-uri.js';
 import { newGid } from './gid.js';
 import {
   downloaderOptions,
@@ -140,11 +141,6 @@ function source(ctx: MethodContext, job: Job): StatusSource {
   };
 }
 
-/** A download's options with the URIs after its first as mirrors (aria2's several URIs). */
-function withMirrors(options: DownloaderOptions, uris: readonly string[]): DownloaderOptions {
-  return uris.length > 1 ? { ...options, mirrors: uris.slice(1) } : options;
-}
-
 /** The options of a download as getOption shows them (and the session file keeps). */
 export function jobOptions(ctx: MethodContext, job: Job): OptionValues {
   const values: OptionValues = { ...ctx.globals.effective(job.options), dir: job.dir };
@@ -215,6 +211,7 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
     ['unpauseAll', done(() => q.unpauseAll())],
     ['tellStatus', (p) => shape(job(p), keysParam(p, 1))],
     ['getUris', (p) => uriEntries(source(ctx, job(p)))],
+    ['changeUri', (p) => changeUri(ctx, job(p), p)],
     ['getFiles', (p) => fileEntries(source(ctx, job(p)))],
     [
       'getServers',

@@ -33,7 +33,7 @@ export interface Job {
   readonly gid: string;
   d: Downloader;
   /** The URIs given; qget downloads from the first. */
-  readonly uris: readonly string[];
+  uris: readonly string[];
   /** The options given for this download (not the inherited ones). */
   options: OptionValues;
   /** The folder the file goes to. */
