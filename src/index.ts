@@ -1,6 +1,13 @@
 // The public API of the package: only re-exports.
 
-export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './api/qget.js';
+export {
+  DEFAULT_USER_AGENT,
+  qget,
+  qgetMetalink,
+  type QgetOptions,
+  type QgetResult,
+} from './api/qget.js';
+export { type MetalinkFile, parseMetalink } from './engine/metalink.js';
 export { redactUrl, redactUrls } from './net/credentials.js';
 export type { ProxyByScheme } from './net/proxy.js';
 export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';

@@ -1,9 +1,13 @@
 // The one-call API of the Python qget, in TypeScript: validated options in, a Promise of the
 // result out. Everything else lives in the engine.
 
+import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/download-job.js';
 import { parseChecksum } from '../engine/checksum.js';
+import { sanitizeFilename } from '../engine/filename.js';
+import { parseMetalink } from '../engine/metalink.js';
+import { MetalinkAnswer } from '../engine/metalink-answer.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
 import { MAX_REDIRECTS, parseHttpUrl } from '../net/client.js';
@@ -212,8 +216,56 @@ export function engineOptions(
  * leaves a `.part` and its state for the next call to continue.
  */
 export async function qget(url: string, options: QgetOptions = {}): Promise<QgetResult> {
+  try {
+    return await runJob(url, options, { followMetalink: true });
+  } catch (err) {
+    if (!(err instanceof MetalinkAnswer)) throw err;
+    // A Metalink document (application/metalink4+xml): the files it names, from its sources.
+    const [first] = await qgetMetalink(err.xml, options);
+    return first!;
+  }
+}
+
+/**
+ * Download the files a Metalink document names (RFC 5854 `.meta4` or v3 `.metalink`, its text):
+ * each from its URLs at once (the first as `url`, the others as mirrors), verified by its
+ * whole-file hash (sha-256 preferred) and its piece hashes as pieces land. Saved as `filepath`
+ * when the document names one file and it is given, else under its name in `dir`. Resolves with
+ * one result per file, in the document's order; the first failure rejects.
+ */
+export async function qgetMetalink(xml: string, options: QgetOptions = {}): Promise<QgetResult[]> {
+  const files = await parseMetalink(xml);
+  const results: QgetResult[] = [];
+  for (const f of files) {
+    const [first, ...rest] = f.urls.map((u) => u.url);
+    if (first === undefined) {
+      throw new InvalidOptionError(`the Metalink document gives no http(s) URL for ${f.name}`);
+    }
+    const filepath =
+      files.length === 1 && options.filepath !== undefined
+        ? options.filepath
+        : join(options.dir ?? '.', sanitizeFilename(f.name));
+    const mirrors = [...rest, ...(options.mirrors ?? [])];
+    const pieces =
+      f.pieces &&
+      f.size !== undefined &&
+      f.pieces.hashes.length === Math.ceil(f.size / f.pieces.length)
+        ? f.pieces
+        : undefined;
+    const extra: Partial<EngineOptions> = { pieces };
+    if (options.checksum === undefined && f.hash) extra.checksum = f.hash;
+    results.push(await runJob(first, { ...options, filepath, mirrors }, extra));
+  }
+  return results;
+}
+
+async function runJob(
+  url: string,
+  options: QgetOptions,
+  extra: Partial<EngineOptions>,
+): Promise<QgetResult> {
   const cookies = new Cookies();
-  const engine = engineOptions(url, options, newSession(url, options, cookies));
+  const engine = { ...engineOptions(url, options, newSession(url, options, cookies)), ...extra };
   await loadCookies(options, cookies);
   let result: QgetResult;
   try {

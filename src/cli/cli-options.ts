@@ -20,6 +20,8 @@ export interface CliOptions extends DaemonCliOptions {
   header: string[];
   /** --mirror: other URLs of the one file given. */
   mirror: string[];
+  /** -M: a Metalink document's path. */
+  metalink?: string;
   /** --refresh: the new URL of -o's interrupted download. */
   refresh?: string;
   userAgent?: string;

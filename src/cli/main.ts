@@ -1,8 +1,10 @@
 // The `qget` command: parse the command line, run the download through the public API, show
 // progress, and turn the outcome into one sentence and a documented exit code.
 
+import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
 import {
   bytesArg,
@@ -60,6 +62,10 @@ export function buildProgram(): Command {
       'another URL of the same file, used at once once its bytes agree (repeatable; -c is the total)',
       collect,
       [],
+    )
+    .option(
+      '-M, --metalink <file>',
+      'download the file(s) a Metalink document (.meta4, .metalink) names, from all its URLs',
     )
     .option(
       '--refresh <url>',
@@ -160,6 +166,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   let opts: CliOptions;
   let headers: Record<string, string>;
   let entries: InputEntry[] = [];
+  let metalink: string | undefined;
   try {
     program.parse(noProxyArgs(argv), { from: 'user' });
     opts = program.opts<CliOptions>();
@@ -178,13 +185,24 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       });
       urls.push(...entries.map((e) => e.url));
     }
+    if (opts.metalink !== undefined) {
+      if (urls.length > 0 || opts.inputFile !== undefined || opts.refresh !== undefined) {
+        throw new InvalidArgumentError('-M <file> names the downloads: no URL, -i or --refresh.');
+      }
+      const file = opts.metalink;
+      metalink = await readFile(file, 'utf8').catch((err: Error) => {
+        throw new InvalidArgumentError(`cannot read ${file}: ${err.message}`);
+      });
+    }
     if (opts.refresh !== undefined) {
       if (urls.length > 0 || opts.output === undefined) {
         throw new InvalidArgumentError('--refresh <new-url> -o <file>: the new URL, no other.');
       }
       urls.push(opts.refresh);
     }
-    if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
+    if (urls.length === 0 && metalink === undefined) {
+      throw new InvalidArgumentError('no URL given (see qget --help).');
+    }
     const note = opts.debug ? (m: string) => io.stderr.write(`qget: ${m}\n`) : undefined;
     urls = urls.map((u) => withScheme(u, note));
     entries = entries.map((e) => ({
@@ -224,6 +242,15 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   } catch (err) {
     io.stderr.write(`qget: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.localIo;
+  }
+  if (metalink !== undefined) {
+    const xml = metalink;
+    const [{ runSingle }, { qgetMetalink }] = await Promise.all([
+      import('./run-single.js'),
+      import('../index.js'),
+    ]);
+    const all = (_url: string, o: QgetOptions) => qgetMetalink(xml, o).then((r) => r.at(-1)!);
+    return runSingle('', toLibraryOptions(opts, headers), opts, io, all);
   }
   if (opts.output === '-') {
     const { runToStdout } = await import('./run-stdout.js');

@@ -20,6 +20,7 @@ import { finish } from './finalize.js';
 import { OutputClaim } from './output-claim.js';
 import { type PartFile, pathExists } from './part-file.js';
 import { type ProbeResult, probe } from './probe.js';
+import { MetalinkAnswer, metalinkDocument } from './metalink-answer.js';
 import { adoptSaved } from './refresh.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
@@ -264,6 +265,10 @@ export class DownloadJob {
         if (err instanceof AbortError || err instanceof LocalIoError) throw err;
         this.#warn(`${redactUrl(url)}: ${(err as Error).message}; trying ${redactUrl(next)}`);
       }
+    }
+    if (this.#o.followMetalink) {
+      const xml = await metalinkDocument(transfer, probed);
+      if (xml !== undefined) throw new MetalinkAnswer(xml, probed.info.finalUrl);
     }
     const info = probed.info;
     this.#size = info.size;

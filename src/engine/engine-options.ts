@@ -8,6 +8,7 @@ import type { HttpSession } from '../net/session.js';
 import type { TlsOptions } from '../net/tls.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { ChecksumSpec } from './checksum.js';
+import type { PieceHashes } from './metalink.js';
 import type { OutputNames } from './output-names.js';
 import type { ResourceInfo } from './resource.js';
 import type { ByteRange } from './segment-plan.js';
@@ -36,6 +37,10 @@ export interface EngineOptions {
    * checks (same size, 64 KiB on disk compared); otherwise the download starts over.
    */
   refresh?: boolean | undefined;
+  /** Piece hashes (Metalink): each piece verified as it lands, a bad one fetched again. */
+  pieces?: PieceHashes | undefined;
+  /** A first answer that is a Metalink document ends the run with a MetalinkAnswer (qget()). */
+  followMetalink?: boolean | undefined;
   /** Output file; when absent the name comes from the server, placed in `dir`. */
   output?: string | undefined;
   dir?: string | undefined;

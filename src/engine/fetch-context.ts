@@ -25,8 +25,9 @@ export interface WorkerResources {
   id: number;
   fetch?: RangeFetch | undefined;
   lastError?: string | undefined;
-  /** The source it downloads from (sources.ts). */
+  /** The source it downloads from (sources.ts), and where its request in flight started. */
   source?: Source | undefined;
+  from?: number | undefined;
 }
 
 export function fetchContext(

@@ -15,6 +15,7 @@ import type { WorkerResources } from './fetch-context.js';
 import type { PartFile } from './part-file.js';
 import type { ResourceInfo } from './resource.js';
 import { CRAWL_FRACTION, rateLimit, requestCap, SegmentScheduler } from './scheduler.js';
+import { PieceVerifier } from './pieces.js';
 import { type ByteRange, median, missingRanges, sumRanges } from './segment-plan.js';
 import { checkSources } from './source-check.js';
 import { chooseSource, fairShares, overShare, sampleRange } from './source-policy.js';
@@ -49,6 +50,8 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   #checking = false;
   /** The error of the last source dropped (the download's if no source is left). */
   #lastDrop: QgetError | undefined;
+  /** Piece hashes (Metalink) checked as pieces land. */
+  readonly #pieces: PieceVerifier | undefined;
 
   newWorkerId(): number {
     return ++this.#workerIds;
@@ -62,6 +65,20 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     this.scheduler = new SegmentScheduler(transfer, o);
     this.sources = makeSources(info, others, o);
     this.governor = this.sources[0]!.governor;
+    const size = info.size ?? 0;
+    this.#pieces = o.pieces && size > 0 ? new PieceVerifier(o.pieces, size) : undefined;
+  }
+
+  /** `source` served [start, end) (for piece hashes: who to blame for a bad piece). */
+  served(source: Source, start: number, end: number): void {
+    this.#pieces?.served(source, start, end);
+  }
+
+  noteInFlight(): void {
+    for (const w of this.workers) {
+      const seg = w.fetch?.segment;
+      if (seg && w.source && w.from !== undefined) this.served(w.source, w.from, seg.pos);
+    }
   }
 
   /**
@@ -141,7 +158,16 @@ export class SegmentedRound implements WorkerHost, RoundTick {
         s.maxConnections = Math.max(s.maxConnections, n);
       }
     }
+    this.#checkPieces();
     this.#fill();
+  }
+
+  /** Verify the pieces on disk; a bad one is fetched again (new work for the connections). */
+  #checkPieces(): void {
+    this.#pieces?.check(this, (refetch) => {
+      if (refetch) this.#fill();
+      if (this.#live === 0) this.#settle();
+    });
   }
 
   /** Whether a connection of `source` should leave for one of another source (its share). */
@@ -265,7 +291,13 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   /** No connection is left: another one for the work left, else the round is over. */
   #settle(): void {
     const transfer = this.transfer;
-    if (this.#checking && !transfer.stopping && !transfer.fatal) return;
+    const going = !transfer.stopping && !transfer.fatal;
+    if (this.#checking && going) return;
+    // Every piece is verified before the round is over (a bad one brings work back).
+    if (going && this.#pieces && !this.#pieces.done && !this.scheduler.hasWork()) {
+      this.#checkPieces();
+      if (this.#pieces.busy) return;
+    }
     const source = this.sources.find((s) => s.state === 'active');
     if (source && !transfer.stopping && !transfer.fatal && this.scheduler.hasWork()) {
       this.#spawn(source);

@@ -37,6 +37,8 @@ export interface WorkerHost {
   othersUsable(source: Source): boolean;
   /** `source` is not used any more; its ranges go to the others. */
   drop(source: Source, reason: string): void;
+  /** `source` served [start, end) (piece hashes blame who served a bad piece). */
+  served(source: Source, start: number, end: number): void;
 }
 
 /** What a worker does next after a request. */
@@ -119,6 +121,7 @@ async function workLoop(
     transfer.fetches.add(fetch);
     resources.fetch = fetch;
     const before = seg.pos;
+    resources.from = before;
     let step: Step = 'done';
     let error: QgetError | undefined;
     try {
@@ -139,6 +142,7 @@ async function workLoop(
       if (step === 'wait') refusals++;
     } finally {
       seg.active = false;
+      host.served(source, before, seg.pos);
       // A fast connection may finish before the meter's first window: its average then.
       const average = fetch.averageSpeed(performance.now());
       speed = seg.speed ?? average ?? speed;
