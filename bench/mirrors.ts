@@ -2,6 +2,7 @@
 // the project's throttle server in its own process, pacing every connection at 8 MiB/s; qget
 // runs as installed (bin/qget.js) with -c 12 in all and --json. Three scenarios, each run
 // BENCH_RUNS times (default 3):
+//   one     the baseline: one server, the same -c 12 (the same combined limit)
 //   agree   three mirrors serving the same bytes: wall against the combined limit (12 × 8 MiB/s)
 //   killed  the same, one mirror killed (SIGKILL) at half the ideal time: the cost over `agree`
 //   liar    one mirror serving other bytes of the same size: the file must still be right
@@ -135,7 +136,7 @@ const MB = (n: number): string => `${(n / MiB).toFixed(1)} MiB`;
 
 async function scenario(
   id: string,
-  seeds: [number, number, number],
+  seeds: number[],
   kill: boolean,
   expected: string,
   work: string,
@@ -144,7 +145,7 @@ async function scenario(
   const ideal = SIZE / (CONNECTIONS * RATE);
   for (let run = 1; run <= RUNS; run++) {
     const mirrors = await Promise.all(seeds.map((s) => startMirror(s)));
-    const killedSent = [0, 0, 0];
+    const killedSent = seeds.map(() => 0);
     try {
       const during = kill
         ? async (elapsedMs: number) => {
@@ -182,13 +183,14 @@ try {
   console.log(
     `${MB(SIZE)} from three mirrors at ${MB(RATE)}/s per connection, -c ${CONNECTIONS}: combined limit ${MB(CONNECTIONS * RATE)}/s, ideal ${ideal.toFixed(2)} s; ${RUNS} runs each`,
   );
+  const one = await scenario('one', [1], false, expected, work);
   const agree = await scenario('agree', [1, 1, 1], false, expected, work);
   const killed = await scenario('killed', [1, 1, 1], true, expected, work);
   const liar = await scenario('liar', [1, 99, 1], false, expected, work);
   const wall = (r: RunFigures[]): number => median(r.map((x) => x.wall)) ?? Number.NaN;
   const all = (r: RunFigures[]): boolean => r.every((x) => x.ok);
   const medianSent = (r: RunFigures[]): string =>
-    [0, 1, 2].map((i) => MB(median(r.map((x) => x.sent[i] ?? 0)) ?? 0)).join(' / ');
+    (r[0]?.sent ?? []).map((_, i) => MB(median(r.map((x) => x.sent[i] ?? 0)) ?? 0)).join(' / ');
   console.log(
     '\nscenario  median wall  vs ideal  target                    files   median bytes sent per mirror',
   );
@@ -196,6 +198,7 @@ try {
     console.log(
       `${id.padEnd(9)} ${wall(r).toFixed(2).padStart(8)} s  ${(wall(r) / ideal).toFixed(2).padStart(7)}x  ${target.padEnd(24)}  ${all(r) ? 'right' : 'WRONG'}   ${medianSent(r)}  ${met ? 'met' : 'NOT MET'}`,
     );
+  line('one', one, 'baseline (one server)', true);
   line('agree', agree, '≤ 1.1x ideal', wall(agree) <= 1.1 * ideal);
   line('killed', killed, '≤ agree + 1 s', wall(killed) <= wall(agree) + 1);
   const liarClean = liar.every((x) => x.ok && x.sources[1]?.bytes === 0);

@@ -13,7 +13,12 @@ import {
   type SourceLoad,
 } from '../src/engine/source-policy.js';
 
-const load = (live: number, cap = 16, usable = true): SourceLoad => ({ usable, cap, live });
+const load = (live: number, cap = 16, usable = true, ready = usable): SourceLoad => ({
+  usable,
+  ready,
+  cap,
+  live,
+});
 
 describe('fairShares', () => {
   it('splits the total evenly, earlier sources taking the remainder', () => {
@@ -45,6 +50,13 @@ describe('chooseSource and overShare', () => {
     assert.equal(overShare(0, shares, [load(6), load(0), load(0)]), true);
     assert.equal(overShare(0, shares, [load(3), load(2), load(2)]), false);
     assert.equal(overShare(1, shares, [load(6), load(0), load(0)]), false);
+  });
+  it('keeps the share of a source being checked, without giving it connections yet', () => {
+    const loads = [load(4), load(0, 16, true, false), load(0, 16, true, false)];
+    const shares = fairShares(12, loads);
+    assert.deepEqual(shares, [4, 4, 4]);
+    assert.equal(chooseSource(shares, loads), -1);
+    assert.equal(overShare(0, shares, [load(6), load(0, 16, true, false)]), false);
   });
   it('never chooses a source at its cap', () => {
     assert.equal(chooseSource([4, 4], [load(4), load(1, 1)]), -1);

@@ -174,7 +174,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   yields(source: Source): boolean {
     if (this.sources.length === 1) return source.state === 'dropped';
     if (source.state === 'dropped') return true;
-    const loads = sourceLoads(this.sources, performance.now());
+    const loads = sourceLoads(this.sources, performance.now(), this.#total());
     return overShare(source.index, fairShares(this.#total(), loads), loads);
   }
 
@@ -240,7 +240,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     this.#checkNewSources();
     const now = performance.now();
     while (this.#live < this.#total() && this.scheduler.hasWork()) {
-      const loads = sourceLoads(this.sources, now);
+      const loads = sourceLoads(this.sources, now, this.#total());
       const i = chooseSource(fairShares(this.#total(), loads), loads);
       if (i < 0) break;
       this.#spawn(this.sources[i]!);

@@ -12,8 +12,10 @@ export const SOURCE_FAILURE_LIMIT = 3;
 
 /** What the connection split needs to know about one source. */
 export interface SourceLoad {
-  /** Verified and not dropped: it may get connections. */
+  /** Not dropped: it has a share of the connections (kept for it while it is being checked). */
   usable: boolean;
+  /** Checked and in use: it may get connections now. */
+  ready: boolean;
   /** Connections it may have now (its governor's target: ramp, measured per-client limit). */
   cap: number;
   /** Connections working for it now. */
@@ -23,7 +25,8 @@ export interface SourceLoad {
 /**
  * The connections each source should have, `total` in all: an even split over the usable
  * sources (earlier sources get the remainder), none above its cap; what a capped source cannot
- * take goes to the others.
+ * take goes to the others. A source still being checked has its share kept for it, so the
+ * first source does not open connections that would have to leave a moment later.
  */
 export function fairShares(total: number, sources: readonly SourceLoad[]): number[] {
   const shares = sources.map(() => 0);
@@ -52,7 +55,7 @@ export function chooseSource(shares: readonly number[], sources: readonly Source
   let bestGap = 0;
   sources.forEach((s, i) => {
     const gap = (shares[i] ?? 0) - s.live;
-    if (s.usable && s.live < s.cap && gap > bestGap) {
+    if (s.ready && s.live < s.cap && gap > bestGap) {
       best = i;
       bestGap = gap;
     }
@@ -68,7 +71,7 @@ export function overShare(
 ): boolean {
   const mine = sources[index];
   if (!mine || mine.live <= (shares[index] ?? 0)) return false;
-  return sources.some((s, i) => i !== index && s.usable && s.live < (shares[i] ?? 0));
+  return sources.some((s, i) => i !== index && s.ready && s.live < (shares[i] ?? 0));
 }
 
 /** The verdict on sample bytes several sources served for the same range. */

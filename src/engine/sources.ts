@@ -89,10 +89,16 @@ export function makeSources(
 }
 
 /** The loads fairShares() and chooseSource() look at. */
-export function sourceLoads(sources: readonly Source[], now: number): SourceLoad[] {
+export function sourceLoads(
+  sources: readonly Source[],
+  now: number,
+  total: number,
+): SourceLoad[] {
   return sources.map((s) => ({
-    usable: s.state === 'active',
-    cap: s.state === 'active' ? s.governor.target(now) : 0,
+    usable: s.state !== 'dropped',
+    ready: s.state === 'active',
+    // Before its first answer a source's limits are unknown: a share of the total is kept.
+    cap: s.state === 'active' ? s.governor.target(now) : s.state === 'dropped' ? 0 : total,
     live: s.live,
   }));
 }

@@ -132,10 +132,8 @@ async function workLoop(
       refusals = 0;
     } catch (err) {
       if (seg.pos > before) seg.failures = 0;
-      if (fetch.started) {
-        refusals = 0;
-        source.failuresInARow = 0;
-      }
+      // An answer cut short still counts against its source (a dying mirror cuts them all).
+      if (fetch.started) refusals = 0;
       error = toQgetError(err, info.finalUrl);
       if (!(error instanceof AbortError)) resources.lastError = error.message;
       step = onFetchError(host, source, error, seg, fetch, before);
