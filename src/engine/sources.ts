@@ -89,11 +89,7 @@ export function makeSources(
 }
 
 /** The loads fairShares() and chooseSource() look at. */
-export function sourceLoads(
-  sources: readonly Source[],
-  now: number,
-  total: number,
-): SourceLoad[] {
+export function sourceLoads(sources: readonly Source[], now: number, total: number): SourceLoad[] {
   return sources.map((s) => ({
     usable: s.state !== 'dropped',
     ready: s.state === 'active',
