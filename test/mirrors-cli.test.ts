@@ -121,6 +121,11 @@ describe('mirrors in the daemon', () => {
       [a!.fileUrl, b!.fileUrl, c!.fileUrl],
     );
     assert.ok(seen.reduce((n, s) => n + Number(s.connections), 0) <= 6);
+    const uris = (await aria2.call('getUris', gid)) as { uri: string; status: string }[];
+    assert.deepEqual(
+      uris.map((u) => u.status),
+      ['used', 'used', 'used'],
+    );
     await reach(aria2, gid, 'complete', 60_000);
     await assertFileEquals(join(dir, 'm.bin'), content);
   });

@@ -81,9 +81,11 @@ export function fileEntries(src: StatusSource): Record<string, unknown>[] {
 
 export function uriEntries(src: StatusSource): Record<string, string>[] {
   // The first URI is the one qget downloads from; aria2 marks URIs it has tried as "used".
+  const running = src.status !== 'waiting' && src.status !== 'paused';
   return src.uris.map((uri, i) => ({
     uri,
-    status: i === 0 && src.status !== 'waiting' && src.status !== 'paused' ? 'used' : 'waiting',
+    // Mirrors in use (several URIs) are used too.
+    status: running && (i === 0 || src.servers?.some((s) => s.uri === uri)) ? 'used' : 'waiting',
   }));
 }
 
