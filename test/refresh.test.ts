@@ -73,7 +73,15 @@ describe('link refresh', () => {
     const run = await runCli(['--refresh', fresh.fileUrl, '-o', out], dir);
     assert.equal(run.code, 0, run.stderr);
     await assertFileEquals(out, content);
-    assert.ok(sent(fresh) < content.length - 2 * MiB, `${sent(fresh)} bytes sent`);
+    assert.doesNotMatch(run.stderr, /does not continue/);
+    // The sample, then ranges after those on disk: nothing starts over from byte 0.
+    assert.equal(fresh.requests[0]?.range, `bytes=0-${64 * KiB - 1}`);
+    assert.ok(
+      fresh.requests
+        .slice(1)
+        .every((r) => r.range !== undefined && !r.range.startsWith('bytes=0-')),
+      fresh.requests.map((r) => r.range).join(', '),
+    );
     const usage = await runCli(['--refresh', fresh.fileUrl], dir);
     assert.equal(usage.code, 2);
   });

@@ -283,7 +283,9 @@ export class SegmentedRound implements WorkerHost, RoundTick {
       .finally(() => {
         this.#live--;
         source.live--;
-        this.#fill();
+        // With mirrors a connection leaving for another source is replaced at once; alone,
+        // the next tick fills (as before mirrors).
+        if (this.sources.length > 1) this.#fill();
         if (this.#live === 0) this.#settle();
       });
   }
