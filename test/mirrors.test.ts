@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { qget } from '../src/index.js';
+import { ProgressState, qget } from '../src/index.js';
 import { makeContent, MiB } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
 import { waitFor } from './helpers/wait.js';
@@ -42,14 +42,23 @@ describe('mirrors', () => {
     const c = await serve({ content, ratePerConnection: rate, etag: '"c"' });
     const out = join(await tempDir(), 'out.bin');
     const warnings: string[] = [];
+    // Progress tells the connections of each source.
+    let perSource: number[] = [];
+    const progress = new ProgressState({
+      onDownloadProgress: (p) => {
+        if (p.sourceConnections.every((n) => n > 0)) perSource = [...p.sourceConnections];
+      },
+    });
     const result = await qget(a.fileUrl, {
       filepath: out,
       mirrors: [b.fileUrl, c.fileUrl],
       maxConnections: 6,
+      progress,
       onWarning: (m) => warnings.push(m),
     });
     await assertFileEquals(out, content);
     assert.deepEqual(warnings, []);
+    assert.equal(perSource.length, 3, `connections per source seen: ${perSource}`);
     const sources = result.sources ?? [];
     assert.deepEqual(
       sources.map((s) => [s.url, s.state]),

@@ -204,6 +204,9 @@ export function engineOptions(
           connections: (n) => {
             progress.connections = n;
           },
+          sources: (n) => {
+            progress.sourceConnections = n;
+          },
           verify: (bytes, total) => progress.updateRewrite(bytes, total),
         }
       : {},

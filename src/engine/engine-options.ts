@@ -21,6 +21,8 @@ export interface EngineObserver {
   /** About ten times a second while transferring, and once at the end. */
   progress?(received: number, total: number | undefined): void;
   connections?(open: number): void;
+  /** With several sources: the connections transferring from each, about ten times a second. */
+  sources?(open: number[]): void;
   verify?(bytes: number, total: number): void;
   phase?(phase: EnginePhase): void;
 }

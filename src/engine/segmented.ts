@@ -157,6 +157,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
         s.governor.onTransfer(n);
         s.maxConnections = Math.max(s.maxConnections, n);
       }
+      this.transfer.run.observer.sources?.(this.sources.map((s) => counts.get(s) ?? 0));
     }
     this.#checkPieces();
     this.#fill();
