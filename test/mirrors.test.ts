@@ -181,6 +181,24 @@ describe('mirrors', () => {
     assert.equal(result.sources?.[2]?.state, 'active');
   });
 
+  it('drops a mirror far slower than the others', async () => {
+    const content = makeContent(20 * MiB, 38);
+    const a = await serve({ content, ratePerConnection: 1 * MiB });
+    const slow = await serve({ content, ratePerConnection: 48 * 1024 });
+    const c = await serve({ content, ratePerConnection: 1 * MiB });
+    const out = join(await tempDir(), 'out.bin');
+    const warnings: string[] = [];
+    const result = await qget(a.fileUrl, {
+      filepath: out,
+      mirrors: [slow.fileUrl, c.fileUrl],
+      maxConnections: 6,
+      onWarning: (m) => warnings.push(m),
+    });
+    await assertFileEquals(out, content);
+    assert.equal(result.sources?.[1]?.state, 'dropped');
+    assert.match(warnings.join('\n'), /far slower than the others/);
+  });
+
   it('goes on with a mirror when the first URL does not answer', async () => {
     const content = makeContent(2 * MiB, 36);
     const dead = await serve({ content });

@@ -5,6 +5,7 @@ import {
   chooseSource,
   decideSourceFailure,
   fairShares,
+  farSlower,
   judgeSamples,
   overShare,
   SAMPLE_BYTES,
@@ -108,6 +109,19 @@ describe('decideSourceFailure', () => {
     for (const action of ['stop', 'reconnect', 'wait'] as const) {
       assert.equal(decideSourceFailure({ ...facts, action, failuresInARow: 9 }), 'keep', action);
     }
+  });
+});
+
+describe('farSlower', () => {
+  it('is under a tenth of the fastest other source, per connection', () => {
+    assert.equal(farSlower(50, [1000, 600]), true);
+    assert.equal(farSlower(150, [1000, 600]), false);
+    assert.equal(farSlower(0, [1000]), true);
+  });
+  it('says nothing while unmeasured', () => {
+    assert.equal(farSlower(undefined, [1000]), false);
+    assert.equal(farSlower(5, [undefined]), false);
+    assert.equal(farSlower(5, []), false);
   });
 });
 

@@ -18,7 +18,14 @@ import { CRAWL_FRACTION, rateLimit, requestCap, SegmentScheduler } from './sched
 import { PieceVerifier } from './pieces.js';
 import { type ByteRange, median, missingRanges, sumRanges } from './segment-plan.js';
 import { checkSources } from './source-check.js';
-import { chooseSource, fairShares, overShare, sampleRange } from './source-policy.js';
+import {
+  chooseSource,
+  fairShares,
+  farSlower,
+  overShare,
+  SLOW_SOURCE_MS,
+  sampleRange,
+} from './source-policy.js';
 import { makeSources, type Source, sourceLoads } from './sources.js';
 import type { RoundTick } from './ticker.js';
 import type { Transfer } from './transfer.js';
@@ -148,10 +155,14 @@ export class SegmentedRound implements WorkerHost, RoundTick {
       this.sources[0]!.maxConnections = Math.max(this.sources[0]!.maxConnections, transferring);
     } else {
       const counts = new Map<Source, number>();
+      const speeds = new Map<Source, number>();
       for (const w of this.workers) {
-        if (w.source && w.fetch?.transferring)
-          counts.set(w.source, (counts.get(w.source) ?? 0) + 1);
+        if (!w.source || !w.fetch?.transferring) continue;
+        counts.set(w.source, (counts.get(w.source) ?? 0) + 1);
+        const speed = w.fetch.segment.speed;
+        if (speed !== undefined) speeds.set(w.source, (speeds.get(w.source) ?? 0) + speed);
       }
+      this.#dropSlowSources(counts, speeds);
       for (const s of this.sources) {
         const n = counts.get(s) ?? 0;
         s.governor.onTransfer(n);
@@ -161,6 +172,33 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     }
     this.#checkPieces();
     this.#fill();
+  }
+
+  /**
+   * A source far slower per connection than the fastest other one for SLOW_SOURCE_MS is dropped:
+   * its connections do better at the others (stealing alone would keep some of them crawling).
+   */
+  #dropSlowSources(counts: Map<Source, number>, speeds: Map<Source, number>): void {
+    if (this.rated()) return;
+    const now = performance.now();
+    const perConnection = (s: Source): number | undefined => {
+      const n = counts.get(s) ?? 0;
+      const total = speeds.get(s);
+      return n > 0 && total !== undefined ? total / n : undefined;
+    };
+    const active = this.sources.filter((s) => s.state === 'active');
+    for (const s of active) {
+      const others = active.filter((o) => o !== s).map(perConnection);
+      if (!farSlower(perConnection(s), others)) {
+        s.slowSince = undefined;
+        continue;
+      }
+      s.slowSince ??= now;
+      if (now - s.slowSince >= SLOW_SOURCE_MS && this.othersUsable(s)) {
+        const kib = Math.round((perConnection(s) ?? 0) / 1024);
+        this.drop(s, `far slower than the others (${kib} KiB/s per connection)`);
+      }
+    }
   }
 
   /** Verify the pieces on disk; a bad one is fetched again (new work for the connections). */

@@ -151,6 +151,23 @@ export function decideSourceFailure(facts: SourceFailureFacts): 'keep' | 'drop' 
   }
 }
 
+/** A source this much slower per connection than the fastest other one… */
+export const SLOW_SOURCE_FRACTION = 0.1;
+/** …for this long (ms) is dropped as far slower than the others. */
+export const SLOW_SOURCE_MS = 3000;
+
+/**
+ * Whether a source is far slower than the others: its speed per transferring connection under
+ * SLOW_SOURCE_FRACTION of the fastest other source's (bytes/s, undefined: not measured).
+ */
+export function farSlower(
+  mine: number | undefined,
+  others: readonly (number | undefined)[],
+): boolean {
+  const best = Math.max(0, ...others.filter((s): s is number => s !== undefined));
+  return mine !== undefined && best > 0 && mine < SLOW_SOURCE_FRACTION * best;
+}
+
 /** Whether an error action counts as a failure of the source (not a stop, crawl or refusal). */
 export function countsAgainstSource(action: FailureAction): boolean {
   return action !== 'stop' && action !== 'reconnect' && action !== 'wait';

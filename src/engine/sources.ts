@@ -31,6 +31,8 @@ export class Source {
   maxConnections = 0;
   /** Why it was dropped. */
   error: string | undefined;
+  /** Since when it has been far slower than the others (source-policy.ts farSlower). */
+  slowSince: number | undefined;
 
   constructor(index: number, url: string, governor: ConnectionGovernor, info?: ResourceInfo) {
     this.index = index;
