@@ -182,9 +182,10 @@ describe('mirrors', () => {
   });
 
   it('drops a mirror far slower than the others', async () => {
-    const content = makeContent(20 * MiB, 38);
+    // Its 64 KiB sample takes 2 s; then 3 s under a tenth of the others' speed.
+    const content = makeContent(40 * MiB, 38);
     const a = await serve({ content, ratePerConnection: 1 * MiB });
-    const slow = await serve({ content, ratePerConnection: 48 * 1024 });
+    const slow = await serve({ content, ratePerConnection: 32 * 1024 });
     const c = await serve({ content, ratePerConnection: 1 * MiB });
     const out = join(await tempDir(), 'out.bin');
     const warnings: string[] = [];

@@ -188,8 +188,11 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     };
     const active = this.sources.filter((s) => s.state === 'active');
     for (const s of active) {
-      const others = active.filter((o) => o !== s).map(perConnection);
-      if (!farSlower(perConnection(s), others)) {
+      const mine = perConnection(s);
+      // Unmeasured (between requests, a fresh socket) keeps the clock: a crawler's reconnects
+      // must not reset it.
+      if (mine === undefined) continue;
+      if (!farSlower(mine, active.filter((o) => o !== s).map(perConnection))) {
         s.slowSince = undefined;
         continue;
       }
@@ -295,6 +298,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     if (!range) return;
     this.#checking = true;
     const onDisk = this.sources.filter((s) => s.state === 'active');
+    for (const s of pending) s.checkingSince = performance.now();
     const check = checkSources(
       this.transfer,
       this.part,
@@ -303,6 +307,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
       onDisk,
       pending,
       (s, reason) => this.drop(s, reason),
+      () => this.#fill(),
     );
     check
       .catch((err) => this.transfer.stop(toQgetError(err, this.info.finalUrl)))

@@ -37,9 +37,11 @@ export interface Sample {
 }
 
 /**
- * Check `candidates` against the bytes `[start, end)` on disk, which came from `onDisk`.
- * Agreeing sources become active; the others are dropped through `drop`. Throws
- * SourceOutvotedError when the sources agreeing among themselves outnumber those of the disk.
+ * Check `candidates` against the bytes `[start, end)` on disk, which came from `onDisk`. A
+ * source whose sample equals them is active at once (`ready` is told, to give it connections);
+ * one that differs is held (no share kept for it) until every sample is in, then the vote:
+ * the differing ones are dropped through `drop`, or SourceOutvotedError is thrown when the
+ * sources agreeing among themselves outnumber those of the disk.
  */
 export async function checkSources(
   transfer: Transfer,
@@ -49,9 +51,13 @@ export async function checkSources(
   onDisk: readonly Source[],
   candidates: readonly Source[],
   drop: (source: Source, reason: string) => void,
+  ready: () => void,
 ): Promise<void> {
   for (const s of candidates) s.state = 'checking';
   const [start, end] = range;
+  const disk = createHash('sha256')
+    .update(await part.read(start, end - start))
+    .digest('hex');
   const samples = await Promise.all(
     candidates.map((s) =>
       fetchSample(
@@ -61,17 +67,27 @@ export async function checkSources(
         start,
         end,
         AbortSignal.any([transfer.round.signal, s.dropped.signal]),
-      ).catch((err: unknown) => {
-        if (transfer.run.abort.signal.aborted || transfer.stopping) return undefined;
-        drop(s, err instanceof SourceRefused ? err.message : toQgetError(err, s.url).message);
-        return undefined;
-      }),
+      ).then(
+        (sample) => {
+          if (sample.digest === disk && s.state === 'checking' && !transfer.stopping) {
+            s.info = sample.info;
+            s.state = 'active';
+            transfer.run.debug(`${redactUrl(s.url)} serves the same bytes: in use`);
+            ready();
+          } else {
+            s.held = true;
+          }
+          return sample;
+        },
+        (err: unknown) => {
+          if (transfer.run.abort.signal.aborted || transfer.stopping) return undefined;
+          drop(s, err instanceof SourceRefused ? err.message : toQgetError(err, s.url).message);
+          return undefined;
+        },
+      ),
     ),
   );
   if (transfer.stopping) return;
-  const disk = createHash('sha256')
-    .update(await part.read(start, end - start))
-    .digest('hex');
   const verdict = judgeSamples([disk, ...samples.map((s) => s?.digest)]);
   if (verdict.losers.includes(0)) {
     const losers = [...onDisk.map((s) => s.url)];
@@ -82,14 +98,9 @@ export async function checkSources(
   }
   samples.forEach((sample, i) => {
     const s = candidates[i]!;
-    if (!sample || s.state !== 'checking') return;
-    if (sample.digest !== disk) {
+    if (sample && s.state === 'checking' && sample.digest !== disk) {
       drop(s, `serves other bytes than the other sources at ${start}-${end - 1}`);
-      return;
     }
-    s.info = sample.info;
-    s.state = 'active';
-    transfer.run.debug(`${redactUrl(s.url)} serves the same bytes: in use`);
   });
 }
 

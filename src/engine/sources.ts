@@ -33,6 +33,10 @@ export class Source {
   error: string | undefined;
   /** Since when it has been far slower than the others (source-policy.ts farSlower). */
   slowSince: number | undefined;
+  /** Its sample differs from the bytes on disk: waiting for the vote, no share kept for it. */
+  held = false;
+  /** When its check started (a share is kept for it only for a while). */
+  checkingSince: number | undefined;
 
   constructor(index: number, url: string, governor: ConnectionGovernor, info?: ResourceInfo) {
     this.index = index;
@@ -90,10 +94,17 @@ export function makeSources(
   return sources;
 }
 
+/** A share is kept for a source being checked this long at most (a slow sample). */
+const KEEP_SHARE_MS = 1000;
+
+function checkingLong(s: Source, now: number): boolean {
+  return s.state === 'checking' && now - (s.checkingSince ?? now) > KEEP_SHARE_MS;
+}
+
 /** The loads fairShares() and chooseSource() look at. */
 export function sourceLoads(sources: readonly Source[], now: number, total: number): SourceLoad[] {
   return sources.map((s) => ({
-    usable: s.state !== 'dropped',
+    usable: s.state !== 'dropped' && !s.held && !checkingLong(s, now),
     ready: s.state === 'active',
     // Before its first answer a source's limits are unknown: a share of the total is kept.
     cap: s.state === 'active' ? s.governor.target(now) : s.state === 'dropped' ? 0 : total,
