@@ -1,6 +1,13 @@
 // The public API of the package: only re-exports.
 
-export { DEFAULT_USER_AGENT, qget, type QgetOptions, type QgetResult } from './api/qget.js';
+export {
+  DEFAULT_USER_AGENT,
+  qget,
+  qgetMetalink,
+  type QgetOptions,
+  type QgetResult,
+} from './api/qget.js';
+export { type MetalinkFile, parseMetalink } from './engine/metalink.js';
 export { redactUrl, redactUrls } from './net/credentials.js';
 export type { ProxyByScheme } from './net/proxy.js';
 export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';
@@ -27,6 +34,7 @@ export {
 } from './errors.js';
 export type { ResourceInfo } from './engine/resource.js';
 export { type StatePaths, statePaths } from './engine/state-paths.js';
+export type { SourceReport } from './engine/engine-options.js';
 export { parseHeaderLines } from './net/headers.js';
 export { formatBytes, formatDuration, humanReadable, parseSize } from './units.js';
 export { parseChecksum, type ChecksumSpec, type ChecksumAlgorithm } from './engine/checksum.js';

@@ -113,6 +113,11 @@ describe('renderBar', () => {
     connections: 16,
   };
 
+  it('shows the connections per source with mirrors', () => {
+    assert.match(renderBar({ ...info, perSource: [4, 4, 3] }, 120), / 4\+4\+3 conn/);
+    assert.match(renderBar({ ...info, perSource: [16] }, 120), / 16 conn/);
+  });
+
   it('fits every width from 1 to 200, and keeps the speed and ETA from 30 columns', () => {
     for (const i of [info, { ...info, total: undefined }, { ...info, name: '日本語'.repeat(20) }]) {
       for (let columns = 1; columns <= 200; columns++) {

@@ -78,6 +78,8 @@ export class DownloadRunner {
   #run: Promise<void> | undefined;
   #abort: AbortController | undefined;
   #job: DownloadJob | undefined;
+  /** The sources of the last run to a file, as it ended. */
+  #sources: JobSnapshot['sources'];
   #stopRequested = false;
   #startAfterStop = false;
 
@@ -126,6 +128,11 @@ export class DownloadRunner {
 
   snapshot(): JobSnapshot | undefined {
     return this.#job?.snapshot();
+  }
+
+  /** The sources of the run under way (else of the last one), with their connections. */
+  get sources(): JobSnapshot['sources'] {
+    return this.#job?.snapshot().sources ?? this.#sources;
   }
 
   join(timeoutSeconds?: number): Promise<void> {
@@ -241,6 +248,7 @@ export class DownloadRunner {
       lease?.release();
       await this.#hooks.saveCookies();
       this.#stopSpeedTimer();
+      this.#sources = this.#job?.snapshot().sources ?? this.#sources;
       this.#job = undefined;
       this.#abort = undefined;
       this.#alive = false;

@@ -6,6 +6,8 @@ import type { QgetOptions } from './qget.js';
 /** Options passed through to the engine unchanged (see QgetOptions). */
 export type EnginePassThrough = Pick<
   QgetOptions,
+  | 'mirrors'
+  | 'refresh'
   | 'headers'
   | 'userAgent'
   | 'checksum'

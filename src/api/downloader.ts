@@ -172,7 +172,8 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   set url(value: string) {
     this.#assertStopped('url');
     this.#url = checkUrl(value);
-    // The name the server gave was for the old URL.
+    // The server's name was for the old URL; a .part goes on if it serves it (link refresh).
+    this.#base.refresh = true;
     this.#resolvedPath = undefined;
     this.emit('url-changed', this);
   }
@@ -278,12 +279,14 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.speed;
   }
 
-  /**
-   * While a download to a file runs: the byte ranges confirmed on disk, and each connection
-   * with the range it works on, its speed and its last error. Undefined otherwise.
-   */
+  /** While a download to a file runs: ranges on disk, each connection's range, speed, error. */
   segments(): DownloadSegments | undefined {
     return this.#runner.snapshot();
+  }
+
+  /** With mirrors: each source (URL, state, connections now and at most, bytes, error). */
+  get sources(): DownloadSegments['sources'] {
+    return this.#runner.sources;
   }
 
   /** A download is running (from start() until it has paused, failed or completed). */
@@ -306,10 +309,7 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     return this.#runner.lastError;
   }
 
-  /**
-   * The URL that served the last complete file download (after redirects); null until one
-   * completes (and for a Writable).
-   */
+  /** The URL that served the last complete file download (after redirects), else null. */
   get finalUrl(): string | null {
     return this.#runner.finalUrl;
   }
@@ -331,10 +331,7 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     this.#runner.stop();
   }
 
-  /**
-   * Resolves when the running download stops for any reason (check `state`), or after
-   * `timeoutSeconds`. Never rejects.
-   */
+  /** Resolves when the running download stops (check `state`) or after `timeoutSeconds`. */
   join(timeoutSeconds?: number): Promise<void> {
     return this.#runner.join(timeoutSeconds);
   }

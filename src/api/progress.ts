@@ -15,6 +15,8 @@ export class ProgressState {
   rewriteBytes = 0;
   /** Connections transferring right now. */
   connections = 0;
+  /** With mirrors: the connections transferring right now from each source, in order. */
+  sourceConnections: number[] = [];
   /** Where the file will be, once the server has answered. */
   path: string | undefined;
   onDownloadProgress: ProgressCallback | undefined;

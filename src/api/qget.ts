@@ -1,12 +1,16 @@
 // The one-call API of the Python qget, in TypeScript: validated options in, a Promise of the
 // result out. Everything else lives in the engine.
 
+import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/download-job.js';
 import { parseChecksum } from '../engine/checksum.js';
+import { sanitizeFilename } from '../engine/filename.js';
+import { parseMetalink } from '../engine/metalink.js';
+import { MetalinkAnswer } from '../engine/metalink-answer.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
-import { MAX_REDIRECTS } from '../net/client.js';
+import { MAX_REDIRECTS, parseHttpUrl } from '../net/client.js';
 import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
@@ -20,6 +24,19 @@ import { Cookies, loadCookies, newSession, saveCookies, tlsOptions } from './ses
 export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
 
 export interface QgetOptions {
+  /**
+   * Other URLs of the same file (mirrors): used at once beside `url`, each once its first answer
+   * has the same size and its bytes of a range already downloaded are the same; a source that
+   * disagrees or fails is dropped (one warning) and its ranges go to the others. `maxConnections`
+   * is the total over all sources.
+   */
+  mirrors?: readonly string[] | undefined;
+  /**
+   * Link refresh: a `.part` saved from another URL (an expired link) is continued from `url`
+   * when `url` serves the same file (same size, 64 KiB on disk compared byte for byte); else
+   * the download starts over. Default false: another URL's `.part` is discarded.
+   */
+  refresh?: boolean | undefined;
   /** Output path. Default: the name the server gives, in `dir` (or the working directory). */
   filepath?: string | undefined;
   /** Folder for a server-named output file. */
@@ -118,6 +135,18 @@ function headerValue(name: string, value: string | undefined, fallback: string):
   return value;
 }
 
+/** The `mirrors` option: http(s) URLs (each parsed as `url` is). */
+function checkMirrors(mirrors: readonly string[] | undefined): string[] | undefined {
+  if (mirrors === undefined) return undefined;
+  if (!Array.isArray(mirrors) || mirrors.some((m) => typeof m !== 'string')) {
+    throw new InvalidOptionError(
+      `Expected \`mirrors\` to be an array of URLs, got ${JSON.stringify(mirrors)}`,
+    );
+  }
+  for (const m of mirrors) parseHttpUrl(m);
+  return [...mirrors];
+}
+
 /** Turn public options into the engine's, with defaults and InvalidOptionErrors (checks.ts). */
 export function engineOptions(
   url: string,
@@ -136,6 +165,8 @@ export function engineOptions(
   const progress = options.progress;
   return {
     url,
+    mirrors: checkMirrors(options.mirrors),
+    refresh: options.refresh === true,
     output: options.filepath,
     dir: options.dir,
     override: options.override ?? false,
@@ -173,6 +204,9 @@ export function engineOptions(
           connections: (n) => {
             progress.connections = n;
           },
+          sources: (n) => {
+            progress.sourceConnections = n;
+          },
           verify: (bytes, total) => progress.updateRewrite(bytes, total),
         }
       : {},
@@ -185,8 +219,56 @@ export function engineOptions(
  * leaves a `.part` and its state for the next call to continue.
  */
 export async function qget(url: string, options: QgetOptions = {}): Promise<QgetResult> {
+  try {
+    return await runJob(url, options, { followMetalink: true });
+  } catch (err) {
+    if (!(err instanceof MetalinkAnswer)) throw err;
+    // A Metalink document (application/metalink4+xml): the files it names, from its sources.
+    const [first] = await qgetMetalink(err.xml, options);
+    return first!;
+  }
+}
+
+/**
+ * Download the files a Metalink document names (RFC 5854 `.meta4` or v3 `.metalink`, its text):
+ * each from its URLs at once (the first as `url`, the others as mirrors), verified by its
+ * whole-file hash (sha-256 preferred) and its piece hashes as pieces land. Saved as `filepath`
+ * when the document names one file and it is given, else under its name in `dir`. Resolves with
+ * one result per file, in the document's order; the first failure rejects.
+ */
+export async function qgetMetalink(xml: string, options: QgetOptions = {}): Promise<QgetResult[]> {
+  const files = await parseMetalink(xml);
+  const results: QgetResult[] = [];
+  for (const f of files) {
+    const [first, ...rest] = f.urls.map((u) => u.url);
+    if (first === undefined) {
+      throw new InvalidOptionError(`the Metalink document gives no http(s) URL for ${f.name}`);
+    }
+    const filepath =
+      files.length === 1 && options.filepath !== undefined
+        ? options.filepath
+        : join(options.dir ?? '.', sanitizeFilename(f.name));
+    const mirrors = [...rest, ...(options.mirrors ?? [])];
+    const pieces =
+      f.pieces &&
+      f.size !== undefined &&
+      f.pieces.hashes.length === Math.ceil(f.size / f.pieces.length)
+        ? f.pieces
+        : undefined;
+    const extra: Partial<EngineOptions> = { pieces };
+    if (options.checksum === undefined && f.hash) extra.checksum = f.hash;
+    results.push(await runJob(first, { ...options, filepath, mirrors }, extra));
+  }
+  return results;
+}
+
+async function runJob(
+  url: string,
+  options: QgetOptions,
+  extra: Partial<EngineOptions>,
+): Promise<QgetResult> {
   const cookies = new Cookies();
-  const engine = engineOptions(url, options, newSession(url, options, cookies));
+  const engine = { ...engineOptions(url, options, newSession(url, options, cookies)), ...extra };
   await loadCookies(options, cookies);
   let result: QgetResult;
   try {

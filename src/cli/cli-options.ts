@@ -18,6 +18,12 @@ export interface CliOptions extends DaemonCliOptions {
   tmp?: string;
   debug: boolean;
   header: string[];
+  /** --mirror: other URLs of the one file given. */
+  mirror: string[];
+  /** -M: a Metalink document's path. */
+  metalink?: string;
+  /** --refresh: the new URL of -o's interrupted download. */
+  refresh?: string;
   userAgent?: string;
   checksum?: string;
   timeout: number;
@@ -88,6 +94,7 @@ export function toDownloaderOptions(
     // that URL here too.
     path: opts.output,
     checksum: opts.checksum,
+    ...(opts.refresh !== undefined ? { refresh: true } : {}),
     dirPath: opts.dir,
     override: opts.force,
     maxConnections: opts.connections,
@@ -112,6 +119,8 @@ export function toLibraryOptions(opts: CliOptions, headers: Record<string, strin
   return {
     filepath: opts.output,
     dir: opts.dir,
+    ...(opts.mirror.length > 0 ? { mirrors: opts.mirror } : {}),
+    ...(opts.refresh !== undefined ? { refresh: true } : {}),
     override: opts.force,
     maxConnections: opts.connections,
     connectionTestSec: opts.test,

@@ -1,6 +1,6 @@
 // `-i FILE` (or `-` for standard input): aria2's input-file format, so a list written for
 // aria2c (or a qget daemon session) works as it is. One URI line per download (TAB-separated
-// mirrors: the first is used), optionally followed by indented ` out=NAME` / ` dir=DIR` lines;
+// URIs: the first, then its mirrors), optionally followed by indented ` out=NAME` / ` dir=DIR` lines;
 // `#` starts a comment.
 
 import { readFile } from 'node:fs/promises';
@@ -9,6 +9,8 @@ import { parseSession } from '../rpc/session.js';
 
 export interface InputEntry {
   url: string;
+  /** Other URLs of the same file (TAB-separated on its line). */
+  mirrors?: string[];
   /** File name (aria2's `out`). */
   out?: string;
   /** Folder (aria2's `dir`). */
@@ -25,6 +27,7 @@ export function parseInputList(content: string): InputEntry[] {
     const url = uris[0];
     if (url === undefined) return [];
     const entry: InputEntry = { url };
+    if (uris.length > 1) entry.mirrors = uris.slice(1);
     for (const [key, value] of options) {
       if (key === 'out') entry.out = value;
       if (key === 'dir') entry.dir = value;

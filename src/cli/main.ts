@@ -1,8 +1,10 @@
 // The `qget` command: parse the command line, run the download through the public API, show
 // progress, and turn the outcome into one sentence and a documented exit code.
 
+import { readFile } from 'node:fs/promises';
 import { setFlagsFromString } from 'node:v8';
 import { Command, CommanderError, InvalidArgumentError, Option } from 'commander';
+import type { QgetOptions } from '../index.js';
 import type { InputEntry } from './input-file.js';
 import {
   bytesArg,
@@ -55,6 +57,20 @@ export function buildProgram(): Command {
     .option('--part <mib>', 'largest range asked for in one request, in MiB (0 = no limit)', mibArg)
     .option('--tmp <dir>', 'folder for the .part file and its resume state')
     .option('-H, --header <header>', 'extra request header "Name: value" (repeatable)', collect, [])
+    .option(
+      '--mirror <url>',
+      'another URL of the same file, used at once once its bytes agree (repeatable; -c is the total)',
+      collect,
+      [],
+    )
+    .option(
+      '-M, --metalink <file>',
+      'download the file(s) a Metalink document (.meta4, .metalink) names, from all its URLs',
+    )
+    .option(
+      '--refresh <url>',
+      "continue -o's interrupted download from this new URL (an expired link) if it serves the same file",
+    )
     .option('-U, --user-agent <string>', 'the User-Agent header (default qget/<version>)')
     .option('--checksum <algo=hex>', 'verify before saving: sha256=<hex> (also sha1, sha512, md5)')
     .option(
@@ -150,6 +166,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   let opts: CliOptions;
   let headers: Record<string, string>;
   let entries: InputEntry[] = [];
+  let metalink: string | undefined;
   try {
     program.parse(noProxyArgs(argv), { from: 'user' });
     opts = program.opts<CliOptions>();
@@ -168,12 +185,37 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
       });
       urls.push(...entries.map((e) => e.url));
     }
-    if (urls.length === 0) throw new InvalidArgumentError('no URL given (see qget --help).');
+    if (opts.metalink !== undefined) {
+      if (urls.length > 0 || opts.inputFile !== undefined || opts.refresh !== undefined) {
+        throw new InvalidArgumentError('-M <file> names the downloads: no URL, -i or --refresh.');
+      }
+      const file = opts.metalink;
+      metalink = await readFile(file, 'utf8').catch((err: Error) => {
+        throw new InvalidArgumentError(`cannot read ${file}: ${err.message}`);
+      });
+    }
+    if (opts.refresh !== undefined) {
+      if (urls.length > 0 || opts.output === undefined) {
+        throw new InvalidArgumentError('--refresh <new-url> -o <file>: the new URL, no other.');
+      }
+      urls.push(opts.refresh);
+    }
+    if (urls.length === 0 && metalink === undefined) {
+      throw new InvalidArgumentError('no URL given (see qget --help).');
+    }
     const note = opts.debug ? (m: string) => io.stderr.write(`qget: ${m}\n`) : undefined;
     urls = urls.map((u) => withScheme(u, note));
-    entries = entries.map((e) => ({ ...e, url: withScheme(e.url) }));
+    entries = entries.map((e) => ({
+      ...e,
+      url: withScheme(e.url),
+      ...(e.mirrors ? { mirrors: e.mirrors.map((u) => withScheme(u)) } : {}),
+    }));
     if (urls.length > 1 && opts.output !== undefined) {
       throw new InvalidArgumentError('-o names one file: with several URLs use -d DIR instead.');
+    }
+    opts.mirror = opts.mirror.map((u) => withScheme(u));
+    if (opts.mirror.length > 0 && urls.length !== 1) {
+      throw new InvalidArgumentError('--mirror gives other URLs of one file: give one URL.');
     }
     if (urls.length > 1 && opts.checksum !== undefined) {
       throw new InvalidArgumentError('--checksum applies to one download: give one URL.');
@@ -201,6 +243,15 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     io.stderr.write(`qget: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.localIo;
   }
+  if (metalink !== undefined) {
+    const xml = metalink;
+    const [{ runSingle }, { qgetMetalink }] = await Promise.all([
+      import('./run-single.js'),
+      import('../index.js'),
+    ]);
+    const all = (_url: string, o: QgetOptions) => qgetMetalink(xml, o).then((r) => r.at(-1)!);
+    return runSingle('', toLibraryOptions(opts, headers), opts, io, all);
+  }
   if (opts.output === '-') {
     const { runToStdout } = await import('./run-stdout.js');
     return runToStdout(urls[0]!, toDownloaderOptions(opts, headers), opts, io);
@@ -212,7 +263,9 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
   }
   const { runMany } = await import('./run-many.js');
   // Command-line URLs first, then the list's (with their own out/dir).
-  const fromArgs = urls.slice(0, urls.length - entries.length).map((url) => ({ url }));
+  const fromArgs = urls
+    .slice(0, urls.length - entries.length)
+    .map((url) => (opts.mirror.length > 0 ? { url, mirrors: opts.mirror } : { url }));
   return runMany(
     [...fromArgs, ...entries],
     toDownloaderOptions(opts, headers),

@@ -23,6 +23,14 @@ export interface BarInfo {
   speed: number;
   eta: number | null;
   connections: number;
+  /** With mirrors: the connections of each source (shown as 4+4+4 conn). */
+  perSource?: readonly number[] | undefined;
+}
+
+/** `12 conn`, or per source with mirrors: `4+4+4 conn`. */
+function connsOf(info: BarInfo): string {
+  const per = info.perSource;
+  return per && per.length > 1 ? `${per.join('+')} conn` : `${info.connections} conn`;
 }
 
 const BAR_MAX = 24;
@@ -42,7 +50,7 @@ function bar(pct: number, width: number): string {
 export function renderBar(info: BarInfo, columns: number): string {
   const width = Math.max(1, columns - 1);
   const speed = `${formatBytes(info.speed)}/s`;
-  const conns = `${info.connections} conn`;
+  const conns = connsOf(info);
   if (info.total === undefined) {
     const tail = [formatBytes(info.bytes), speed, conns];
     for (let keep = tail.length; keep >= 2; keep--) {
@@ -109,6 +117,7 @@ export class ProgressView {
       speed: this.#meter.speed,
       eta: this.#meter.eta(bytes, total),
       connections: progress.connections,
+      perSource: progress.sourceConnections,
     };
     if (this.#o.tty) {
       this.#last = info;
@@ -140,7 +149,7 @@ export class ProgressView {
 /** The line printed every few seconds when standard error is not a terminal. */
 function plainLine(info: BarInfo): string {
   const speed = `${formatBytes(info.speed)}/s`;
-  const conns = `${info.connections} conn`;
+  const conns = connsOf(info);
   if (info.total === undefined) {
     return `${info.name}  ${formatBytes(info.bytes)}  ${speed}  ${conns}`;
   }

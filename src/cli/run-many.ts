@@ -46,11 +46,11 @@ export async function runMany(
     restartWait: cli.retryWait,
     downloadOptions,
   });
-  const downloads = entries.map(({ url, out, dir }) => {
-    if (out === undefined && dir === undefined) return manager.add(url);
+  const downloads = entries.map(({ url, out, dir, mirrors }) => {
+    if (out === undefined && dir === undefined && !mirrors) return manager.add(url);
     const folder =
       dir === undefined ? downloadOptions.dirPath : resolve(downloadOptions.dirPath ?? '.', dir);
-    const options: DownloaderOptions = { ...downloadOptions, dirPath: folder };
+    const options: DownloaderOptions = { ...downloadOptions, dirPath: folder, mirrors };
     if (out !== undefined) options.path = resolve(folder ?? '.', out);
     return manager.add(new Downloader(url, options));
   });

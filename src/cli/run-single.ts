@@ -21,6 +21,7 @@ export async function runSingle(
   options: QgetOptions,
   cli: CliOptions,
   io: Io,
+  download: (url: string, options: QgetOptions) => Promise<QgetResult> = qget,
 ): Promise<number> {
   const { view, progress } = progressOnStderr(io, cli.quiet);
   const controller = new AbortController();
@@ -42,7 +43,7 @@ export async function runSingle(
   try {
     for (;;) {
       try {
-        const result = await qget(url, {
+        const result = await download(url, {
           ...options,
           progress,
           signal: controller.signal,

@@ -245,6 +245,18 @@ export class LiveTable {
 }
 
 /** A JSON object for an event, for scripts. */
+/** One source of a download with mirrors: its connections now and at most, its bytes. */
+function sourceJson(s: NonNullable<Downloader['sources']>[number]): Record<string, unknown> {
+  return {
+    url: redactUrl(s.url),
+    state: s.state,
+    connections: s.live,
+    maxConnections: s.connections,
+    bytes: s.bytes,
+    ...(s.error === undefined ? {} : { error: s.error }),
+  };
+}
+
 export function eventJson(
   event: string,
   d: Downloader,
@@ -259,6 +271,7 @@ export function eventJson(
     size: d.size,
     downloaded: d.downloaded,
     speed: Math.round(d.speed),
+    ...(d.sources ? { sources: d.sources.map(sourceJson) } : {}),
     ...extra,
   });
 }

@@ -5,9 +5,10 @@
 // new Transfer per attempt (transfer.ts).
 
 import { resolve } from 'node:path';
-import { AbortError, FileExistsError, ResourceChangedError } from '../errors.js';
+import { AbortError, FileExistsError, LocalIoError, ResourceChangedError } from '../errors.js';
 import { parseHttpUrl, toQgetError } from '../net/client.js';
 import { ConnectionPool } from '../net/connection-pool.js';
+import { redactUrl } from '../net/credentials.js';
 import type { ConnectionGovernor } from './connection-governor.js';
 import type {
   DownloadResult,
@@ -18,12 +19,16 @@ import type {
 import { finish } from './finalize.js';
 import { OutputClaim } from './output-claim.js';
 import { type PartFile, pathExists } from './part-file.js';
-import { probe } from './probe.js';
+import { type ProbeResult, probe } from './probe.js';
+import { MetalinkAnswer, metalinkDocument } from './metalink-answer.js';
+import { adoptSaved } from './refresh.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
 import { PROBE_REQUEST, rateLimit, requestCap } from './scheduler.js';
 import { SegmentedRound } from './segmented.js';
 import { runSingleStream } from './single-stream.js';
+import { SourceOutvotedError } from './source-check.js';
+import { sourceReport } from './sources.js';
 import { Ticker, type Ticking } from './ticker.js';
 import { type Run, sharedController, Transfer } from './transfer.js';
 
@@ -57,6 +62,8 @@ export class DownloadJob {
   #size: number | undefined;
   /** This process's claim on the output (one writer per output), held until run() ends. */
   #claim: OutputClaim | undefined;
+  /** Sources whose bytes lost a vote of the sources (source-check.ts): not used again. */
+  readonly #excluded = new Set<string>();
 
   constructor(options: EngineOptions) {
     this.#o = options;
@@ -71,6 +78,7 @@ export class DownloadJob {
       warn: (message) => this.#warn(message),
       names: options.outputNames,
       owner: options.outputOwner ?? this,
+      refresh: options.refresh,
     });
   }
 
@@ -89,10 +97,21 @@ export class DownloadJob {
         speed: (seg ? seg.speed : undefined) ?? r.speed,
         transferring: r.fetch?.transferring ?? false,
         lastError: r.lastError,
+        source: r.source?.url,
       };
     });
     const done = mergeRanges(this.#transfer?.confirmed() ?? []);
-    return { size: this.#size, done, connections };
+    const mirrors = (this.#o.mirrors?.length ?? 0) > 0;
+    const sources = mirrors
+      ? this.#round?.sources.map((s) => ({ ...sourceReport(s), live: s.live }))
+      : undefined;
+    return { size: this.#size, done, connections, ...(sources ? { sources } : {}) };
+  }
+
+  /** The URLs to download from, in order: the URL, then the mirrors (less the outvoted). */
+  #candidates(): string[] {
+    const all = [...new Set([this.#o.url, ...(this.#o.mirrors ?? [])])];
+    return all.filter((u) => !this.#excluded.has(u));
   }
 
   async run(): Promise<DownloadResult> {
@@ -145,9 +164,14 @@ export class DownloadJob {
             connections: Math.max(1, ticker.maxTransferring),
             resumedBytes: done.resumed,
             connectionLimit: this.#governor?.limit,
+            ...(done.sources ? { sources: done.sources } : {}),
           };
         } catch (err) {
           if (!(err instanceof ResourceChangedError) || this.#abort.signal.aborted) throw err;
+          if (err instanceof SourceOutvotedError) {
+            for (const url of err.losers) this.#excluded.add(url);
+            this.#warn(err.message);
+          }
           if (restarts >= MAX_RESTARTS) {
             throw new ResourceChangedError(
               `the resource kept changing on the server (${restarts + 1} times); giving up`,
@@ -200,20 +224,51 @@ export class DownloadJob {
     ticker: Ticker,
     output: string | undefined,
     fresh: boolean,
-  ): Promise<{ path: string; size: number; finalUrl: string; resumed: number }> {
+  ): Promise<{
+    path: string;
+    size: number;
+    finalUrl: string;
+    resumed: number;
+    sources?: ReturnType<typeof sourceReport>[] | undefined;
+  }> {
     const store = this.#store;
     const transfer = new Transfer(run);
     this.#transfer = transfer;
     this.#observer.phase?.('connect');
     let resume = fresh ? undefined : await store.findSaved(output);
+    if (resume?.foreign) {
+      // Saved from another URL (link refresh): continued only if this URL serves those bytes.
+      resume = await adoptSaved(transfer, resume, this.#o.url, (m) => this.#warn(m));
+      fresh ||= resume === undefined;
+    }
     // At most the smallest segment (less when resuming or under a rate limit, see requestCap).
     const cap = Math.min(PROBE_REQUEST, requestCap(rateLimit(this.#o.limiters), 0));
-    let probed = await probe(transfer, resume, cap);
-    if (resume && !probed.response) {
-      this.#debug('the saved state no longer matches the server: starting over');
-      resume = undefined;
-      fresh = true;
-      probed = await probe(transfer, undefined, cap);
+    const candidates = this.#candidates();
+    let probed: ProbeResult | undefined;
+    let others: string[] = [];
+    for (let k = 0; probed === undefined; k++) {
+      const url = candidates[k]!;
+      if (url !== this.#o.url) resume = undefined;
+      others = candidates.filter((u) => u !== url);
+      try {
+        probed = await probe(transfer, resume, cap, url);
+        if (resume && !probed.response) {
+          this.#debug('the saved state no longer matches the server: starting over');
+          resume = undefined;
+          fresh = true;
+          probed = await probe(transfer, undefined, cap, url);
+        }
+      } catch (err) {
+        // The next source, when the first answers nothing usable (never on an abort or a local error).
+        const next = candidates[k + 1];
+        if (next === undefined || this.#abort.signal.aborted) throw err;
+        if (err instanceof AbortError || err instanceof LocalIoError) throw err;
+        this.#warn(`${redactUrl(url)}: ${(err as Error).message}; trying ${redactUrl(next)}`);
+      }
+    }
+    if (this.#o.followMetalink) {
+      const xml = await metalinkDocument(transfer, probed);
+      if (xml !== undefined) throw new MetalinkAnswer(xml, probed.info.finalUrl);
     }
     const info = probed.info;
     this.#size = info.size;
@@ -245,7 +300,7 @@ export class DownloadJob {
       } else if (!info.acceptRanges) {
         final = await runSingleStream(transfer, info, part, probed.response);
       } else {
-        const round = new SegmentedRound(transfer, info, part);
+        const round = new SegmentedRound(transfer, info, part, others);
         this.#round = round;
         this.#governor = round.governor;
         ticking.round = round;
@@ -273,7 +328,9 @@ export class DownloadJob {
       };
       const size = await finish(finished, path);
       this.#observer.phase?.('done');
-      return { path, size, finalUrl: final.finalUrl, resumed: current.resumed };
+      const sources =
+        this.#o.mirrors?.length && this.#round ? this.#round.sources.map(sourceReport) : undefined;
+      return { path, size, finalUrl: final.finalUrl, resumed: current.resumed, sources };
     } catch (err) {
       stopTicking();
       const error = toQgetError(err, info.finalUrl, this.#abort.signal);

@@ -8,6 +8,7 @@ import type { HttpSession } from '../net/session.js';
 import type { TlsOptions } from '../net/tls.js';
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { ChecksumSpec } from './checksum.js';
+import type { PieceHashes } from './metalink.js';
 import type { OutputNames } from './output-names.js';
 import type { ResourceInfo } from './resource.js';
 import type { ByteRange } from './segment-plan.js';
@@ -20,12 +21,28 @@ export interface EngineObserver {
   /** About ten times a second while transferring, and once at the end. */
   progress?(received: number, total: number | undefined): void;
   connections?(open: number): void;
+  /** With several sources: the connections transferring from each, about ten times a second. */
+  sources?(open: number[]): void;
   verify?(bytes: number, total: number): void;
   phase?(phase: EnginePhase): void;
 }
 
 export interface EngineOptions {
   url: string;
+  /**
+   * Other URLs of the same file (mirrors), used at once beside `url` once their sample bytes
+   * agree with those on disk (source-check.ts); `url` is probed first, the next if it fails.
+   */
+  mirrors?: readonly string[] | undefined;
+  /**
+   * A .part saved from another URL is continued from `url` when `url` passes the mirrors'
+   * checks (same size, 64 KiB on disk compared); otherwise the download starts over.
+   */
+  refresh?: boolean | undefined;
+  /** Piece hashes (Metalink): each piece verified as it lands, a bad one fetched again. */
+  pieces?: PieceHashes | undefined;
+  /** A first answer that is a Metalink document ends the run with a MetalinkAnswer (qget()). */
+  followMetalink?: boolean | undefined;
   /** Output file; when absent the name comes from the server, placed in `dir`. */
   output?: string | undefined;
   dir?: string | undefined;
@@ -67,6 +84,19 @@ export interface EngineOptions {
   warn?: ((message: string) => void) | undefined;
 }
 
+/** One source of a download (its URL or a mirror) as reported. */
+export interface SourceReport {
+  url: string;
+  /** pending: not checked yet; checking: its sample is on its way; active: in use; dropped. */
+  state: 'pending' | 'checking' | 'active' | 'dropped';
+  /** Most connections transferring at once from it (in the latest attempt). */
+  connections: number;
+  /** Bytes received from it (in the latest attempt). */
+  bytes: number;
+  /** Why it was dropped. */
+  error?: string | undefined;
+}
+
 /** What DownloadJob.snapshot() shows: ranges on disk, and every connection with its range. */
 export interface JobSnapshot {
   size: number | undefined;
@@ -80,7 +110,11 @@ export interface JobSnapshot {
     speed: number | undefined;
     transferring: boolean;
     lastError: string | undefined;
+    /** The URL it downloads from (one of the sources). */
+    source?: string | undefined;
   }[];
+  /** The sources with their connections now (several with mirrors). */
+  sources?: (SourceReport & { live: number })[] | undefined;
 }
 
 export interface DownloadResult {
@@ -95,4 +129,6 @@ export interface DownloadResult {
   resumedBytes: number;
   /** The per-client connection limit measured, if the server showed one. */
   connectionLimit: number | undefined;
+  /** Every source of the download (one unless mirrors were given), what each did. */
+  sources?: SourceReport[] | undefined;
 }

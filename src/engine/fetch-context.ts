@@ -7,6 +7,7 @@ import type { bufferPair } from './batch-buffers.js';
 import type { PartFile } from './part-file.js';
 import type { FetchContext, RangeFetch } from './range-fetch.js';
 import type { ResourceInfo } from './resource.js';
+import type { Source } from './sources.js';
 import type { Transfer } from './transfer.js';
 
 /** What a worker keeps across its requests: its socket(s), batch buffers and measurements. */
@@ -24,6 +25,9 @@ export interface WorkerResources {
   id: number;
   fetch?: RangeFetch | undefined;
   lastError?: string | undefined;
+  /** The source it downloads from (sources.ts), and where its request in flight started. */
+  source?: Source | undefined;
+  from?: number | undefined;
 }
 
 export function fetchContext(
@@ -52,9 +56,14 @@ export function fetchContext(
     limiters: o.limiters ?? [],
     limiterOwner: run.limiterOwner,
     now: () => performance.now(),
-    onBytes: (n) => {
-      transfer.received += n;
-    },
+    onBytes: resources.source
+      ? (n) => {
+          transfer.received += n;
+          resources.source!.bytes += n;
+        }
+      : (n) => {
+          transfer.received += n;
+        },
     // "In a row" in the order answers arrive: a 206 between the 200s shows ranges work,
     // even while the fetch that got it is still running.
     onRangeAnswered: (validated) => {

@@ -87,6 +87,22 @@ export class PartFile {
     }
   }
 
+  /** `length` bytes at `position` (fewer at the end of the file). */
+  async read(position: number, length: number): Promise<Buffer> {
+    const out = Buffer.alloc(length);
+    let got = 0;
+    try {
+      while (got < length) {
+        const { bytesRead } = await this.#fh.read(out, got, length - got, position + got);
+        if (bytesRead === 0) break;
+        got += bytesRead;
+      }
+    } catch (err) {
+      throw localIoError(err, 'read', this.path);
+    }
+    return out.subarray(0, got);
+  }
+
   /** Write `buffers` back to back starting at `position`, finishing partial writes. */
   async write(buffers: Buffer[], position: number): Promise<void> {
     try {

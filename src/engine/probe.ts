@@ -35,6 +35,7 @@ export async function probe(
   transfer: Transfer,
   resume: Pick<SavedResume, 'start' | 'end' | 'saved'> | undefined,
   cap: number,
+  url = transfer.run.o.url,
 ): Promise<ProbeResult> {
   const { o, pool, dispatcher, debug } = transfer.run;
   const signal = transfer.run.abort.signal;
@@ -46,7 +47,7 @@ export async function probe(
   if (ifRange) headers['if-range'] = ifRange;
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await openAnswer(o.url, {
+      const res = await openAnswer(url, {
         pool,
         dispatcher,
         headers,
@@ -60,14 +61,14 @@ export async function probe(
         parseUnsatisfiedRange(res.headers['content-range']) === 0
       ) {
         transfer.drop(res);
-        const info = describeResource(o.url, { ...res, statusCode: 200 });
+        const info = describeResource(url, { ...res, statusCode: 200 });
         return { response: undefined, info: { ...info, size: 0 }, start };
       }
       if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
         transfer.drop(res);
         return {
           response: undefined,
-          info: describeResource(o.url, { ...res, statusCode: 200 }),
+          info: describeResource(url, { ...res, statusCode: 200 }),
           start,
         };
       }
@@ -76,7 +77,7 @@ export async function probe(
         throw statusError(res);
       }
       try {
-        const info = describeResource(o.url, res, start);
+        const info = describeResource(url, res, start);
         if (resume && !sameResource(resume.saved, info)) {
           transfer.drop(res);
           return { response: undefined, info, start };
@@ -84,7 +85,8 @@ export async function probe(
         return { response: res, info, start, servedEnd: servedEnd(res, info) };
       } catch (err) {
         transfer.drop(res);
-        if (resume && err instanceof RangeMismatchError) return probe(transfer, undefined, cap);
+        if (resume && err instanceof RangeMismatchError)
+          return probe(transfer, undefined, cap, url);
         throw err;
       }
     } catch (err) {
@@ -92,9 +94,9 @@ export async function probe(
       // Content-Range): the resource comes as one plain GET stream instead.
       if (!resume && err instanceof RangeMismatchError && !signal.aborted) {
         debug(`${err.message}: one plain GET instead`);
-        return plainGet(transfer);
+        return plainGet(transfer, url);
       }
-      const error = toQgetError(err, o.url, signal);
+      const error = toQgetError(err, url, signal);
       if (!error.transient || attempt > o.retries || signal.aborted) throw error;
       debug(`probe failed (${error.message}); retry ${attempt}/${o.retries}`);
       await transfer.sleep(retryDelayFor(attempt, error), signal);
@@ -103,10 +105,10 @@ export async function probe(
 }
 
 /** The whole resource without a Range: its answer is read as one stream (no ranges). */
-async function plainGet(transfer: Transfer): Promise<ProbeResult> {
+async function plainGet(transfer: Transfer, url: string): Promise<ProbeResult> {
   const { o, pool, dispatcher } = transfer.run;
   const signal = transfer.run.abort.signal;
-  const res = await openAnswer(o.url, {
+  const res = await openAnswer(url, {
     pool,
     dispatcher,
     headers: o.headers,
@@ -117,7 +119,7 @@ async function plainGet(transfer: Transfer): Promise<ProbeResult> {
     transfer.drop(res);
     throw statusError(res);
   }
-  return { response: res, info: describeResource(o.url, res), start: 0 };
+  return { response: res, info: describeResource(url, res), start: 0 };
 }
 
 /** Where the bytes of a probe's answer end: its Content-Range, else the whole resource. */

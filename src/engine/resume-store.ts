@@ -48,6 +48,8 @@ export interface SavedResume {
   saved: ControlState;
   start: number;
   end: number;
+  /** Saved from another URL (only with `refresh`): continued only if this URL serves its bytes. */
+  foreign?: { partPath: string; ranges: ByteRange[] } | undefined;
 }
 
 export interface ResumeStoreOptions {
@@ -61,6 +63,8 @@ export interface ResumeStoreOptions {
   /** The names taken in this run, and who this download is to them (see OutputNames). */
   names?: OutputNames | undefined;
   owner: object;
+  /** A .part saved from another URL may be continued (link refresh, see refresh.ts). */
+  refresh?: boolean | undefined;
 }
 
 export class ResumeStore {
@@ -107,13 +111,19 @@ export class ResumeStore {
     if (!saved) this.#noSavedState = controlPath;
     if (!found) this.#noControlFile = controlPath;
     if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
-    // Another URL's bytes are not continued (whether the final URL matches is known after the probe).
-    if (!sameSource(saved, this.#o.url)) return undefined;
+    // Another URL's bytes are not continued (whether the final URL matches is known after the
+    // probe), unless refreshing: then only if the URL proves it serves them (refresh.ts).
+    const foreign = !sameSource(saved, this.#o.url);
+    if (foreign && !this.#o.refresh) return undefined;
     const onDisk = await stat(partPath).then(
       (s) => s.size,
       () => -1,
     );
     if (onDisk < 0) return undefined;
+    if (foreign) {
+      const ranges = clipRanges(saved.ranges, onDisk);
+      return { path, saved, start: 0, end: 0, foreign: { partPath, ranges } };
+    }
     const missing = missingRanges(saved.size, clipRanges(saved.ranges, onDisk));
     // Ask for exactly the first missing range (nothing missing: one byte is enough to learn
     // whether the resource is still the same).
@@ -218,7 +228,7 @@ export class ResumeStore {
   /** Saved state at `path` that belongs to another resource (its bytes are someone's work). */
   foreign(path: string): boolean {
     const saved = readControlSync(this.#pathsFor(path).controlPath);
-    return saved !== undefined && !sameSource(saved, this.#o.url);
+    return saved !== undefined && !sameSource(saved, this.#o.url) && !this.#o.refresh;
   }
 
   /** Where the state of a download saved as `path` is kept. */

@@ -7,7 +7,8 @@ export type ByteRange = readonly [start: number, end: number];
 
 export interface Segment {
   readonly id: number;
-  readonly start: number;
+  /** Moves up only when a piece hash fails (pieces.ts): its bytes are fetched again. */
+  start: number;
   end: number;
   /** Next byte to receive: [start, pos) has been accepted for writing. */
   pos: number;

@@ -5,13 +5,15 @@ import { AbortError, type QgetError, ResourceChangedError } from '../errors.js';
 import { type Requester, toQgetError } from '../net/client.js';
 import { bufferPair } from './batch-buffers.js';
 import type { ConnectionGovernor } from './connection-governor.js';
-import { decideFailure } from './failure-policy.js';
+import { decideFailure, type FailureDecision } from './failure-policy.js';
 import { fetchContext, type WorkerResources } from './fetch-context.js';
 import type { PartFile } from './part-file.js';
 import { type OpenedAnswer, RangeFetch } from './range-fetch.js';
 import type { ResourceInfo } from './resource.js';
 import { crawlsBehind, requestSize, type SegmentScheduler } from './scheduler.js';
 import type { Segment } from './segment-plan.js';
+import { countsAgainstSource, decideSourceFailure } from './source-policy.js';
+import type { Source } from './sources.js';
 import { retryDelayFor, type Transfer } from './transfer.js';
 
 /** What a worker works in: the segmented round (segmented.ts). */
@@ -33,6 +35,14 @@ export interface WorkerHost {
   requestSeconds(): number;
   /** A request of this round ended (its speed joins the crawl judgement's). */
   answered(fetch: RangeFetch): void;
+  /** A connection of `source` should leave (the source was dropped, or has more than its share). */
+  yields(source: Source): boolean;
+  /** Another source than `source` is in use or being checked. */
+  othersUsable(source: Source): boolean;
+  /** `source` is not used any more; its ranges go to the others. */
+  drop(source: Source, reason: string): void;
+  /** `source` served [start, end) (piece hashes blame who served a bad piece). */
+  served(source: Source, start: number, end: number): void;
 }
 
 /** What a worker does next after a request. */
@@ -44,13 +54,18 @@ export interface Initial {
   opened: OpenedAnswer;
 }
 
-export async function runWorker(host: WorkerHost, initial?: Initial): Promise<void> {
+export async function runWorker(
+  host: WorkerHost,
+  source: Source,
+  initial?: Initial,
+): Promise<void> {
   // A socket of its own (unless the caller gave a dispatcher), given back when the worker
   // leaves: open sockets then follow the live workers, which a per-client cap needs. Over
   // plain http that socket is a lean RangeConnection (see range-connection.ts): the probe's
   // for the worker that continues its answer, else one from the pool (kept alive from an
   // earlier download to the same origin, or new).
-  const { transfer, info } = host;
+  const { transfer } = host;
+  const info = source.info ?? host.info;
   const run = transfer.run;
   const pool = run.pool;
   const lean =
@@ -66,12 +81,13 @@ export async function runWorker(host: WorkerHost, initial?: Initial): Promise<vo
     lean,
     buffers: bufferPair(run.o.chunkBytes),
     id: host.newWorkerId(),
+    source,
   };
   host.workers.add(resources);
   const limiters = run.o.limiters ?? [];
   for (const limiter of limiters) limiter.hold();
   try {
-    await workLoop(host, initial, resources);
+    await workLoop(host, source, info, initial, resources);
   } finally {
     for (const limiter of limiters) limiter.release();
     host.workers.delete(resources);
@@ -83,10 +99,13 @@ export async function runWorker(host: WorkerHost, initial?: Initial): Promise<vo
 
 async function workLoop(
   host: WorkerHost,
+  source: Source,
+  info: ResourceInfo,
   initial: Initial | undefined,
   resources: WorkerResources,
 ): Promise<void> {
-  const { transfer, info } = host;
+  const { transfer } = host;
+  const backoff = AbortSignal.any([transfer.round.signal, source.dropped.signal]);
   const run = transfer.run;
   const requestBytes = (): number =>
     Math.min(host.requestCap(), requestSize(resources, run.o.maxPartBytes, host.requestSeconds()));
@@ -94,6 +113,8 @@ async function workLoop(
   let refusals = 0;
   let next: { segment: Segment; opened?: OpenedAnswer } | undefined = initial;
   while (!transfer.stopping && !transfer.fatal) {
+    // Between requests: a dropped source's connections leave, and so do those above its share.
+    if (next?.opened === undefined && host.yields(source)) return;
     const seg = next?.segment ?? host.scheduler.takeWork(speed);
     if (!seg) return;
     seg.active = true;
@@ -107,22 +128,26 @@ async function workLoop(
     transfer.fetches.add(fetch);
     resources.fetch = fetch;
     const before = seg.pos;
+    resources.from = before;
     let step: Step = 'done';
     let error: QgetError | undefined;
     try {
       await fetch.run(next?.opened);
+      source.failuresInARow = 0;
       seg.failures = 0;
       transfer.ignoredInARow = 0;
       refusals = 0;
     } catch (err) {
       if (seg.pos > before) seg.failures = 0;
+      // An answer cut short still counts against its source (a dying mirror cuts them all).
       if (fetch.started) refusals = 0;
       error = toQgetError(err, info.finalUrl);
       if (!(error instanceof AbortError)) resources.lastError = error.message;
-      step = onFetchError(host, error, seg, fetch, before);
+      step = onFetchError(host, source, error, seg, fetch, before);
       if (step === 'wait') refusals++;
     } finally {
       seg.active = false;
+      host.served(source, before, seg.pos);
       // A fast connection may finish before the meter's first window: its average then.
       const average = fetch.averageSpeed(performance.now());
       speed = seg.speed ?? average ?? speed;
@@ -153,12 +178,10 @@ async function workLoop(
     if (step === 'stop') return;
     if (step === 'retry' || step === 'wait') {
       const attempt = step === 'retry' ? seg.failures : refusals;
-      const waited = await transfer
-        .sleep(retryDelayFor(attempt, error), transfer.round.signal)
-        .then(
-          () => true,
-          () => false,
-        );
+      const waited = await transfer.sleep(retryDelayFor(attempt, error), backoff).then(
+        () => true,
+        () => false,
+      );
       if (!waited) return;
     }
   }
@@ -167,6 +190,7 @@ async function workLoop(
 /** Decide (failure-policy.ts) and apply: counters, the attempt's stop, the governor. */
 function onFetchError(
   host: WorkerHost,
+  source: Source,
   error: QgetError,
   seg: Segment,
   fetch: RangeFetch,
@@ -174,8 +198,11 @@ function onFetchError(
 ): Step {
   const { transfer } = host;
   const run = transfer.run;
+  // A refusal is a per-client cap of this source's origin: only its own connections count.
   let others = 0;
-  for (const f of transfer.fetches) if (f !== fetch && f.transferring) others++;
+  for (const w of host.workers) {
+    if (w.source === source && w.fetch !== fetch && w.fetch?.transferring) others++;
+  }
   const decision = decideFailure(error, {
     stopping: transfer.stopping || transfer.fatal !== undefined,
     ignoredInARow: transfer.ignoredInARow,
@@ -188,6 +215,11 @@ function onFetchError(
     failures: seg.failures,
     retries: run.o.retries,
   });
+  if (dropsSource(host, source, error, decision)) {
+    // Its range goes to the other sources, afresh.
+    seg.failures = 0;
+    return 'stop';
+  }
   transfer.ignoredInARow = decision.ignoredInARow;
   transfer.ignoredTotal = decision.ignoredTotal;
   transfer.otherVersionsInARow = decision.otherVersionsInARow;
@@ -214,9 +246,9 @@ function onFetchError(
       );
       return 'stop';
     case 'wait':
-      if (host.governor.onRefusal(performance.now(), others)) {
+      if (source.governor.onRefusal(performance.now(), others)) {
         run.debug(
-          `connection refused (${error.message}); settling at ${host.governor.limit} connections`,
+          `connection refused (${error.message}); settling at ${source.governor.limit} connections`,
         );
         return 'stop';
       }
@@ -224,6 +256,26 @@ function onFetchError(
     default:
       return decision.action;
   }
+}
+
+/** With other sources at hand, a failing source is dropped (source-policy.ts) rather than the download. */
+function dropsSource(
+  host: WorkerHost,
+  source: Source,
+  error: QgetError,
+  decision: FailureDecision,
+): boolean {
+  if (source.state === 'dropped') return true;
+  if (!countsAgainstSource(decision.action)) return false;
+  const verdict = decideSourceFailure({
+    action: decision.action,
+    failuresInARow: source.failuresInARow,
+    othersUsable: host.othersUsable(source),
+  });
+  source.failuresInARow++;
+  if (verdict === 'keep') return false;
+  host.drop(source, error.message);
+  return true;
 }
 
 /** A worker far slower than its peers (not under a rate limit, where all look slow). */

@@ -31,7 +31,7 @@ export interface JobInit {
 
 export class Job {
   readonly gid: string;
-  readonly uris: readonly string[];
+  uris: readonly string[];
   /** The options given for this download (not the inherited ones). */
   options: OptionValues;
   /** The folder the file goes to. */

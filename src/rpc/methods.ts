@@ -4,6 +4,7 @@
 import { dirname } from 'node:path';
 import { Downloader, type DownloaderOptions } from '../index.js';
 import { makeFolder } from './folders.js';
+import { changeUri, withMirrors } from './change-uri.js';
 import { newGid } from './gid.js';
 import { windowOf } from './job-list.js';
 import {
@@ -33,6 +34,7 @@ import {
   outName,
   type StatusSource,
   serverEntries,
+  serverLoads,
   statusShape,
   uriEntries,
 } from './status.js';
@@ -98,7 +100,10 @@ export async function addDownload(
   // A path another download of the daemon has is not refused: the Manager saves this one as
   // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
   const target = resolveTarget(effective, ctx.globals.dir);
-  const d = lazyDownloader(http[0]!, downloaderOptions(effective, target, ctx.template));
+  const d = lazyDownloader(
+    http[0]!,
+    withMirrors(downloaderOptions(effective, target, ctx.template), http),
+  );
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   const job = new Job({
     gid: givenGid ?? newGid((g) => ctx.queue.has(g)),
@@ -119,6 +124,7 @@ function source(ctx: MethodContext, job: Job): StatusSource {
   const status = ctx.queue.status(job);
   // Its own value, else the global one (as effective() has it, without building every option).
   const option = (name: string): number => Number(job.options[name] ?? ctx.globals.get(name) ?? 1);
+  const snapshot = status === 'active' ? d?.segments() : undefined;
   return {
     gid: job.gid,
     status,
@@ -130,11 +136,12 @@ function source(ctx: MethodContext, job: Job): StatusSource {
     speed: d?.speed ?? 0,
     // Those receiving now while the engine runs; before that, the most it may open.
     connections:
-      (status === 'active' ? d?.segments() : undefined)?.connections.filter((c) => c.transferring)
-        .length ?? Math.min(option('split'), option('max-connection-per-server')),
+      snapshot?.connections.filter((c) => c.transferring).length ??
+      Math.min(option('split'), option('max-connection-per-server')),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
     done: d ? doneRanges(status, d) : [],
+    servers: snapshot && serverLoads(snapshot),
   };
 }
 
@@ -209,6 +216,7 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
     ['unpauseAll', done(() => q.unpauseAll())],
     ['tellStatus', (p) => shape(job(p), keysParam(p, 1))],
     ['getUris', (p) => uriEntries(source(ctx, job(p)))],
+    ['changeUri', (p) => changeUri(ctx, job(p), p)],
     ['getFiles', (p) => fileEntries(source(ctx, job(p)))],
     [
       'getServers',
@@ -333,7 +341,7 @@ async function changeOption(ctx: MethodContext, j: Job, changes: OptionValues): 
   }
   // Other options make a new Downloader: a running download stops and starts again, resuming
   // from its .part when the file stays where it was (as aria2 restarts it).
-  const d = new Downloader(j.d.url, settings);
+  const d = new Downloader(j.d.url, withMirrors(settings, j.uris));
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   await ctx.queue.whileHeld(j, () => {
     if (j.result) return; // it finished while stopping

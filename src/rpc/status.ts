@@ -30,6 +30,32 @@ export interface StatusSource {
   errorMessage?: string | undefined;
   /** Byte ranges [start, end) on disk, sorted and merged, as far as known. */
   done?: readonly ByteRange[] | undefined;
+  /** With several URIs: the sources in use, each with its connections and speed now. */
+  servers?: readonly ServerLoad[] | undefined;
+}
+
+export interface ServerLoad {
+  uri: string;
+  connections: number;
+  /** Bytes per second. */
+  speed: number;
+}
+
+/** The sources in use of a download's segments (DownloadJob.snapshot()), with their loads. */
+export function serverLoads(snapshot: {
+  sources?: readonly { url: string; state: string; live: number }[] | undefined;
+  connections: readonly { source?: string | undefined; speed: number | undefined }[];
+}): ServerLoad[] | undefined {
+  if (!snapshot.sources) return undefined;
+  return snapshot.sources
+    .filter((s) => s.state === 'active')
+    .map((s) => ({
+      uri: s.url,
+      connections: s.live,
+      speed: snapshot.connections
+        .filter((c) => c.source === s.url)
+        .reduce((n, c) => n + (c.speed ?? 0), 0),
+    }));
 }
 
 export type ByteRange = readonly [start: number, end: number];
@@ -55,13 +81,25 @@ export function fileEntries(src: StatusSource): Record<string, unknown>[] {
 
 export function uriEntries(src: StatusSource): Record<string, string>[] {
   // The first URI is the one qget downloads from; aria2 marks URIs it has tried as "used".
+  const running = src.status !== 'waiting' && src.status !== 'paused';
   return src.uris.map((uri, i) => ({
     uri,
-    status: i === 0 && src.status !== 'waiting' && src.status !== 'paused' ? 'used' : 'waiting',
+    // Mirrors in use (several URIs) are used too.
+    status: running && (i === 0 || src.servers?.some((s) => s.uri === uri)) ? 'used' : 'waiting',
   }));
 }
 
 export function serverEntries(src: StatusSource): Record<string, unknown>[] {
+  if (src.servers) {
+    // One entry per source in use; `connections` is qget's own key (aria2 has none).
+    const servers = src.servers.map((s) => ({
+      uri: src.uris.find((u) => u === s.uri) ?? s.uri,
+      currentUri: s.uri,
+      downloadSpeed: String(Math.round(s.speed)),
+      connections: String(s.connections),
+    }));
+    return [{ index: '1', servers }];
+  }
   return [
     {
       index: '1',

@@ -28,6 +28,8 @@ export interface ServerConfig {
   ranges: boolean;
   /** false → no Content-Length, chunked transfer encoding. */
   sendLength: boolean;
+  /** Content-Type of content answers. */
+  contentType: string;
   /** Content-Disposition on the content path (`/named/*` falls back to a default). */
   contentDisposition: string | null;
   /** Bytes/s cap per TCP connection, 0 = unthrottled. */
@@ -144,6 +146,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     ranges: true,
     sendLength: true,
     contentDisposition: null,
+    contentType: 'application/octet-stream',
     ratePerConnection: 0,
     slowEvery: 0,
     slowFactor: 30,
@@ -382,7 +385,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     disposition: string | null,
   ): Promise<void> {
     const total = size();
-    const headers: Record<string, string> = { 'Content-Type': 'application/octet-stream' };
+    const headers: Record<string, string> = { 'Content-Type': config.contentType };
     const pattern = config.versionPattern;
     const other =
       config.otherContent !== null &&

@@ -1,0 +1,193 @@
+// Metalink: RFC 5854 (.meta4) and v3 (.metalink) documents read (parseMetalink, no network);
+// downloads from their URLs at once with piece hashes verified as pieces land (a mirror serving
+// a bad piece is dropped and the piece fetched again from another), a URL answering
+// application/metalink4+xml followed by qget(), and `qget -M <file>`.
+import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
+import { writeFile } from 'node:fs/promises';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { InvalidOptionError, parseMetalink, qget, qgetMetalink } from '../src/index.js';
+import { completePieces, unconfirm } from '../src/engine/pieces.js';
+import { mergeRanges, newSegment } from '../src/engine/segment-plan.js';
+import { Transfer } from '../src/engine/transfer.js';
+import { runCli } from './helpers/cli.js';
+import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
+import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+
+const { serve, tempDir } = useFixtures();
+
+const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
+
+/** A .meta4 for `content` named `name`, served at `urls` (priority in order), pieces of `piece`. */
+function meta4(content: Buffer, name: string, urls: string[], piece = 256 * KiB): string {
+  const pieces: string[] = [];
+  for (let at = 0; at < content.length; at += piece) {
+    pieces.push(`<hash>${sha1(content.subarray(at, at + piece))}</hash>`);
+  }
+  return `<?xml version="1.0" encoding="UTF-8"?>
+<metalink xmlns="urn:ietf:params:xml:ns:metalink">
+  <published>2024-01-01T00:00:00Z</published>
+  <file name="${name}">
+    <size>${content.length}</size>
+    <hash type="sha-1">${sha1(content)}</hash>
+    <hash type="sha-256">${sha256(content)}</hash>
+    <pieces length="${piece}" type="sha-1">${pieces.join('')}</pieces>
+    ${urls.map((u, i) => `<url location="de" priority="${i + 1}">${u.replace(/&/g, '&amp;')}</url>`).join('\n    ')}
+  </file>
+</metalink>`;
+}
+
+describe('parseMetalink', () => {
+  it('reads RFC 5854: name, size, sha-256 preferred, pieces, URLs by priority', async () => {
+    const content = makeContent(600 * KiB, 61);
+    const doc = meta4(content, 'a.bin', ['http://x/1', 'http://y/2']).replace(
+      'priority="1"',
+      'priority="5"',
+    );
+    const [f] = await parseMetalink(doc);
+    assert.equal(f?.name, 'a.bin');
+    assert.equal(f?.size, content.length);
+    assert.deepEqual(f?.hash, { algorithm: 'sha256', digest: sha256(content) });
+    assert.equal(f?.pieces?.algorithm, 'sha1');
+    assert.equal(f?.pieces?.length, 256 * KiB);
+    assert.equal(f?.pieces?.hashes.length, 3);
+    assert.deepEqual(
+      f?.urls.map((u) => [u.url, u.location]),
+      [
+        ['http://y/2', 'de'],
+        ['http://x/1', 'de'],
+      ],
+    );
+  });
+
+  it('reads v3: verification, resources by preference (http only)', async () => {
+    const doc = `<?xml version="1.0"?>
+<metalink version="3.0" xmlns="http://www.metalinker.org/">
+  <files>
+    <file name="b.iso">
+      <size>2048</size>
+      <verification>
+        <hash type="md5">${'a'.repeat(32)}</hash>
+        <hash type="sha256">${'b'.repeat(64)}</hash>
+        <pieces length="1024" type="sha1"><hash piece="0">${'c'.repeat(40)}</hash><hash piece="1">${'d'.repeat(40)}</hash></pieces>
+      </verification>
+      <resources>
+        <url type="ftp" preference="100">ftp://f/b.iso</url>
+        <url type="http" location="us" preference="10">http://low/b.iso</url>
+        <url type="http" location="fr" preference="90">https://high/b.iso</url>
+      </resources>
+    </file>
+  </files>
+</metalink>`;
+    const [f] = await parseMetalink(doc);
+    assert.equal(f?.name, 'b.iso');
+    assert.equal(f?.size, 2048);
+    assert.deepEqual(f?.hash, { algorithm: 'sha256', digest: 'b'.repeat(64) });
+    assert.deepEqual(f?.pieces?.hashes, ['c'.repeat(40), 'd'.repeat(40)]);
+    assert.deepEqual(
+      f?.urls.map((u) => u.url),
+      ['https://high/b.iso', 'http://low/b.iso'],
+    );
+  });
+
+  it('refuses what is no Metalink document', async () => {
+    await assert.rejects(parseMetalink('<html><body/></html>'), InvalidOptionError);
+    await assert.rejects(
+      parseMetalink('<metalink xmlns="urn:ietf:params:xml:ns:metalink"/>'),
+      InvalidOptionError,
+    );
+  });
+});
+
+describe('pieces (no network)', () => {
+  it('completePieces: the unverified pieces a confirmed range covers whole', () => {
+    const verified = new Uint8Array(4);
+    verified[1] = 1;
+    assert.deepEqual(completePieces([[0, 350]], verified, 100, 350), [0, 2, 3]);
+    assert.deepEqual(completePieces([[50, 260]], verified, 100, 350), []);
+    assert.deepEqual(completePieces([[100, 300]], new Uint8Array(4), 100, 350), [1, 2]);
+  });
+
+  it('unconfirm: the bytes of a bad piece are no longer confirmed and are work again', () => {
+    const run = { o: {}, debug: () => {} } as unknown as Transfer['run'];
+    const transfer = new Transfer(run);
+    transfer.done = [[0, 50]];
+    const seg = newSegment(1, 50, 400);
+    seg.pos = 300;
+    seg.flushed = 300;
+    seg.active = true;
+    transfer.segments.push(seg);
+    unconfirm(transfer, 0, 100);
+    unconfirm(transfer, 200, 300);
+    assert.deepEqual(mergeRanges(transfer.confirmed()), [[100, 200]]);
+    assert.equal(seg.pos, 300);
+    const free = transfer.segments.filter((s) => !s.active && s.pos < s.end);
+    assert.deepEqual(
+      free.map((s) => [s.start, s.end]),
+      [
+        [0, 100],
+        [200, 300],
+      ],
+    );
+  });
+});
+
+describe('Metalink downloads', () => {
+  it('a mirror serving a bad piece is dropped and the piece fetched again from another', async () => {
+    const content = makeContent(6 * MiB, 62);
+    // Right at the start (its 64 KiB sample agrees), wrong in every piece after the first.
+    const bad = Buffer.from(content);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 100]! ^= 0xff;
+    const rate = 2 * MiB;
+    const a = await serve({ content, ratePerConnection: rate });
+    const liar = await serve({ content: bad, ratePerConnection: rate });
+    const c = await serve({ content, ratePerConnection: rate });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const [result] = await qgetMetalink(
+      meta4(content, 'm.bin', [a.fileUrl, liar.fileUrl, c.fileUrl]),
+      { dir, maxConnections: 6, onWarning: (m) => warnings.push(m) },
+    );
+    await assertFileEquals(join(dir, 'm.bin'), content);
+    const lied = result?.sources?.[1];
+    assert.ok(liar.requests.length > 1, 'the liar served no range');
+    assert.equal(lied?.state, 'dropped');
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /piece \d+ .*failed its sha1 hash/);
+    assert.ok(warnings[0]!.includes(liar.url), warnings[0]);
+    assert.equal(result?.sources?.[0]?.state, 'active');
+    assert.equal(result?.path, join(dir, 'm.bin'));
+  });
+
+  it('qget() follows a URL answering application/metalink4+xml', async () => {
+    const content = makeContent(3 * MiB, 63);
+    const a = await serve({ content });
+    const b = await serve({ content });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'followed.bin', [a.fileUrl, b.fileUrl])),
+      contentType: 'application/metalink4+xml',
+    });
+    const dir = await tempDir();
+    const result = await qget(doc.fileUrl, { dir });
+    assert.equal(result.path, join(dir, 'followed.bin'));
+    await assertFileEquals(result.path, content);
+    assert.ok(a.stats.bytesSent > 0);
+  });
+
+  it('qget -M <file>', async () => {
+    const content = makeContent(2 * MiB, 64);
+    const a = await serve({ content });
+    const b = await serve({ content });
+    const dir = await tempDir();
+    const file = join(dir, 'x.meta4');
+    await writeFile(file, meta4(content, 'cli.bin', [a.fileUrl, b.fileUrl]));
+    const run = await runCli(['-M', file, '-d', dir], dir);
+    assert.equal(run.code, 0, run.stderr);
+    await assertFileEquals(join(dir, 'cli.bin'), content);
+    const wrong = join(dir, 'bad.meta4');
+    await writeFile(wrong, meta4(makeContent(2 * MiB, 65), 'w.bin', [a.fileUrl]));
+    const failed = await runCli(['-M', wrong, '-d', dir], dir);
+    assert.notEqual(failed.code, 0);
+  });
+});
