@@ -4,7 +4,6 @@
 
 import { RangeMismatchError } from '../errors.js';
 import { type Answer, statusError, toQgetError } from '../net/client.js';
-import { openAnswer } from '../net/connection-pool.js';
 import type { ControlState } from './control-file.js';
 import { sameResource } from './control-file.js';
 import {
@@ -15,7 +14,7 @@ import {
   type ResourceInfo,
 } from './resource.js';
 import type { SavedResume } from './resume-store.js';
-import { retryDelayFor, type Transfer } from './transfer.js';
+import { openRunAnswer, retryDelayFor, type Transfer } from './transfer.js';
 
 export interface ProbeResult {
   /** An answer to go on reading; none when resuming and the saved state does not apply. */
@@ -37,7 +36,7 @@ export async function probe(
   cap: number,
   url = transfer.run.o.url,
 ): Promise<ProbeResult> {
-  const { o, pool, dispatcher, debug } = transfer.run;
+  const { o, debug } = transfer.run;
   const signal = transfer.run.abort.signal;
   const start = resume?.start ?? 0;
   const end = Math.min(resume?.end ?? Number.POSITIVE_INFINITY, start + cap);
@@ -47,14 +46,7 @@ export async function probe(
   if (ifRange) headers['if-range'] = ifRange;
   for (let attempt = 1; ; attempt++) {
     try {
-      const res = await openAnswer(url, {
-        pool,
-        dispatcher,
-        headers,
-        session: o.session,
-        signal,
-        maxRedirects: o.maxRedirects,
-      });
+      const res = await openRunAnswer(transfer.run, url, headers, signal);
       if (
         !resume &&
         res.statusCode === 416 &&
@@ -106,15 +98,8 @@ export async function probe(
 
 /** The whole resource without a Range: its answer is read as one stream (no ranges). */
 async function plainGet(transfer: Transfer, url: string): Promise<ProbeResult> {
-  const { o, pool, dispatcher } = transfer.run;
-  const signal = transfer.run.abort.signal;
-  const res = await openAnswer(url, {
-    pool,
-    dispatcher,
-    headers: o.headers,
-    signal,
-    maxRedirects: o.maxRedirects,
-  });
+  const run = transfer.run;
+  const res = await openRunAnswer(run, url, run.o.headers, run.abort.signal);
   if (res.statusCode !== 200) {
     transfer.drop(res);
     throw statusError(res);

@@ -8,13 +8,12 @@
 import { createHash } from 'node:crypto';
 import { AbortError, NetworkError, type QgetError, ResourceChangedError } from '../errors.js';
 import { statusError, toQgetError } from '../net/client.js';
-import { openAnswer } from '../net/connection-pool.js';
 import { redactUrl } from '../net/credentials.js';
 import type { PartFile } from './part-file.js';
 import { describeResource, type ResourceInfo } from './resource.js';
 import type { Source } from './sources.js';
 import { judgeSamples } from './source-policy.js';
-import { retryDelayFor, type Transfer } from './transfer.js';
+import { openRunAnswer, retryDelayFor, type Transfer } from './transfer.js';
 
 /** The bytes on disk lost the vote: the download starts over without these sources. */
 export class SourceOutvotedError extends ResourceChangedError {
@@ -136,15 +135,7 @@ async function sampleOnce(
   headers: Record<string, string>,
   signal: AbortSignal,
 ): Promise<Sample> {
-  const { o, pool, dispatcher } = transfer.run;
-  const res = await openAnswer(url, {
-    pool,
-    dispatcher,
-    headers,
-    session: o.session,
-    signal,
-    maxRedirects: o.maxRedirects,
-  });
+  const res = await openRunAnswer(transfer.run, url, headers, signal);
   try {
     if (res.statusCode === 200) throw new SourceRefused('does not serve byte ranges');
     if (res.statusCode !== 206) throw statusError(res);

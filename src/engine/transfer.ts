@@ -7,7 +7,7 @@ import { setMaxListeners } from 'node:events';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { AbortError, HttpStatusError, type QgetError } from '../errors.js';
 import type { Answer, Requester } from '../net/client.js';
-import type { ConnectionPool } from '../net/connection-pool.js';
+import { type ConnectionPool, openAnswer } from '../net/connection-pool.js';
 import type { RangeConnection } from '../net/range-connection.js';
 import { retryDelay } from '../net/retry-delay.js';
 import type { EngineObserver, EngineOptions } from './engine-options.js';
@@ -28,6 +28,27 @@ export interface Run {
   readonly limiterOwner: object;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   leanAllowed: boolean;
+}
+
+/**
+ * A request of this run outside the connections' ranges (the probe, a plain GET, a mirror's
+ * sample): its pool and dispatcher, credentials and cookies, and redirect limit.
+ */
+export function openRunAnswer(
+  run: Run,
+  url: string,
+  headers: Record<string, string>,
+  signal: AbortSignal,
+): Promise<Answer> {
+  const { o, pool, dispatcher } = run;
+  return openAnswer(url, {
+    pool,
+    dispatcher,
+    headers,
+    session: o.session,
+    signal,
+    maxRedirects: o.maxRedirects,
+  });
 }
 
 export class Transfer {
