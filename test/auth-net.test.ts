@@ -62,6 +62,29 @@ describe('Basic and Digest auth', () => {
     assert.equal(without.code, 3, without.stderr);
   });
 
+  it('the plain GET after a range answer qget cannot read carries the credentials too', async () => {
+    // A multipart/byteranges answer with an unreadable part makes qget fall back to one plain
+    // GET; that request once left out the run's credentials and ended in the server's 401.
+    const s = await serve({
+      content,
+      multipart: 'broken',
+      authorization: basic('alice', 'pa55word'),
+    });
+    const dir = await tempDir();
+    const out = join(dir, 'fallback.bin');
+    const r = await runCli(['-u', 'alice:pa55word', '-c', '4', '-o', out, s.fileUrl], dir);
+    assert.equal(r.code, 0, r.stderr);
+    await assertFileEquals(out, content);
+    const seen = contentRequests(s).map((q) => [
+      q.range === undefined ? 'plain' : 'range',
+      q.status,
+    ]);
+    assert.deepEqual(seen, [
+      ['range', 206],
+      ['plain', 200],
+    ]);
+  });
+
   for (const algorithm of ['MD5', 'SHA-256']) {
     it(`answers a Digest (${algorithm}) challenge once, then every segment with it`, async () => {
       const s = await serve({ content, digest: digestConfig(algorithm) });
