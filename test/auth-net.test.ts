@@ -165,6 +165,42 @@ describe('Basic and Digest auth', () => {
     assert.equal(r4.code, 3, 'no --netrc: no credentials');
   });
 
+  it('the daemon reads ~/.netrc as aria2 does; netrc-path names another file, no-netrc=true none', async () => {
+    const s = await serve({ content, authorization: basic('bob', 'from-netrc') });
+    const dir = await tempDir();
+    await writeFile(join(dir, '.netrc'), 'machine 127.0.0.1 login bob password from-netrc\n');
+    const other = join(dir, 'other-netrc');
+    await writeFile(other, 'default login bob password from-netrc\n');
+    const home = process.env.HOME;
+    process.env.HOME = dir;
+    try {
+      const daemon = await daemons({ dir: await tempDir() });
+      const aria2 = client(daemon);
+      const byHome = (await aria2.call('addUri', [s.fileUrl], { out: 'home.bin' })) as string;
+      await assertFileEquals(
+        (await reach(aria2, byHome, 'complete', 60_000)).files![0]!.path,
+        content,
+      );
+      const byPath = (await aria2.call('addUri', [s.fileUrl], {
+        out: 'path.bin',
+        'netrc-path': other,
+      })) as string;
+      await assertFileEquals(
+        (await reach(aria2, byPath, 'complete', 60_000)).files![0]!.path,
+        content,
+      );
+      const off = (await aria2.call('addUri', [s.fileUrl], {
+        out: 'off.bin',
+        'no-netrc': 'true',
+      })) as string;
+      assert.equal((await reach(aria2, off, 'error', 60_000)).errorCode, '24');
+      const shown = (await aria2.call('getGlobalOption')) as Record<string, string>;
+      assert.equal(shown['no-netrc'], 'false');
+    } finally {
+      process.env.HOME = home;
+    }
+  });
+
   it('the daemon takes http-user / http-passwd', async () => {
     const s = await serve({ content, digest: digestConfig('MD5') });
     const daemon = await daemons({ dir: await tempDir() });

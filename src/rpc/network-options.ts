@@ -29,9 +29,13 @@ export function proxyOption(values: OptionValues): DownloaderOptions['proxy'] {
   return { http: http || false, https: https || false };
 }
 
-/** http-user/http-passwd, the cookie files and the certificate options, where given. */
+/**
+ * http-user/http-passwd, .netrc (read by default, as aria2 does: no-netrc=true turns it off,
+ * netrc-path names the file), the cookie files and the certificate options, where given.
+ */
 export function sessionOptions(values: OptionValues): DownloaderOptions {
   const out: DownloaderOptions = {};
+  out.netrc = values['no-netrc'] === 'true' ? false : (values['netrc-path'] ?? true);
   const user = values['http-user'];
   if (user !== undefined) out.auth = { username: user, password: values['http-passwd'] ?? '' };
   if (values['check-certificate'] !== undefined) {

@@ -107,6 +107,8 @@ const PER_DOWNLOAD: Record<string, Check> = {
   'ca-certificate': text,
   'load-cookies': text,
   'save-cookies': text,
+  'no-netrc': bool,
+  'netrc-path': text,
 };
 
 /** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
@@ -130,7 +132,6 @@ const WITHOUT_EFFECT = [
   'max-resume-failure-tries',
   'max-upload-limit',
   'min-split-size',
-  'no-netrc',
   'piece-length',
   'realtime-chunk-checksum',
   'remote-time',
@@ -351,6 +352,9 @@ export function engineValues(
   // aria2's 0 means "no limit": qget's --retries 0 has no aria2 name, so it is left out.
   const retries = template.retries ?? 5;
   if (retries > 0) values['max-tries'] = String(retries);
+  // As aria2: ~/.netrc is read unless no-netrc (the command line's --netrc-file names another).
+  values['no-netrc'] = template.netrc === false ? 'true' : 'false';
+  if (typeof template.netrc === 'string') values['netrc-path'] = template.netrc;
   for (const [name, value] of Object.entries(headers)) {
     const key = name.toLowerCase();
     if (key === 'user-agent' || key === 'referer') values[key] = value;
