@@ -3,6 +3,7 @@
 // (code ERR_INVALID_OPTION) whose message names the option, what it must be and what it got.
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { Agent } from 'undici';
 import { Downloader, InvalidOptionError, InvalidUrlError, Manager, qget } from '../src/index.js';
 import { startDaemon } from '../src/rpc/daemon.js';
 
@@ -48,6 +49,26 @@ describe('qget() options', () => {
       await assert.rejects(qget(URL, options), invalid(message));
     });
   }
+});
+
+describe("a dispatcher of the caller's own", () => {
+  it('with caCertificate or insecure: an InvalidOptionError, not TLS silently ignored', async () => {
+    const dispatcher = new Agent();
+    try {
+      await assert.rejects(
+        qget(URL, { dispatcher, insecure: true }),
+        invalid(
+          "the insecure option applies to qget's own connections, not to a dispatcher given: set TLS on that dispatcher (undici's connect options) instead",
+        ),
+      );
+      await assert.rejects(
+        qget(URL, { dispatcher, caCertificate: '-----BEGIN CERTIFICATE-----' }),
+        /the caCertificate option applies to qget's own connections/,
+      );
+    } finally {
+      await dispatcher.close();
+    }
+  });
 });
 
 describe('Downloader options', () => {

@@ -90,7 +90,10 @@ export interface QgetOptions {
   proxy?: string | false | ProxyByScheme | undefined;
   /** Hosts that go direct: `*`, names (with their subdomains), IPs, CIDR ranges, comma-separated. Default: no_proxy from the environment. */
   noProxy?: string | undefined;
-  /** An undici dispatcher to share connections between downloads. */
+  /**
+   * An undici dispatcher to share connections between downloads. Its own TLS settings apply:
+   * with it, `caCertificate` or `insecure: true` is an InvalidOptionError.
+   */
   dispatcher?: Dispatcher | undefined;
   /** Receives one line a user should see: saved bytes of another URL discarded, a name changed. */
   onWarning?: ((message: string) => void) | undefined;

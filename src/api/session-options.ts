@@ -17,6 +17,8 @@ export interface SessionOptionsIn {
   saveCookies?: string | undefined;
   caCertificate?: string | Buffer | undefined;
   insecure?: boolean | undefined;
+  /** A dispatcher of the caller's own: its connections follow its own TLS settings. */
+  dispatcher?: unknown;
 }
 
 /** `auth` as credentials: `{ username, password }`, or `'user:password'` (split at the first colon). */
@@ -66,6 +68,12 @@ export function tlsOptions(options: SessionOptionsIn): TlsOptions | undefined {
   const { caCertificate, insecure } = options;
   if (insecure !== undefined && typeof insecure !== 'boolean') {
     throw optionError('insecure', 'a boolean', insecure);
+  }
+  if (options.dispatcher !== undefined && (insecure || caCertificate !== undefined)) {
+    // qget cannot change the TLS of connections it does not make: say so rather than ignore it.
+    throw new InvalidOptionError(
+      `the ${insecure ? 'insecure' : 'caCertificate'} option applies to qget's own connections, not to a dispatcher given: set TLS on that dispatcher (undici's connect options) instead`,
+    );
   }
   if (caCertificate === undefined) return insecure ? { insecure } : undefined;
   if (typeof caCertificate !== 'string' && !Buffer.isBuffer(caCertificate)) {
