@@ -30,6 +30,7 @@ let squid: RunningProxy;
 let authSquid: RunningProxy;
 let denySquid: RunningProxy;
 let dante: RunningProxy;
+let tlsSquid: RunningProxy;
 const proxies: RunningProxy[] = [];
 
 before(async () => {
@@ -39,13 +40,14 @@ before(async () => {
   };
   server = await fx.serve({ content });
   https = await fx.serve({ content, tls });
-  [squid, authSquid, denySquid, dante] = await Promise.all([
+  [squid, authSquid, denySquid, dante, tlsSquid] = await Promise.all([
     startSquid(),
     startSquid({ auth: { user: USER, password: PASSWORD } }),
     startSquid({ denyConnect: true }),
     startDante(),
+    startSquid({ tls }),
   ]);
-  proxies.push(squid, authSquid, denySquid, dante);
+  proxies.push(squid, authSquid, denySquid, dante, tlsSquid);
 });
 
 after(async () => {
@@ -229,6 +231,52 @@ describe('HTTP proxy (squid)', () => {
       ),
     );
   });
+});
+
+test('an https:// proxy (squid with TLS): its certificate trusted by --ca-certificate or skipped by --insecure, else one sentence (exit 10)', async () => {
+  const dir = await fx.tempDir();
+  const ca = join(fixtures, 'localhost-cert.pem');
+  const target = https.fileUrl.replace('127.0.0.1', 'localhost');
+  // Plain http as absolute-form requests over TLS to squid, https through CONNECT inside it.
+  for (const [name, url] of [
+    ['h.bin', server.fileUrl],
+    ['s.bin', target],
+  ] as const) {
+    const r = await runCli(
+      ['-q', '-c', '4', '--proxy', tlsSquid.url, '--ca-certificate', ca, '-o', name, url],
+      dir,
+      '',
+      env(),
+    );
+    assert.equal(r.code, 0, r.stderr);
+    await assertFileEquals(join(dir, name), content);
+  }
+  assert.ok((await squidBytes(tlsSquid, server.fileUrl)) >= content.length);
+  assert.ok((await squidLines(tlsSquid, `localhost:${path(target)}`)).some((f) => f[3] === '200'));
+
+  const insecure = await runCli(
+    ['-q', '--proxy', tlsSquid.url, '--insecure', '-o', 'i.bin', server.fileUrl],
+    dir,
+    '',
+    env(),
+  );
+  assert.equal(insecure.code, 0, insecure.stderr);
+  await assertFileEquals(join(dir, 'i.bin'), content);
+
+  const untrusted = await runCli(
+    ['--proxy', tlsSquid.url, '-o', 'u.bin', server.fileUrl],
+    dir,
+    '',
+    env(),
+  );
+  assert.equal(untrusted.code, 10, untrusted.stderr);
+  assert.match(
+    untrusted.stderr,
+    new RegExp(
+      `^qget: error: TLS: the certificate of the proxy https://127\\.0\\.0\\.1:${tlsSquid.port} is not trusted \\(self-signed certificate\\); to trust it, give its CA certificate with --ca-certificate <file>`,
+      'm',
+    ),
+  );
 });
 
 test('through squid, the lean connection sends absolute-form requests and stays alive', async () => {

@@ -103,13 +103,14 @@ export class ConnectionPool {
       return {
         absolute: true,
         proxyAuthorization: proxyAuthorization(proxy),
-        open: (signal) => connectProxy(proxy, { timeoutMs, signal }),
+        open: (signal) => connectProxy(proxy, { timeoutMs, signal, tls: this.#tls }),
       };
     }
     const port = Number(url.port) || 80;
     return {
       absolute: false,
-      open: (signal) => openTunnel(proxy, url.hostname, port, { timeoutMs, signal }),
+      open: (signal) =>
+        openTunnel(proxy, url.hostname, port, { timeoutMs, signal, tls: this.#tls }),
     };
   }
 

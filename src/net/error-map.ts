@@ -3,7 +3,7 @@
 // transient, Node's own ERR_* usage errors are not.
 
 import { AbortError, errorCode, NetworkError, QgetError, TimeoutError } from '../errors.js';
-import { UNTRUSTED_HINT } from './tls.js';
+import { isCertificateCode, UNTRUSTED_HINT } from './tls.js';
 import { MAX_HEAD_BYTES } from './headers.js';
 
 /**
@@ -38,11 +38,6 @@ function isTlsCode(code: string): boolean {
     code.startsWith('UNABLE_TO_') ||
     code === 'HOSTNAME_MISMATCH'
   );
-}
-
-/** A certificate that does not verify (as opposed to a failed handshake). */
-function isCertificateCode(code: string): boolean {
-  return code.includes('CERT') || code.startsWith('UNABLE_TO_') || code === 'HOSTNAME_MISMATCH';
 }
 
 /** Map anything thrown while sending a request or reading a body to a QgetError. */

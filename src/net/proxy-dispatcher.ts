@@ -91,7 +91,7 @@ class ProxyRequester implements Requester {
       agent = new undici.Agent({
         ...base,
         connect: (_o: ConnectOptions, cb: Callback) => {
-          connectProxy(proxy, { timeoutMs }).then(
+          connectProxy(proxy, { timeoutMs, tls: this.#options.tls }).then(
             (socket) => cb(null, socket),
             (err: Error) => cb(err, null),
           );
@@ -135,7 +135,7 @@ class ProxyRequester implements Requester {
         cb(new Error(`no proxy for ${url.origin}`), null);
         return;
       }
-      openTunnel(proxy, o.hostname, port, { timeoutMs }).then(
+      openTunnel(proxy, o.hostname, port, { timeoutMs, tls: this.#options.tls }).then(
         (socket) => {
           if (!https) {
             cb(null, socket);

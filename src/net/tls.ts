@@ -1,6 +1,7 @@
 // The TLS side of a download: certificates trusted besides Node's own roots (--ca-certificate,
 // the `caCertificate` option) and the switch that checks none (--insecure). They go into the
-// connect options of every undici Agent and Client; the lean connection is plain http only.
+// connect options of every undici Agent and Client, and of the TLS connection to an https://
+// proxy; the lean connection is plain http only.
 
 import { readFileSync } from 'node:fs';
 import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
@@ -69,6 +70,11 @@ export function readCaCertificate(value: string | Buffer): string {
     );
   }
   return certs.join('\n');
+}
+
+/** A certificate that does not verify (as opposed to a failed handshake). */
+export function isCertificateCode(code: string): boolean {
+  return code.includes('CERT') || code.startsWith('UNABLE_TO_') || code === 'HOSTNAME_MISMATCH';
 }
 
 /** What the message for an untrusted certificate adds: the two ways out. */

@@ -7,11 +7,17 @@
 import { isIP, connect as netConnect, type Socket } from 'node:net';
 import { errorCode, NetworkError, ProxyAuthError, ProxyError } from '../errors.js';
 import { type ProxyTarget, proxyAuthorization } from './proxy.js';
+import type { TlsOptions } from './tls.js';
 
 export interface TunnelOptions {
   /** Connect plus handshake, ms. */
   timeoutMs: number;
   signal?: AbortSignal | undefined;
+  /**
+   * The trust rules for an https:// proxy's own certificate: those of the download
+   * (--ca-certificate, --insecure), as for the servers.
+   */
+  tls?: TlsOptions | undefined;
 }
 
 /** Codes that mean nobody is there: retrying the same proxy soon will not help. */
@@ -29,23 +35,39 @@ export function proxyConnectError(proxy: ProxyTarget, err: unknown): ProxyError 
 /** A connected socket to the proxy itself, paused. */
 export async function connectProxy(proxy: ProxyTarget, options: TunnelOptions): Promise<Socket> {
   // Loaded when used: the command line starts without node:tls.
-  const tlsConnect = proxy.kind === 'https' ? (await import('node:tls')).connect : undefined;
+  const secure =
+    proxy.kind === 'https'
+      ? { tls: await import('node:tls'), rules: await import('./tls.js') }
+      : undefined;
   return withDeadline(proxy, options, (settle) => {
     const socket =
-      tlsConnect !== undefined
-        ? tlsConnect({
+      secure !== undefined
+        ? secure.tls.connect({
             host: proxy.host,
             port: proxy.port,
             servername: isIP(proxy.host) === 0 ? proxy.host : undefined,
             ALPNProtocols: ['http/1.1'],
+            ...secure.rules.tlsConnectOptions(options.tls),
           })
         : netConnect({ host: proxy.host, port: proxy.port });
     socket.setNoDelay(true);
-    socket.once(proxy.kind === 'https' ? 'secureConnect' : 'connect', () => {
+    socket.once(secure ? 'secureConnect' : 'connect', () => {
       socket.pause();
       settle(undefined, socket);
     });
-    socket.once('error', (err) => settle(proxyConnectError(proxy, err)));
+    socket.once('error', (err) => {
+      const code = errorCode(err);
+      if (secure && code !== undefined && secure.rules.isCertificateCode(code)) {
+        settle(
+          new ProxyError(
+            `TLS: the certificate of the proxy ${proxy.shown} is not trusted (${err.message}); ${secure.rules.UNTRUSTED_HINT}`,
+            { cause: err, transient: false },
+          ),
+        );
+        return;
+      }
+      settle(proxyConnectError(proxy, err));
+    });
     return socket;
   });
 }

@@ -90,6 +90,8 @@ export interface SquidOptions {
   auth?: { user: string; password: string };
   /** Refuse every CONNECT (403). */
   denyConnect?: boolean;
+  /** Clients talk TLS to squid itself (an https:// proxy), with this certificate and key (PEM). */
+  tls?: { cert: string; key: string };
 }
 
 /** squid on a free loopback port: no cache, an access log with bytes, optional Basic auth. */
@@ -99,8 +101,16 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningPro
   await chmod(dir, 0o777);
   const port = await freePort();
   const access = join(dir, 'access.log');
+  let listen = `http_port 127.0.0.1:${port}`;
+  if (options.tls) {
+    const cert = join(dir, 'cert.pem');
+    const key = join(dir, 'key.pem');
+    await writeFile(cert, options.tls.cert, { mode: 0o644 });
+    await writeFile(key, options.tls.key, { mode: 0o644 });
+    listen = `https_port 127.0.0.1:${port} tls-cert=${cert} tls-key=${key}`;
+  }
   const lines = [
-    `http_port 127.0.0.1:${port}`,
+    listen,
     `pid_filename ${join(dir, 'squid.pid')}`,
     `cache_log ${join(dir, 'cache.log')}`,
     `coredump_dir ${dir}`,
@@ -147,7 +157,7 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningPro
   }
   return {
     port,
-    url: `http://127.0.0.1:${port}`,
+    url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
     log: () => readFile(access, 'utf8'),
     close: async () => {
       await stop(child);
