@@ -18,12 +18,19 @@ import type { ProgressState } from './progress.js';
 import type { HttpSession } from '../net/session.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { VERSION } from '../version.js';
-import { Cookies, loadCookies, newSession, saveCookies, tlsOptions } from './session-options.js';
+import {
+  Cookies,
+  loadCookies,
+  newSession,
+  type SessionOptionsIn,
+  saveCookies,
+  tlsOptions,
+} from './session-options.js';
 
 /** What qget says it is, unless told otherwise (`userAgent`, or a User-Agent header). */
 export const DEFAULT_USER_AGENT = `qget/${VERSION}`;
 
-export interface QgetOptions {
+export interface QgetOptions extends SessionOptionsIn {
   /**
    * Other URLs of the same file (mirrors): used at once beside `url`, each once its first answer
    * has the same size and its bytes of a range already downloaded are the same; a source that
@@ -97,25 +104,6 @@ export interface QgetOptions {
   dispatcher?: Dispatcher | undefined;
   /** Receives one line a user should see: saved bytes of another URL discarded, a name changed. */
   onWarning?: ((message: string) => void) | undefined;
-  /**
-   * Credentials for the origin of `url` (never another): `{ username, password }` or
-   * `'user:password'`. Sent as Basic auth; as Digest (RFC 7616, MD5 or SHA-256) once the server
-   * asks for it. Credentials in the URL itself win; so does an Authorization header.
-   */
-  auth?: { username: string; password: string } | string | undefined;
-  /** Credentials from a .netrc file when `auth` is not given: true = ~/.netrc, or a file path. */
-  netrc?: boolean | string | undefined;
-  /** A cookies.txt file (Netscape format, as curl, wget and aria2 write it) to send cookies from. */
-  loadCookies?: string | undefined;
-  /** Where to write the cookies (loaded and set by the servers) once the download ends. */
-  saveCookies?: string | undefined;
-  /**
-   * Certificates trusted besides Node's roots, for https: PEM text (a string holding
-   * "-----BEGIN CERTIFICATE-----", or a Buffer), else the path of a PEM file.
-   */
-  caCertificate?: string | Buffer | undefined;
-  /** Check no certificate at all (anyone between can read and change the download). Default false. */
-  insecure?: boolean | undefined;
 }
 
 export interface QgetResult extends DownloadResult {}

@@ -9,13 +9,26 @@ import { type Credentials, HttpSession } from '../net/session.js';
 import { readCaCertificate, type TlsOptions } from '../net/tls.js';
 import { optionError } from './checks.js';
 
-/** The options this file reads (see QgetOptions for what each does). */
+/** The credential, cookie and TLS options of qget(), Downloader and Manager (QgetOptions has them). */
 export interface SessionOptionsIn {
+  /**
+   * Credentials for the origin of `url` (never another): `{ username, password }` or
+   * `'user:password'`. Sent as Basic auth; as Digest (RFC 7616, MD5 or SHA-256) once the server
+   * asks for it. Credentials in the URL itself win; so does an Authorization header.
+   */
   auth?: { username: string; password: string } | string | undefined;
+  /** Credentials from a .netrc file when `auth` is not given: true = ~/.netrc, or a file path. */
   netrc?: boolean | string | undefined;
+  /** A cookies.txt file (Netscape format, as curl, wget and aria2 write it) to send cookies from. */
   loadCookies?: string | undefined;
+  /** Where to write the cookies (loaded and set by the servers) once the download ends. */
   saveCookies?: string | undefined;
+  /**
+   * Certificates trusted besides Node's roots, for https: PEM text (a string holding
+   * "-----BEGIN CERTIFICATE-----", or a Buffer), else the path of a PEM file.
+   */
   caCertificate?: string | Buffer | undefined;
+  /** Check no certificate at all (anyone between can read and change the download). Default false. */
   insecure?: boolean | undefined;
   /** A dispatcher of the caller's own: its connections follow its own TLS settings. */
   dispatcher?: unknown;
