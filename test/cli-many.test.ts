@@ -149,12 +149,13 @@ describe('qget command, many URLs', () => {
     const { child, done } = startCli(['-q', '-r', '1M', '-m', '3', '-d', dir, ...urls], dir);
     // Measured once the transfer runs (start-up takes long on a busy machine, and Ctrl-C before
     // the command handles it would kill it): past the first MiB (the limiter's start), over the
-    // next 3 MiB, from the server's count at the moments it is read.
+    // next 6 MiB, from the server's count at the moments it is read. The limiter may catch up on
+    // half a second of rate after a stall of a busy machine: over 6 s that stays within bounds.
     const MiB = 1024 * 1024;
     await waitFor(() => server.stats.bytesSent >= MiB, 'the first MiB sent', 120_000);
     const a = server.stats.bytesSent;
     const t = performance.now();
-    await waitFor(() => server.stats.bytesSent >= a + 3 * MiB, '3 more MiB sent', 60_000);
+    await waitFor(() => server.stats.bytesSent >= a + 6 * MiB, '6 more MiB sent', 120_000);
     const rate = (server.stats.bytesSent - a) / ((performance.now() - t) / 1000);
     child.kill('SIGINT');
     assert.equal((await done).code, 130);
