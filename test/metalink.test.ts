@@ -160,6 +160,116 @@ describe('Metalink downloads', () => {
     assert.equal(result?.path, join(dir, 'm.bin'));
   });
 
+  it('two lying mirrors outvote the honest first URL: the piece hashes make it win', async () => {
+    const content = makeContent(6 * MiB, 66);
+    // The liars agree with each other (same bytes, same size), from the first byte on.
+    const lie = makeContent(6 * MiB, 67);
+    const rate = 2 * MiB;
+    const honest = await serve({ content, ratePerConnection: rate });
+    const l1 = await serve({ content: lie, ratePerConnection: rate });
+    const l2 = await serve({ content: lie, ratePerConnection: rate });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const [result] = await qgetMetalink(
+      meta4(content, 'h.bin', [honest.fileUrl, l1.fileUrl, l2.fileUrl]),
+      { dir, maxConnections: 6, onWarning: (m) => warnings.push(m) },
+    );
+    await assertFileEquals(join(dir, 'h.bin'), content);
+    assert.deepEqual(
+      result?.sources?.map((s) => [s.url, s.state, s.bytes]),
+      [
+        [honest.fileUrl, 'active', content.length],
+        [l1.fileUrl, 'dropped', 0],
+        [l2.fileUrl, 'dropped', 0],
+      ],
+    );
+    // One warning for each liar, naming the hash.
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    for (const [i, l] of [l1, l2].entries()) {
+      assert.match(warnings[i]!, /dropped: its bytes \d+-\d+ fail the piece hash/);
+      assert.ok(warnings[i]!.includes(l.url), warnings[i]);
+    }
+    // Each liar was asked for its sample, one of them for the hashed piece too: nothing else.
+    assert.ok(l1.requests.length + l2.requests.length <= 3, 'the liars served ranges');
+  });
+
+  it('a lying first URL backed by a lying mirror loses to the piece hashes: started over', async () => {
+    const content = makeContent(6 * MiB, 68);
+    const lie = makeContent(6 * MiB, 69);
+    const rate = 2 * MiB;
+    const l1 = await serve({ content: lie, ratePerConnection: rate });
+    const l2 = await serve({ content: lie, ratePerConnection: rate });
+    const honest = await serve({ content, ratePerConnection: rate });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const [result] = await qgetMetalink(
+      meta4(content, 'f.bin', [l1.fileUrl, l2.fileUrl, honest.fileUrl]),
+      { dir, maxConnections: 6, onWarning: (m) => warnings.push(m) },
+    );
+    await assertFileEquals(join(dir, 'f.bin'), content);
+    // One warning line a liar (its first piece may fail its hash before the vote), none for
+    // the honest mirror.
+    const about = (url: string) => warnings.filter((w) => w.includes(url)).length;
+    assert.deepEqual(
+      [about(l1.url), about(l2.url), about(honest.url)],
+      [1, 1, 0],
+      warnings.join('\n'),
+    );
+    assert.match(warnings.join('\n'), /the hashes back other bytes than those of .*starting over/);
+    assert.deepEqual(
+      result?.sources?.map((s) => s.url),
+      [honest.fileUrl],
+    );
+  });
+
+  it('a whole-file checksum cannot judge 64 KiB: the majority decides, the error names it', async () => {
+    const content = makeContent(6 * MiB, 70);
+    const lie = makeContent(6 * MiB, 71);
+    const honest = await serve({ content, ratePerConnection: 2 * MiB });
+    const l1 = await serve({ content: lie, ratePerConnection: 2 * MiB });
+    const l2 = await serve({ content: lie, ratePerConnection: 2 * MiB });
+    const out = join(await tempDir(), 'c.bin');
+    await assert.rejects(
+      qget(honest.fileUrl, {
+        filepath: out,
+        mirrors: [l1.fileUrl, l2.fileUrl],
+        checksum: `sha256=${sha256(content)}`,
+        maxConnections: 6,
+      }),
+      (err: Error) => {
+        assert.equal((err as { code?: string }).code, 'ERR_CHECKSUM');
+        assert.match(
+          err.message,
+          /checksum mismatch.*the sources disagreed on bytes \d+-\d+ and the majority was kept \(the bytes on disk set aside\): the majority served wrong bytes/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('a small file under a whole-file checksum: the checksum decides against the majority', async () => {
+    const content = makeContent(1 * MiB, 72);
+    const lie = makeContent(1 * MiB, 73);
+    const honest = await serve({ content, ratePerConnection: 1 * MiB });
+    const l1 = await serve({ content: lie });
+    const l2 = await serve({ content: lie });
+    const out = join(await tempDir(), 's.bin');
+    const warnings: string[] = [];
+    const result = await qget(honest.fileUrl, {
+      filepath: out,
+      mirrors: [l1.fileUrl, l2.fileUrl],
+      checksum: `sha256=${sha256(content)}`,
+      maxConnections: 4,
+      onWarning: (m) => warnings.push(m),
+    });
+    await assertFileEquals(out, content);
+    assert.deepEqual(
+      result.sources?.map((s) => s.state),
+      ['active', 'dropped', 'dropped'],
+    );
+    assert.match(warnings.join('\n'), /fail the checksum/);
+  });
+
   it('qget() follows a URL answering application/metalink4+xml', async () => {
     const content = makeContent(3 * MiB, 63);
     const a = await serve({ content });

@@ -5,7 +5,13 @@
 // new Transfer per attempt (transfer.ts).
 
 import { resolve } from 'node:path';
-import { AbortError, FileExistsError, LocalIoError, ResourceChangedError } from '../errors.js';
+import {
+  AbortError,
+  ChecksumError,
+  FileExistsError,
+  LocalIoError,
+  ResourceChangedError,
+} from '../errors.js';
 import { parseHttpUrl, toQgetError } from '../net/client.js';
 import { ConnectionPool } from '../net/connection-pool.js';
 import { redactUrl } from '../net/credentials.js';
@@ -149,6 +155,7 @@ export class DownloadJob {
       dispatcher: this.#o.dispatcher ?? pool!.agent,
       limiterOwner: this.#o.limiterOwner ?? this,
       leanAllowed: true,
+      votes: [],
     };
     const ticker = new Ticker(run, this.#store);
     try {
@@ -170,7 +177,8 @@ export class DownloadJob {
           if (!(err instanceof ResourceChangedError) || this.#abort.signal.aborted) throw err;
           if (err instanceof SourceOutvotedError) {
             for (const url of err.losers) this.#excluded.add(url);
-            this.#warn(err.message);
+            if (err.told) this.#debug(err.message);
+            else this.#warn(err.message);
           }
           if (restarts >= MAX_RESTARTS) {
             throw new ResourceChangedError(
@@ -326,7 +334,13 @@ export class DownloadJob {
         store,
         received: current.received,
       };
-      const size = await finish(finished, path);
+      const size = await finish(finished, path).catch((err: unknown) => {
+        // The sources' majority chose bytes the checksum could not judge (source-check.ts).
+        if (err instanceof ChecksumError && run.votes.length > 0) {
+          err.message = `${err.message}; ${run.votes.join('; ')}`;
+        }
+        throw err;
+      });
       this.#observer.phase?.('done');
       const sources =
         this.#o.mirrors?.length && this.#round ? this.#round.sources.map(sourceReport) : undefined;

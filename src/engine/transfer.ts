@@ -28,6 +28,11 @@ export interface Run {
   readonly limiterOwner: object;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   leanAllowed: boolean;
+  /**
+   * Votes of the sources the majority decided while a whole-file checksum could not judge
+   * them (source-check.ts): named by the checksum's error should the file fail it.
+   */
+  readonly votes: string[];
 }
 
 /**
