@@ -27,6 +27,7 @@ import { OutputClaim } from './output-claim.js';
 import { type PartFile, pathExists } from './part-file.js';
 import { type ProbeResult, probe } from './probe.js';
 import { MetalinkAnswer, metalinkDocument } from './metalink-answer.js';
+import { validatorsOf } from './control-file.js';
 import { adoptSaved } from './refresh.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
@@ -252,13 +253,22 @@ export class DownloadJob {
     // At most the smallest segment (less when resuming or under a rate limit, see requestCap).
     const cap = Math.min(PROBE_REQUEST, requestCap(rateLimit(this.#o.limiters), 0));
     const candidates = this.#candidates();
+    const found = resume;
     let probed: ProbeResult | undefined;
     let others: string[] = [];
     for (let k = 0; probed === undefined; k++) {
       const url = candidates[k]!;
-      if (url !== this.#o.url) resume = undefined;
+      resume = fresh ? undefined : found;
       others = candidates.filter((u) => u !== url);
       try {
+        if (resume && !validatorsOf(resume.saved, url)) {
+          // Saved while another of the sources answered (the first URL did not): continued from
+          // this one only if it serves the bytes on disk, as a refreshed link is.
+          resume = await adoptSaved(transfer, this.#store.asForeign(resume), url, (m) =>
+            this.#warn(m),
+          );
+          fresh ||= resume === undefined;
+        }
         probed = await probe(transfer, resume, cap, url);
         if (resume && !probed.response) {
           this.#debug('the saved state no longer matches the server: starting over');
