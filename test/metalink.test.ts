@@ -3,7 +3,6 @@
 // a bad piece is dropped and the piece fetched again from another), a URL answering
 // application/metalink4+xml followed by qget(), and `qget -M <file>`.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
@@ -14,29 +13,9 @@ import { Transfer } from '../src/engine/transfer.js';
 import { runCli } from './helpers/cli.js';
 import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+import { meta4, meta4Files } from './helpers/meta4.js';
 
 const { serve, tempDir } = useFixtures();
-
-const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
-
-/** A .meta4 for `content` named `name`, served at `urls` (priority in order), pieces of `piece`. */
-function meta4(content: Buffer, name: string, urls: string[], piece = 256 * KiB): string {
-  const pieces: string[] = [];
-  for (let at = 0; at < content.length; at += piece) {
-    pieces.push(`<hash>${sha1(content.subarray(at, at + piece))}</hash>`);
-  }
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<metalink xmlns="urn:ietf:params:xml:ns:metalink">
-  <published>2024-01-01T00:00:00Z</published>
-  <file name="${name}">
-    <size>${content.length}</size>
-    <hash type="sha-1">${sha1(content)}</hash>
-    <hash type="sha-256">${sha256(content)}</hash>
-    <pieces length="${piece}" type="sha-1">${pieces.join('')}</pieces>
-    ${urls.map((u, i) => `<url location="de" priority="${i + 1}">${u.replace(/&/g, '&amp;')}</url>`).join('\n    ')}
-  </file>
-</metalink>`;
-}
 
 describe('parseMetalink', () => {
   it('reads RFC 5854: name, size, sha-256 preferred, pieces, URLs by priority', async () => {
@@ -299,5 +278,82 @@ describe('Metalink downloads', () => {
     await writeFile(wrong, meta4(makeContent(2 * MiB, 65), 'w.bin', [a.fileUrl]));
     const failed = await runCli(['-M', wrong, '-d', dir], dir);
     assert.notEqual(failed.code, 0);
+  });
+});
+
+describe('several files', () => {
+  it('qgetMetalink() downloads every file and returns a result per file', async () => {
+    const one = makeContent(1 * MiB, 94);
+    const two = makeContent((3 * MiB) / 2, 95);
+    const a = await serve({ content: one });
+    const b = await serve({ content: two });
+    const c = await serve({ content: two });
+    const dir = await tempDir();
+    const doc = meta4Files([
+      { content: one, name: 'one.bin', urls: [a.fileUrl] },
+      { content: two, name: 'two.bin', urls: [b.fileUrl, c.fileUrl] },
+    ]);
+    const results = await qgetMetalink(doc, { dir });
+    assert.deepEqual(
+      results.map((r) => [r.path, r.size]),
+      [
+        [join(dir, 'one.bin'), one.length],
+        [join(dir, 'two.bin'), two.length],
+      ],
+    );
+    await assertFileEquals(join(dir, 'one.bin'), one);
+    await assertFileEquals(join(dir, 'two.bin'), two);
+    assert.deepEqual(
+      results[1]?.sources?.map((s) => s.url),
+      [b.fileUrl, c.fileUrl],
+    );
+  });
+
+  it('qget -M <file> --json: every file, with the events of a normal download', async () => {
+    const one = makeContent(1 * MiB, 96);
+    const two = makeContent(2 * MiB, 97);
+    // A bad piece at the second file's mirror: only its piece hashes keep it out.
+    const bad = Buffer.from(two);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 3]! ^= 0xff;
+    const a = await serve({ content: one });
+    const b = await serve({ content: two, ratePerConnection: 2 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 2 * MiB });
+    const dir = await tempDir();
+    const file = join(dir, 'two.meta4');
+    await writeFile(
+      file,
+      meta4Files([
+        { content: one, name: 'one.bin', urls: [a.fileUrl] },
+        { content: two, name: 'two.bin', urls: [b.fileUrl, liar.fileUrl] },
+      ]),
+    );
+    const run = await runCli(['-M', file, '-d', dir, '--json', '-c', '4'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    await assertFileEquals(join(dir, 'one.bin'), one);
+    await assertFileEquals(join(dir, 'two.bin'), two);
+    const events = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; state?: string; path?: string; url: string });
+    const complete = events.filter((e) => e.event === 'state' && e.state === 'complete');
+    assert.deepEqual(complete.map((e) => e.path).sort(), [
+      join(dir, 'one.bin'),
+      join(dir, 'two.bin'),
+    ]);
+    assert.ok(events.some((e) => e.event === 'progress' || e.event === 'size'));
+    const warned = events.filter((e) => e.event === 'warning') as unknown as { message: string }[];
+    assert.ok(
+      warned.some((w) => w.message.includes(liar.url) && /piece/.test(w.message)),
+      run.stdout,
+    );
+    // Without --json too; -o cannot name several files.
+    const again = await tempDir();
+    const plain = await runCli(['-M', file, '-d', again], again);
+    assert.equal(plain.code, 0, plain.stderr);
+    await assertFileEquals(join(again, 'one.bin'), one);
+    await assertFileEquals(join(again, 'two.bin'), two);
+    const named = await runCli(['-M', file, '-o', 'x.bin'], again);
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /-o names one file/);
   });
 });

@@ -75,7 +75,13 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     this.sources = makeSources(info, others, o);
     this.governor = this.sources[0]!.governor;
     const size = info.size ?? 0;
-    this.#pieces = o.pieces && size > 0 ? new PieceVerifier(o.pieces, size) : undefined;
+    const fits = o.pieces && o.pieces.hashes.length === Math.ceil(size / o.pieces.length);
+    if (o.pieces && size > 0 && !fits) {
+      transfer.run.debug(
+        `${o.pieces.hashes.length} piece hashes do not fit ${size} bytes: ignored`,
+      );
+    }
+    this.#pieces = o.pieces && fits && size > 0 ? new PieceVerifier(o.pieces, size) : undefined;
   }
 
   /** `source` served [start, end) (for piece hashes: who to blame for a bad piece). */
