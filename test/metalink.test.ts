@@ -6,7 +6,14 @@ import assert from 'node:assert/strict';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidOptionError, parseMetalink, qget, qgetMetalink } from '../src/index.js';
+import {
+  Downloader,
+  InvalidOptionError,
+  Manager,
+  parseMetalink,
+  qget,
+  qgetMetalink,
+} from '../src/index.js';
 import { completePieces, unconfirm } from '../src/engine/pieces.js';
 import { mergeRanges, newSegment } from '../src/engine/segment-plan.js';
 import { Transfer } from '../src/engine/transfer.js';
@@ -355,5 +362,72 @@ describe('several files', () => {
     const named = await runCli(['-M', file, '-o', 'x.bin'], again);
     assert.equal(named.code, 2, named.stderr);
     assert.match(named.stderr, /-o names one file/);
+  });
+});
+
+describe('a Downloader following a Metalink answer', () => {
+  it('downloads the file the document names, from its URLs, with its piece hashes', async () => {
+    const content = makeContent(2 * MiB, 98);
+    const bad = Buffer.from(content);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 5]! ^= 0xff;
+    const a = await serve({ content, ratePerConnection: 2 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 2 * MiB });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'followed.bin', [a.fileUrl, liar.fileUrl])),
+      contentType: 'application/metalink4+xml',
+    });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const d = new Downloader(doc.fileUrl, {
+      dirPath: dir,
+      maxConnections: 4,
+      onWarning: (w) => warnings.push(w),
+    });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'complete', String(d.lastError));
+    assert.equal(d.path, join(dir, 'followed.bin'));
+    await assertFileEquals(join(dir, 'followed.bin'), content);
+    assert.ok(a.stats.bytesSent > 0);
+    // The piece hashes came along: the mirror's bad pieces were caught and it was dropped.
+    assert.ok(
+      warnings.some((w) => w.includes(liar.url) && /piece/.test(w)),
+      warnings.join('\n'),
+    );
+  });
+
+  it('under a Manager; of several files the first, with one warning line', async () => {
+    const one = makeContent(1 * MiB, 99);
+    const two = makeContent(1 * MiB, 100);
+    const a = await serve({ content: one });
+    const b = await serve({ content: two });
+    const doc = await serve({
+      content: Buffer.from(
+        meta4Files([
+          { content: one, name: 'first.bin', urls: [a.fileUrl] },
+          { content: two, name: 'second.bin', urls: [b.fileUrl] },
+        ]),
+      ),
+      contentType: 'application/metalink4+xml',
+    });
+    const plain = await serve({ content: two });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const manager = new Manager({
+      maxRunning: 2,
+      downloadOptions: { dirPath: dir, onWarning: (w) => warnings.push(w) },
+    });
+    const followed = manager.add(doc.fileUrl);
+    const other = manager.add(plain.fileUrl);
+    manager.start();
+    await manager.onIdle();
+    await manager.stop();
+    assert.equal(followed.state, 'complete', String(followed.lastError));
+    assert.equal(other.state, 'complete', String(other.lastError));
+    await assertFileEquals(join(dir, 'first.bin'), one);
+    await assertFileEquals(join(dir, 'file.bin'), two);
+    assert.equal(b.requests.length, 0);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /names 2 files: downloading first.bin only/);
   });
 });
