@@ -72,6 +72,7 @@ export async function checkSources(
 ): Promise<void> {
   for (const s of candidates) s.state = 'checking';
   const [start, end] = range;
+  transfer.run.debug(`checking ${candidates.length} source(s) against bytes ${start}-${end - 1}`);
   const disk = createHash('sha256')
     .update(await part.read(start, end - start))
     .digest('hex');

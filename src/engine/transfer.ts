@@ -84,6 +84,11 @@ export class Transfer {
   otherVersionsTotal = 0;
   /** Ranged answers accepted that named no validator of the probe's (no ETag, no Last-Modified). */
   answersWithoutValidators = 0;
+  /**
+   * Sources wait for bytes on disk to compare their samples with (source-check.ts): a batch is
+   * written once it holds SAMPLE_BYTES instead of waiting to be full, so they join sooner.
+   */
+  wantsSample = false;
   readonly fetches = new Set<RangeFetch>();
 
   constructor(run: Run) {
