@@ -318,13 +318,14 @@ describe('several files', () => {
 
   it('qget -M <file> --json: every file, with the events of a normal download', async () => {
     const one = makeContent(1 * MiB, 96);
-    const two = makeContent(2 * MiB, 97);
-    // A bad piece at the second file's mirror: only its piece hashes keep it out.
+    const two = makeContent(4 * MiB, 97);
+    // Bad pieces at the second file's mirror: only its piece hashes keep them out. Paced so
+    // the download lasts a second or more: the mirror, checked in a tenth of that, serves some.
     const bad = Buffer.from(two);
     for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 3]! ^= 0xff;
     const a = await serve({ content: one });
-    const b = await serve({ content: two, ratePerConnection: 2 * MiB });
-    const liar = await serve({ content: bad, ratePerConnection: 2 * MiB });
+    const b = await serve({ content: two, ratePerConnection: 1 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 1 * MiB });
     const dir = await tempDir();
     const file = join(dir, 'two.meta4');
     await writeFile(
@@ -367,11 +368,13 @@ describe('several files', () => {
 
 describe('a Downloader following a Metalink answer', () => {
   it('downloads the file the document names, from its URLs, with its piece hashes', async () => {
-    const content = makeContent(2 * MiB, 98);
+    // Paced so the download lasts a second or more: the mirror, checked in a tenth of that,
+    // serves some of its bad pieces.
+    const content = makeContent(4 * MiB, 98);
     const bad = Buffer.from(content);
     for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 5]! ^= 0xff;
-    const a = await serve({ content, ratePerConnection: 2 * MiB });
-    const liar = await serve({ content: bad, ratePerConnection: 2 * MiB });
+    const a = await serve({ content, ratePerConnection: 1 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 1 * MiB });
     const doc = await serve({
       content: Buffer.from(meta4(content, 'followed.bin', [a.fileUrl, liar.fileUrl])),
       contentType: 'application/metalink4+xml',
