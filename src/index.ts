@@ -7,7 +7,12 @@ export {
   type QgetOptions,
   type QgetResult,
 } from './api/qget.js';
-export { type MetalinkFile, parseMetalink } from './engine/metalink.js';
+export { type MetalinkFile, type PieceHashes, parseMetalink } from './engine/metalink.js';
+export {
+  type MetalinkDownload,
+  metalinkDownloads,
+  readMetalink,
+} from './api/metalink-downloads.js';
 export { redactUrl, redactUrls } from './net/credentials.js';
 export type { ProxyByScheme } from './net/proxy.js';
 export { ProgressState, type ProgressCallback, type ProgressStateOptions } from './api/progress.js';

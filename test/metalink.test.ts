@@ -3,40 +3,26 @@
 // a bad piece is dropped and the piece fetched again from another), a URL answering
 // application/metalink4+xml followed by qget(), and `qget -M <file>`.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
-import { InvalidOptionError, parseMetalink, qget, qgetMetalink } from '../src/index.js';
+import {
+  Downloader,
+  InvalidOptionError,
+  Manager,
+  parseMetalink,
+  qget,
+  qgetMetalink,
+} from '../src/index.js';
 import { completePieces, unconfirm } from '../src/engine/pieces.js';
 import { mergeRanges, newSegment } from '../src/engine/segment-plan.js';
 import { Transfer } from '../src/engine/transfer.js';
 import { runCli } from './helpers/cli.js';
 import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+import { meta4, meta4Files } from './helpers/meta4.js';
 
 const { serve, tempDir } = useFixtures();
-
-const sha1 = (b: Buffer): string => createHash('sha1').update(b).digest('hex');
-
-/** A .meta4 for `content` named `name`, served at `urls` (priority in order), pieces of `piece`. */
-function meta4(content: Buffer, name: string, urls: string[], piece = 256 * KiB): string {
-  const pieces: string[] = [];
-  for (let at = 0; at < content.length; at += piece) {
-    pieces.push(`<hash>${sha1(content.subarray(at, at + piece))}</hash>`);
-  }
-  return `<?xml version="1.0" encoding="UTF-8"?>
-<metalink xmlns="urn:ietf:params:xml:ns:metalink">
-  <published>2024-01-01T00:00:00Z</published>
-  <file name="${name}">
-    <size>${content.length}</size>
-    <hash type="sha-1">${sha1(content)}</hash>
-    <hash type="sha-256">${sha256(content)}</hash>
-    <pieces length="${piece}" type="sha-1">${pieces.join('')}</pieces>
-    ${urls.map((u, i) => `<url location="de" priority="${i + 1}">${u.replace(/&/g, '&amp;')}</url>`).join('\n    ')}
-  </file>
-</metalink>`;
-}
 
 describe('parseMetalink', () => {
   it('reads RFC 5854: name, size, sha-256 preferred, pieces, URLs by priority', async () => {
@@ -160,6 +146,116 @@ describe('Metalink downloads', () => {
     assert.equal(result?.path, join(dir, 'm.bin'));
   });
 
+  it('two lying mirrors outvote the honest first URL: the piece hashes make it win', async () => {
+    const content = makeContent(6 * MiB, 66);
+    // The liars agree with each other (same bytes, same size), from the first byte on.
+    const lie = makeContent(6 * MiB, 67);
+    const rate = 2 * MiB;
+    const honest = await serve({ content, ratePerConnection: rate });
+    const l1 = await serve({ content: lie, ratePerConnection: rate });
+    const l2 = await serve({ content: lie, ratePerConnection: rate });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const [result] = await qgetMetalink(
+      meta4(content, 'h.bin', [honest.fileUrl, l1.fileUrl, l2.fileUrl]),
+      { dir, maxConnections: 6, onWarning: (m) => warnings.push(m) },
+    );
+    await assertFileEquals(join(dir, 'h.bin'), content);
+    assert.deepEqual(
+      result?.sources?.map((s) => [s.url, s.state, s.bytes]),
+      [
+        [honest.fileUrl, 'active', content.length],
+        [l1.fileUrl, 'dropped', 0],
+        [l2.fileUrl, 'dropped', 0],
+      ],
+    );
+    // One warning for each liar, naming the hash.
+    assert.equal(warnings.length, 2, warnings.join('\n'));
+    for (const [i, l] of [l1, l2].entries()) {
+      assert.match(warnings[i]!, /dropped: its bytes \d+-\d+ fail the piece hash/);
+      assert.ok(warnings[i]!.includes(l.url), warnings[i]);
+    }
+    // Each liar was asked for its sample, one of them for the hashed piece too: nothing else.
+    assert.ok(l1.requests.length + l2.requests.length <= 3, 'the liars served ranges');
+  });
+
+  it('a lying first URL backed by a lying mirror loses to the piece hashes: started over', async () => {
+    const content = makeContent(6 * MiB, 68);
+    const lie = makeContent(6 * MiB, 69);
+    const rate = 2 * MiB;
+    const l1 = await serve({ content: lie, ratePerConnection: rate });
+    const l2 = await serve({ content: lie, ratePerConnection: rate });
+    const honest = await serve({ content, ratePerConnection: rate });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const [result] = await qgetMetalink(
+      meta4(content, 'f.bin', [l1.fileUrl, l2.fileUrl, honest.fileUrl]),
+      { dir, maxConnections: 6, onWarning: (m) => warnings.push(m) },
+    );
+    await assertFileEquals(join(dir, 'f.bin'), content);
+    // One warning line a liar (its first piece may fail its hash before the vote), none for
+    // the honest mirror.
+    const about = (url: string) => warnings.filter((w) => w.includes(url)).length;
+    assert.deepEqual(
+      [about(l1.url), about(l2.url), about(honest.url)],
+      [1, 1, 0],
+      warnings.join('\n'),
+    );
+    assert.match(warnings.join('\n'), /the hashes back other bytes than those of .*starting over/);
+    assert.deepEqual(
+      result?.sources?.map((s) => s.url),
+      [honest.fileUrl],
+    );
+  });
+
+  it('a whole-file checksum cannot judge 64 KiB: the majority decides, the error names it', async () => {
+    const content = makeContent(6 * MiB, 70);
+    const lie = makeContent(6 * MiB, 71);
+    const honest = await serve({ content, ratePerConnection: 2 * MiB });
+    const l1 = await serve({ content: lie, ratePerConnection: 2 * MiB });
+    const l2 = await serve({ content: lie, ratePerConnection: 2 * MiB });
+    const out = join(await tempDir(), 'c.bin');
+    await assert.rejects(
+      qget(honest.fileUrl, {
+        filepath: out,
+        mirrors: [l1.fileUrl, l2.fileUrl],
+        checksum: `sha256=${sha256(content)}`,
+        maxConnections: 6,
+      }),
+      (err: Error) => {
+        assert.equal((err as { code?: string }).code, 'ERR_CHECKSUM');
+        assert.match(
+          err.message,
+          /checksum mismatch.*the sources disagreed on bytes \d+-\d+ and the majority was kept \(the bytes on disk set aside\): the majority served wrong bytes/,
+        );
+        return true;
+      },
+    );
+  });
+
+  it('a small file under a whole-file checksum: the checksum decides against the majority', async () => {
+    const content = makeContent(1 * MiB, 72);
+    const lie = makeContent(1 * MiB, 73);
+    const honest = await serve({ content, ratePerConnection: 1 * MiB });
+    const l1 = await serve({ content: lie });
+    const l2 = await serve({ content: lie });
+    const out = join(await tempDir(), 's.bin');
+    const warnings: string[] = [];
+    const result = await qget(honest.fileUrl, {
+      filepath: out,
+      mirrors: [l1.fileUrl, l2.fileUrl],
+      checksum: `sha256=${sha256(content)}`,
+      maxConnections: 4,
+      onWarning: (m) => warnings.push(m),
+    });
+    await assertFileEquals(out, content);
+    assert.deepEqual(
+      result.sources?.map((s) => s.state),
+      ['active', 'dropped', 'dropped'],
+    );
+    assert.match(warnings.join('\n'), /fail the checksum/);
+  });
+
   it('qget() follows a URL answering application/metalink4+xml', async () => {
     const content = makeContent(3 * MiB, 63);
     const a = await serve({ content });
@@ -189,5 +285,152 @@ describe('Metalink downloads', () => {
     await writeFile(wrong, meta4(makeContent(2 * MiB, 65), 'w.bin', [a.fileUrl]));
     const failed = await runCli(['-M', wrong, '-d', dir], dir);
     assert.notEqual(failed.code, 0);
+  });
+});
+
+describe('several files', () => {
+  it('qgetMetalink() downloads every file and returns a result per file', async () => {
+    const one = makeContent(1 * MiB, 94);
+    const two = makeContent((3 * MiB) / 2, 95);
+    const a = await serve({ content: one });
+    const b = await serve({ content: two });
+    const c = await serve({ content: two });
+    const dir = await tempDir();
+    const doc = meta4Files([
+      { content: one, name: 'one.bin', urls: [a.fileUrl] },
+      { content: two, name: 'two.bin', urls: [b.fileUrl, c.fileUrl] },
+    ]);
+    const results = await qgetMetalink(doc, { dir });
+    assert.deepEqual(
+      results.map((r) => [r.path, r.size]),
+      [
+        [join(dir, 'one.bin'), one.length],
+        [join(dir, 'two.bin'), two.length],
+      ],
+    );
+    await assertFileEquals(join(dir, 'one.bin'), one);
+    await assertFileEquals(join(dir, 'two.bin'), two);
+    assert.deepEqual(
+      results[1]?.sources?.map((s) => s.url),
+      [b.fileUrl, c.fileUrl],
+    );
+  });
+
+  it('qget -M <file> --json: every file, with the events of a normal download', async () => {
+    const one = makeContent(1 * MiB, 96);
+    const two = makeContent(4 * MiB, 97);
+    // Bad pieces at the second file's mirror: only its piece hashes keep them out. Paced so
+    // the download lasts a second or more: the mirror, checked in a tenth of that, serves some.
+    const bad = Buffer.from(two);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 3]! ^= 0xff;
+    const a = await serve({ content: one });
+    const b = await serve({ content: two, ratePerConnection: 1 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 1 * MiB });
+    const dir = await tempDir();
+    const file = join(dir, 'two.meta4');
+    await writeFile(
+      file,
+      meta4Files([
+        { content: one, name: 'one.bin', urls: [a.fileUrl] },
+        { content: two, name: 'two.bin', urls: [b.fileUrl, liar.fileUrl] },
+      ]),
+    );
+    const run = await runCli(['-M', file, '-d', dir, '--json', '-c', '4'], dir);
+    assert.equal(run.code, 0, run.stderr);
+    await assertFileEquals(join(dir, 'one.bin'), one);
+    await assertFileEquals(join(dir, 'two.bin'), two);
+    const events = run.stdout
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { event: string; state?: string; path?: string; url: string });
+    const complete = events.filter((e) => e.event === 'state' && e.state === 'complete');
+    assert.deepEqual(complete.map((e) => e.path).sort(), [
+      join(dir, 'one.bin'),
+      join(dir, 'two.bin'),
+    ]);
+    assert.ok(events.some((e) => e.event === 'progress' || e.event === 'size'));
+    const warned = events.filter((e) => e.event === 'warning') as unknown as { message: string }[];
+    assert.ok(
+      warned.some((w) => w.message.includes(liar.url) && /piece/.test(w.message)),
+      run.stdout,
+    );
+    // Without --json too; -o cannot name several files.
+    const again = await tempDir();
+    const plain = await runCli(['-M', file, '-d', again], again);
+    assert.equal(plain.code, 0, plain.stderr);
+    await assertFileEquals(join(again, 'one.bin'), one);
+    await assertFileEquals(join(again, 'two.bin'), two);
+    const named = await runCli(['-M', file, '-o', 'x.bin'], again);
+    assert.equal(named.code, 2, named.stderr);
+    assert.match(named.stderr, /-o names one file/);
+  });
+});
+
+describe('a Downloader following a Metalink answer', () => {
+  it('downloads the file the document names, from its URLs, with its piece hashes', async () => {
+    // Paced so the download lasts a second or more: the mirror, checked in a tenth of that,
+    // serves some of its bad pieces.
+    const content = makeContent(4 * MiB, 98);
+    const bad = Buffer.from(content);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 5]! ^= 0xff;
+    const a = await serve({ content, ratePerConnection: 1 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 1 * MiB });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'followed.bin', [a.fileUrl, liar.fileUrl])),
+      contentType: 'application/metalink4+xml',
+    });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const d = new Downloader(doc.fileUrl, {
+      dirPath: dir,
+      maxConnections: 4,
+      onWarning: (w) => warnings.push(w),
+    });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'complete', String(d.lastError));
+    assert.equal(d.path, join(dir, 'followed.bin'));
+    await assertFileEquals(join(dir, 'followed.bin'), content);
+    assert.ok(a.stats.bytesSent > 0);
+    // The piece hashes came along: the mirror's bad pieces were caught and it was dropped.
+    assert.ok(
+      warnings.some((w) => w.includes(liar.url) && /piece/.test(w)),
+      warnings.join('\n'),
+    );
+  });
+
+  it('under a Manager; of several files the first, with one warning line', async () => {
+    const one = makeContent(1 * MiB, 99);
+    const two = makeContent(1 * MiB, 100);
+    const a = await serve({ content: one });
+    const b = await serve({ content: two });
+    const doc = await serve({
+      content: Buffer.from(
+        meta4Files([
+          { content: one, name: 'first.bin', urls: [a.fileUrl] },
+          { content: two, name: 'second.bin', urls: [b.fileUrl] },
+        ]),
+      ),
+      contentType: 'application/metalink4+xml',
+    });
+    const plain = await serve({ content: two });
+    const dir = await tempDir();
+    const warnings: string[] = [];
+    const manager = new Manager({
+      maxRunning: 2,
+      downloadOptions: { dirPath: dir, onWarning: (w) => warnings.push(w) },
+    });
+    const followed = manager.add(doc.fileUrl);
+    const other = manager.add(plain.fileUrl);
+    manager.start();
+    await manager.onIdle();
+    await manager.stop();
+    assert.equal(followed.state, 'complete', String(followed.lastError));
+    assert.equal(other.state, 'complete', String(other.lastError));
+    await assertFileEquals(join(dir, 'first.bin'), one);
+    await assertFileEquals(join(dir, 'file.bin'), two);
+    assert.equal(b.requests.length, 0);
+    assert.equal(warnings.length, 1, warnings.join('\n'));
+    assert.match(warnings[0]!, /names 2 files: downloading first.bin only/);
   });
 });

@@ -320,8 +320,9 @@ describe('aria2 methods over HTTP (aria2.js)', () => {
     await assert.rejects(call('addTorrent', 'ZGF0YQ=='), {
       message: /addTorrent is not supported/,
     });
+    // "data" is no Metalink document.
     await assert.rejects(call('addMetalink', 'ZGF0YQ=='), {
-      message: /addMetalink is not supported/,
+      message: /Cannot read the Metalink document/,
     });
     await assert.rejects(call('tellStatus', 'xyz'), { message: 'Invalid GID xyz' });
     await assert.rejects(call('tellStatus', '0000000000000000'), { message: /is not found/ });

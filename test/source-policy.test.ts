@@ -1,5 +1,6 @@
 // The decisions about several sources (source-policy.ts), without a network.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { describe, it } from 'node:test';
 import {
   chooseSource,
@@ -13,6 +14,7 @@ import {
   sampleRange,
   type SourceLoad,
 } from '../src/engine/source-policy.js';
+import { hashedSpan, hashedWinner, SpanHasher } from '../src/engine/sample-hashes.js';
 
 const load = (live: number, cap = 16, usable = true, ready = usable): SourceLoad => ({
   usable,
@@ -139,5 +141,79 @@ describe('sampleRange', () => {
   it('is the whole file when smaller', () => {
     assert.deepEqual(sampleRange(100, [[0, 100]]), [0, 100]);
     assert.equal(sampleRange(0, []), undefined);
+  });
+});
+
+describe('hashes decide the vote (sample-hashes.ts)', () => {
+  const sha1 = (b: Uint8Array): string => createHash('sha1').update(b).digest('hex');
+  const sha256 = (b: Uint8Array): string => createHash('sha256').update(b).digest('hex');
+  const bytes = Buffer.from(Array.from({ length: 1000 }, (_v, i) => (i * 7) % 251));
+  const pieces = {
+    algorithm: 'sha1' as const,
+    length: 300,
+    hashes: [0, 300, 600, 900].map((at) => sha1(bytes.subarray(at, at + 300))),
+  };
+
+  it('hashedSpan: the pieces a sample overlaps, else a small whole file under its checksum', () => {
+    const span = hashedSpan(1000, [250, 650], pieces, undefined);
+    assert.equal(span?.kind, 'pieces');
+    assert.deepEqual([span?.start, span?.end], [0, 900]);
+    assert.deepEqual(
+      span?.checks.map((c) => [c.start, c.end]),
+      [
+        [0, 300],
+        [300, 600],
+        [600, 900],
+      ],
+    );
+    assert.deepEqual(
+      hashedSpan(1000, [900, 1000], pieces, undefined)?.checks.map((c) => c.end),
+      [1000],
+    );
+    const checksum = { algorithm: 'sha256' as const, digest: sha256(bytes) };
+    // Pieces too long to fetch: the whole file when it is small enough, else nothing.
+    const max = (pieces: number, file: number) => ({ pieces, file });
+    assert.equal(hashedSpan(1000, [0, 100], pieces, checksum, max(200, 1000))?.kind, 'checksum');
+    assert.equal(hashedSpan(1000, [0, 100], pieces, undefined, max(200, 1000)), undefined);
+    assert.equal(hashedSpan(1000, [0, 100], undefined, checksum, max(200, 999)), undefined);
+    // Piece hashes that do not match the size judge nothing.
+    const short = { ...pieces, hashes: pieces.hashes.slice(1) };
+    assert.equal(hashedSpan(1000, [0, 100], short, undefined), undefined);
+  });
+
+  it('SpanHasher and hashedWinner: the side whose span matches wins, whatever the chunks', () => {
+    const span = hashedSpan(1000, [250, 650], pieces, undefined)!;
+    const feed = (b: Buffer, step: number) => {
+      const h = new SpanHasher(span, [250, 650]);
+      for (let at = span.start; at < span.end; at += step) h.update(b.subarray(at, at + step));
+      return h.result();
+    };
+    const good = feed(bytes, 77);
+    assert.deepEqual(good, { sample: sha256(bytes.subarray(250, 650)), matches: true });
+    const lie = Buffer.from(bytes);
+    lie[400]! ^= 1;
+    const bad = feed(lie, 1000);
+    assert.equal(bad.matches, false);
+    // Outside the sample but inside a piece: the sample agrees, the piece does not.
+    const edge = Buffer.from(bytes);
+    edge[10]! ^= 1;
+    assert.equal(feed(edge, 64).matches, false);
+    assert.equal(feed(edge, 64).sample, good.sample);
+    // Short of the span's end: no match.
+    const h = new SpanHasher(span, [250, 650]);
+    h.update(bytes.subarray(0, 500));
+    assert.equal(h.result().matches, false);
+    assert.equal(
+      hashedWinner([
+        { digest: bad.sample, result: bad },
+        { digest: good.sample, result: good },
+      ]),
+      good.sample,
+    );
+    // A side whose span matched but whose sample is not the digest it stands for: no winner.
+    assert.equal(hashedWinner([{ digest: bad.sample, result: good }]), undefined);
+    assert.equal(hashedWinner([{ digest: bad.sample, result: undefined }]), undefined);
+    // The expected digest decides over a majority.
+    assert.deepEqual(judgeSamples(['x', 'y', 'y'], 'x'), { winners: [0], losers: [1, 2] });
   });
 });

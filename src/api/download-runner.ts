@@ -6,7 +6,8 @@
 // Downloader keeps its options, its restarts and its Manager link: the run reads its public
 // properties and acts on it through RunHooks only.
 
-import { DownloadJob, type EngineOptions, type JobSnapshot } from '../engine/download-job.js';
+import type { DownloadJob, EngineOptions, JobSnapshot } from '../engine/download-job.js';
+import { runFollowingMetalink } from './metalink-follow.js';
 import type { OutputNames } from '../engine/output-names.js';
 import type { StreamTarget } from '../engine/stream-target.js';
 import type { Dispatcher } from 'undici';
@@ -295,9 +296,9 @@ export class DownloadRunner {
         if (phase === 'download' && this.#state === 'start') this.#setState('download');
       },
     };
-    const job = new DownloadJob(options);
-    this.#job = job;
-    const result = await job.run();
+    const result = await runFollowingMetalink(options, (job) => {
+      this.#job = job;
+    });
     this.#finalUrl = result.finalUrl;
     this.#setSize(result.size);
     this.#downloaded = result.size;

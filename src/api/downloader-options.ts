@@ -11,6 +11,7 @@ export type EnginePassThrough = Pick<
   | 'headers'
   | 'userAgent'
   | 'checksum'
+  | 'pieceHashes'
   | 'override'
   | 'dispatcher'
   | 'proxy'

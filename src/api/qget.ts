@@ -5,8 +5,7 @@ import { join } from 'node:path';
 import type { Dispatcher } from 'undici';
 import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/download-job.js';
 import { parseChecksum } from '../engine/checksum.js';
-import { sanitizeFilename } from '../engine/filename.js';
-import { parseMetalink } from '../engine/metalink.js';
+import type { PieceHashes } from '../engine/metalink.js';
 import { MetalinkAnswer } from '../engine/metalink-answer.js';
 import { InvalidOptionError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
@@ -14,6 +13,7 @@ import { MAX_REDIRECTS, parseHttpUrl } from '../net/client.js';
 import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
+import { checkPieceHashes, readMetalink } from './metalink-downloads.js';
 import type { ProgressState } from './progress.js';
 import type { HttpSession } from '../net/session.js';
 import { TokenBucket } from '../rate/token-bucket.js';
@@ -77,6 +77,12 @@ export interface QgetOptions extends SessionOptionsIn {
   userAgent?: string | undefined;
   /** `sha256=<hex>` (also sha1, sha512, md5): verified before the file is put in place. */
   checksum?: string | undefined;
+  /**
+   * Piece hashes (a Metalink's): each piece is hashed as soon as it is on disk, a bad one is
+   * fetched again and the source that served it dropped; with mirrors they also decide which
+   * source is right when their bytes disagree. Ignored when their count does not fit the size.
+   */
+  pieceHashes?: PieceHashes | undefined;
   /** Seconds without a byte before a connection is dropped and its range continued elsewhere. Default 10. */
   timeout?: number | undefined;
   /** Consecutive failures of one range before the download fails. Default 5. */
@@ -174,6 +180,7 @@ export function engineOptions(
       ...lowerCaseKeys(options.headers ?? {}),
     },
     checksum: options.checksum === undefined ? undefined : parseChecksum(options.checksum),
+    pieces: checkPieceHashes(options.pieceHashes),
     timeoutMs: timeoutMs(timeout),
     retries: checkInteger('retries', options.retries, 5, 0),
     maxRedirects: checkInteger('maxRedirects', options.maxRedirects, MAX_REDIRECTS, 0),
@@ -228,27 +235,20 @@ export async function qget(url: string, options: QgetOptions = {}): Promise<Qget
  * one result per file, in the document's order; the first failure rejects.
  */
 export async function qgetMetalink(xml: string, options: QgetOptions = {}): Promise<QgetResult[]> {
-  const files = await parseMetalink(xml);
+  const files = await readMetalink(xml);
   const results: QgetResult[] = [];
   for (const f of files) {
-    const [first, ...rest] = f.urls.map((u) => u.url);
-    if (first === undefined) {
-      throw new InvalidOptionError(`the Metalink document gives no http(s) URL for ${f.name}`);
-    }
     const filepath =
       files.length === 1 && options.filepath !== undefined
         ? options.filepath
-        : join(options.dir ?? '.', sanitizeFilename(f.name));
-    const mirrors = [...rest, ...(options.mirrors ?? [])];
-    const pieces =
-      f.pieces &&
-      f.size !== undefined &&
-      f.pieces.hashes.length === Math.ceil(f.size / f.pieces.length)
-        ? f.pieces
-        : undefined;
-    const extra: Partial<EngineOptions> = { pieces };
-    if (options.checksum === undefined && f.hash) extra.checksum = f.hash;
-    results.push(await runJob(first, { ...options, filepath, mirrors }, extra));
+        : join(options.dir ?? '.', f.name);
+    const own: QgetOptions = {
+      filepath,
+      mirrors: [...f.mirrors, ...(options.mirrors ?? [])],
+      checksum: options.checksum ?? f.checksum,
+      pieceHashes: f.pieceHashes,
+    };
+    results.push(await runJob(f.url, { ...options, ...own }, {}));
   }
   return results;
 }

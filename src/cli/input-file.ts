@@ -5,6 +5,7 @@
 
 import { readFile } from 'node:fs/promises';
 import { text } from 'node:stream/consumers';
+import type { PieceHashes } from '../index.js';
 import { parseSession } from '../rpc/session.js';
 
 export interface InputEntry {
@@ -15,6 +16,10 @@ export interface InputEntry {
   out?: string;
   /** Folder (aria2's `dir`). */
   dir?: string;
+  /** `<algorithm>=<hex>` (-M: the Metalink document's whole-file hash). */
+  checksum?: string;
+  /** Piece hashes (-M: the Metalink document's). */
+  pieceHashes?: PieceHashes;
 }
 
 export function parseInputList(content: string): InputEntry[] {

@@ -243,15 +243,7 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     io.stderr.write(`qget: error: ${err instanceof Error ? err.message : String(err)}\n`);
     return EXIT.localIo;
   }
-  if (metalink !== undefined) {
-    const xml = metalink;
-    const [{ runSingle }, { qgetMetalink }] = await Promise.all([
-      import('./run-single.js'),
-      import('../index.js'),
-    ]);
-    const all = (_url: string, o: QgetOptions) => qgetMetalink(xml, o).then((r) => r.at(-1)!);
-    return runSingle('', toLibraryOptions(opts, headers), opts, io, all);
-  }
+  if (metalink !== undefined) return runMetalink(metalink, opts, headers, io);
   if (opts.output === '-') {
     const { runToStdout } = await import('./run-stdout.js');
     return runToStdout(urls[0]!, toDownloaderOptions(opts, headers), opts, io);
@@ -273,6 +265,46 @@ export async function main(argv: string[], io: Io = process): Promise<number> {
     { maxRunning: opts.maxRunning, json: opts.json },
     io,
   );
+}
+
+/**
+ * -M: one file with a progress bar as one URL; several files, or --json, as many URLs (each
+ * with its mirrors, checksum and piece hashes from the document).
+ */
+async function runMetalink(
+  xml: string,
+  opts: CliOptions,
+  headers: Record<string, string>,
+  io: Io,
+): Promise<number> {
+  const { readMetalink, qgetMetalink, isQgetError } = await import('../index.js');
+  let files: Awaited<ReturnType<typeof readMetalink>>;
+  try {
+    files = await readMetalink(xml);
+  } catch (err) {
+    if (!isQgetError(err)) throw err;
+    io.stderr.write(`qget: error: ${err.message}\n`);
+    return exitCodeFor(err.code);
+  }
+  if (files.length === 1 && !opts.json) {
+    const { runSingle } = await import('./run-single.js');
+    const one = (_url: string, o: QgetOptions) => qgetMetalink(xml, o).then((r) => r[0]!);
+    return runSingle('', toLibraryOptions(opts, headers), opts, io, one);
+  }
+  if (files.length > 1 && opts.output !== undefined) {
+    io.stderr.write('qget: -o names one file: the Metalink document names several, use -d DIR.\n');
+    return EXIT.usage;
+  }
+  const entries = files.map((f): InputEntry => {
+    const entry: InputEntry = { url: f.url, mirrors: f.mirrors, out: opts.output ?? f.name };
+    const checksum = opts.checksum ?? f.checksum;
+    if (checksum !== undefined) entry.checksum = checksum;
+    if (f.pieceHashes) entry.pieceHashes = f.pieceHashes;
+    return entry;
+  });
+  const { runMany } = await import('./run-many.js');
+  const many = { maxRunning: opts.maxRunning, json: opts.json };
+  return runMany(entries, toDownloaderOptions(opts, headers), opts, many, io);
 }
 
 export { exitCodeFor };

@@ -46,11 +46,14 @@ export async function runMany(
     restartWait: cli.retryWait,
     downloadOptions,
   });
-  const downloads = entries.map(({ url, out, dir, mirrors }) => {
-    if (out === undefined && dir === undefined && !mirrors) return manager.add(url);
+  const downloads = entries.map(({ url, out, dir, mirrors, checksum, pieceHashes }) => {
+    const own = checksum !== undefined || pieceHashes !== undefined;
+    if (out === undefined && dir === undefined && !mirrors && !own) return manager.add(url);
     const folder =
       dir === undefined ? downloadOptions.dirPath : resolve(downloadOptions.dirPath ?? '.', dir);
     const options: DownloaderOptions = { ...downloadOptions, dirPath: folder, mirrors };
+    if (checksum !== undefined) options.checksum = checksum;
+    if (pieceHashes !== undefined) options.pieceHashes = pieceHashes;
     if (out !== undefined) options.path = resolve(folder ?? '.', out);
     return manager.add(new Downloader(url, options));
   });

@@ -10,7 +10,13 @@ import { type ByteRange, mergeRanges } from './segment-plan.js';
 
 export interface ControlState {
   version: 1;
+  /** The download's URL as given (with mirrors: the first, even when another was probed). */
   url: string;
+  /**
+   * The source whose answer `finalUrl` and the validators are from, when it is not `url` (the
+   * first URL did not answer and a mirror was probed): a later run asks it with If-Range.
+   */
+  source?: string;
   finalUrl: string;
   size: number | null;
   acceptRanges: boolean;
@@ -21,10 +27,16 @@ export interface ControlState {
   updatedAt: string;
 }
 
-export function controlState(info: ResourceInfo, ranges: Iterable<ByteRange>): ControlState {
+/** The state to save; `url`: the download's URL as given, when the probe asked another. */
+export function controlState(
+  info: ResourceInfo,
+  ranges: Iterable<ByteRange>,
+  url = info.url,
+): ControlState {
   return {
     version: 1,
-    url: info.url,
+    url,
+    ...(url === info.url ? {} : { source: info.url }),
     finalUrl: info.finalUrl,
     size: info.size ?? null,
     acceptRanges: info.acceptRanges,
@@ -75,7 +87,9 @@ function parseControl(text: string): ControlState | undefined {
         r[1] > r[0] &&
         r[0] >= 0,
     );
-    return { ...(data as ControlState), ranges };
+    const state: ControlState = { ...(data as ControlState), ranges };
+    if (typeof state.source !== 'string') delete state.source;
+    return state;
   } catch {
     return undefined;
   }
@@ -109,10 +123,18 @@ export function sameSource(saved: ControlState, url: string, finalUrl?: string):
   );
 }
 
+/**
+ * Whether the saved validators are from `url`'s answers (If-Range may be sent to it): the
+ * source it names, else its URL or final URL.
+ */
+export function validatorsOf(saved: ControlState, url: string): boolean {
+  return saved.source !== undefined ? saved.source === url : sameSource(saved, url);
+}
+
 export async function saveControl(path: string, state: ControlState): Promise<void> {
   const tmp = `${path}.tmp`;
   // A URL with a password in it is for the owner's eyes only.
-  const secret = hasUserinfo(state.url) || hasUserinfo(state.finalUrl);
+  const secret = [state.url, state.finalUrl, state.source].some((u) => u && hasUserinfo(u));
   const text = `${JSON.stringify(state)}\n`;
   try {
     await writeFile(tmp, text, secret ? { mode: 0o600 } : undefined);

@@ -5,7 +5,13 @@
 // new Transfer per attempt (transfer.ts).
 
 import { resolve } from 'node:path';
-import { AbortError, FileExistsError, LocalIoError, ResourceChangedError } from '../errors.js';
+import {
+  AbortError,
+  ChecksumError,
+  FileExistsError,
+  LocalIoError,
+  ResourceChangedError,
+} from '../errors.js';
 import { parseHttpUrl, toQgetError } from '../net/client.js';
 import { ConnectionPool } from '../net/connection-pool.js';
 import { redactUrl } from '../net/credentials.js';
@@ -21,6 +27,7 @@ import { OutputClaim } from './output-claim.js';
 import { type PartFile, pathExists } from './part-file.js';
 import { type ProbeResult, probe } from './probe.js';
 import { MetalinkAnswer, metalinkDocument } from './metalink-answer.js';
+import { validatorsOf } from './control-file.js';
 import { adoptSaved } from './refresh.js';
 import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
@@ -149,6 +156,7 @@ export class DownloadJob {
       dispatcher: this.#o.dispatcher ?? pool!.agent,
       limiterOwner: this.#o.limiterOwner ?? this,
       leanAllowed: true,
+      votes: [],
     };
     const ticker = new Ticker(run, this.#store);
     try {
@@ -170,7 +178,8 @@ export class DownloadJob {
           if (!(err instanceof ResourceChangedError) || this.#abort.signal.aborted) throw err;
           if (err instanceof SourceOutvotedError) {
             for (const url of err.losers) this.#excluded.add(url);
-            this.#warn(err.message);
+            if (err.told) this.#debug(err.message);
+            else this.#warn(err.message);
           }
           if (restarts >= MAX_RESTARTS) {
             throw new ResourceChangedError(
@@ -244,13 +253,22 @@ export class DownloadJob {
     // At most the smallest segment (less when resuming or under a rate limit, see requestCap).
     const cap = Math.min(PROBE_REQUEST, requestCap(rateLimit(this.#o.limiters), 0));
     const candidates = this.#candidates();
+    const found = resume;
     let probed: ProbeResult | undefined;
     let others: string[] = [];
     for (let k = 0; probed === undefined; k++) {
       const url = candidates[k]!;
-      if (url !== this.#o.url) resume = undefined;
+      resume = fresh ? undefined : found;
       others = candidates.filter((u) => u !== url);
       try {
+        if (resume && !validatorsOf(resume.saved, url)) {
+          // Saved while another of the sources answered (the first URL did not): continued from
+          // this one only if it serves the bytes on disk, as a refreshed link is.
+          resume = await adoptSaved(transfer, this.#store.asForeign(resume), url, (m) =>
+            this.#warn(m),
+          );
+          fresh ||= resume === undefined;
+        }
         probed = await probe(transfer, resume, cap, url);
         if (resume && !probed.response) {
           this.#debug('the saved state no longer matches the server: starting over');
@@ -326,7 +344,13 @@ export class DownloadJob {
         store,
         received: current.received,
       };
-      const size = await finish(finished, path);
+      const size = await finish(finished, path).catch((err: unknown) => {
+        // The sources' majority chose bytes the checksum could not judge (source-check.ts).
+        if (err instanceof ChecksumError && run.votes.length > 0) {
+          err.message = `${err.message}; ${run.votes.join('; ')}`;
+        }
+        throw err;
+      });
       this.#observer.phase?.('done');
       const sources =
         this.#o.mirrors?.length && this.#round ? this.#round.sources.map(sourceReport) : undefined;

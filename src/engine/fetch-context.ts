@@ -7,6 +7,7 @@ import type { bufferPair } from './batch-buffers.js';
 import type { PartFile } from './part-file.js';
 import type { FetchContext, RangeFetch } from './range-fetch.js';
 import type { ResourceInfo } from './resource.js';
+import { SAMPLE_BYTES } from './source-policy.js';
 import type { Source } from './sources.js';
 import type { Transfer } from './transfer.js';
 
@@ -80,5 +81,6 @@ export function fetchContext(
       transfer.rangedAnswers === 0 ||
       transfer.answersWithoutValidators > 0,
     requestBytes,
+    earlyFlushBytes: () => (transfer.wantsSample ? SAMPLE_BYTES : Number.POSITIVE_INFINITY),
   };
 }

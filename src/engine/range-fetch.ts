@@ -55,6 +55,8 @@ export interface FetchContext {
    * small requests keep the server from parking far more than is being read in socket buffers.
    */
   requestBytes?: () => number;
+  /** A batch this large is written before it is full (new sources wait for bytes on disk). */
+  earlyFlushBytes?: () => number;
 }
 
 /** An answer already validated elsewhere (the probe's), whose body starts at the segment's pos. */
@@ -128,6 +130,7 @@ export class RangeFetch {
 
   async #run(opened: OpenedAnswer | undefined): Promise<void> {
     const { info, part, limiters, limiterOwner, now, onBytes } = this.#ctx;
+    const earlyFlush = this.#ctx.earlyFlushBytes;
     const seg = this.segment;
     const signal = this.#controller.signal;
     let source: Answer;
@@ -239,7 +242,11 @@ export class RangeFetch {
             onBytes(n);
             // Full batches, or older than a tenth of a second on a slow link: the checkpoint only
             // claims flushed bytes, so this bounds what a crash costs.
-            if (fill === current.length || this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS) {
+            if (
+              fill === current.length ||
+              this.lastDataAt - batchStartedAt >= MAX_BATCH_AGE_MS ||
+              (earlyFlush !== undefined && fill >= earlyFlush())
+            ) {
               await flush(false);
             }
           }

@@ -23,7 +23,9 @@ export async function adoptSaved(
   url: string,
   warn: (message: string) => void,
 ): Promise<SavedResume | undefined> {
-  const { saved, foreign } = resume;
+  const { foreign } = resume;
+  // Whatever source the saved validators were from, they are `url`'s from now on.
+  const { source: _source, ...saved } = resume.saved;
   const size = saved.size;
   if (!foreign || size === null) return undefined;
   const refuse = (reason: string): undefined => {

@@ -131,6 +131,13 @@ export class ResumeStore {
     return { path, saved, start, end };
   }
 
+  /** `resume` as if saved from another URL: its .part and ranges, to be proved by a sample. */
+  asForeign(resume: SavedResume): SavedResume {
+    if (resume.foreign) return resume;
+    const { partPath } = this.#pathsFor(resume.path);
+    return { ...resume, foreign: { partPath, ranges: resume.saved.ranges } };
+  }
+
   /** Settle the paths for the output `path`; refuses an existing output unless overriding. */
   async preparePaths(path: string): Promise<void> {
     if (!this.#o.override && (await pathExists(path))) throw new FileExistsError(path);
@@ -209,7 +216,8 @@ export class ResumeStore {
 
   /** Save `ranges` (confirmed on disk: never a byte that is not in the .part). */
   checkpoint(info: ResourceInfo, ranges: ByteRange[]): Promise<void> {
-    const state = controlState(info, ranges);
+    // The URL as given, even when a mirror answered: the same command finds it again.
+    const state = controlState(info, ranges, this.#o.url);
     this.#checkpointed = true;
     this.#saving = saveControl(this.#controlPath, state)
       .catch((err) => this.#o.debug(`could not save ${this.#controlPath}: ${err}`))

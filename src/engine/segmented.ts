@@ -35,6 +35,8 @@ import { type Initial, runWorker, type WorkerHost } from './worker.js';
 /** How often connections are opened while ramping up, and how long the ramp lasts. */
 const RAMP_EVERY_MS = 10;
 const RAMP_MS = 100;
+/** Longest the waves go on for sources waiting for bytes on disk to compare. */
+const SAMPLE_WAIT_MS = 2000;
 /** The most one request asks for once the server has answered with what we refuse. */
 const REFUSED_REQUEST = 256 * 1024;
 /** Under a rate limit: the speed one connection is assumed to reach. */
@@ -75,7 +77,13 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     this.sources = makeSources(info, others, o);
     this.governor = this.sources[0]!.governor;
     const size = info.size ?? 0;
-    this.#pieces = o.pieces && size > 0 ? new PieceVerifier(o.pieces, size) : undefined;
+    const fits = o.pieces && o.pieces.hashes.length === Math.ceil(size / o.pieces.length);
+    if (o.pieces && size > 0 && !fits) {
+      transfer.run.debug(
+        `${o.pieces.hashes.length} piece hashes do not fit ${size} bytes: ignored`,
+      );
+    }
+    this.#pieces = o.pieces && fits && size > 0 ? new PieceVerifier(o.pieces, size) : undefined;
   }
 
   /** `source` served [start, end) (for piece hashes: who to blame for a bad piece). */
@@ -114,11 +122,19 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     // Open connections in waves (4, 8, 16 …) rather than all in the same millisecond; after
     // the first tick, the tick's own fill() keeps the count up (a rate limit or a measured
     // limit can hold it below the maximum for the whole download).
+    // With sources waiting for bytes on disk to compare (wantsSample: the first batch is
+    // written at SAMPLE_BYTES), the waves go on until their check starts, so it starts within
+    // RAMP_EVERY_MS of those bytes rather than at the next tick.
     const rampStart = performance.now();
+    transfer.wantsSample = this.sources.some((s) => s.state === 'pending');
     const ramp = setInterval(() => {
       this.#fill();
-      const over = performance.now() - rampStart > RAMP_MS;
-      if (transfer.stopping || this.#live >= this.governor.max || over) clearInterval(ramp);
+      const elapsed = performance.now() - rampStart;
+      const waiting = transfer.wantsSample && elapsed < SAMPLE_WAIT_MS;
+      const over = elapsed > RAMP_MS && !waiting;
+      if (transfer.stopping || (this.#live >= this.governor.max && !waiting) || over) {
+        clearInterval(ramp);
+      }
     }, RAMP_EVERY_MS);
     if (probe && first && first.start === probeStart) {
       this.#spawn(this.sources[0]!, {
@@ -291,6 +307,7 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     const range = sampleRange(this.info.size!, this.transfer.confirmed());
     if (!range) return;
     this.#checking = true;
+    this.transfer.wantsSample = false;
     const onDisk = this.sources.filter((s) => s.state === 'active');
     for (const s of pending) s.checkingSince = performance.now();
     const check = checkSources(

@@ -28,6 +28,11 @@ export interface Run {
   readonly limiterOwner: object;
   /** Ranged requests over plain http use the lean RangeConnection until a server needs undici. */
   leanAllowed: boolean;
+  /**
+   * Votes of the sources the majority decided while a whole-file checksum could not judge
+   * them (source-check.ts): named by the checksum's error should the file fail it.
+   */
+  readonly votes: string[];
 }
 
 /**
@@ -79,6 +84,11 @@ export class Transfer {
   otherVersionsTotal = 0;
   /** Ranged answers accepted that named no validator of the probe's (no ETag, no Last-Modified). */
   answersWithoutValidators = 0;
+  /**
+   * Sources wait for bytes on disk to compare their samples with (source-check.ts): a batch is
+   * written once it holds SAMPLE_BYTES instead of waiting to be full, so they join sooner.
+   */
+  wantsSample = false;
   readonly fetches = new Set<RangeFetch>();
 
   constructor(run: Run) {

@@ -5,18 +5,23 @@
 
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
-import { Downloader, type DownloaderOptions } from '../index.js';
+import { Downloader, type DownloaderOptions, type PieceHashes } from '../index.js';
 import { downloaderOptions, resolveTarget } from './options.js';
 import { integerParam, listParam, METHOD_ERROR, RpcError } from './protocol.js';
 import type { DownloadQueue, Job } from './queue.js';
 import type { GlobalOptions } from './options.js';
 
-/** A download's options with the URIs after its first as mirrors (aria2's several URIs). */
+/**
+ * A download's options with the URIs after its first as mirrors (aria2's several URIs), and its
+ * piece hashes (a Metalink's, addMetalink).
+ */
 export function withMirrors(
   options: DownloaderOptions,
   uris: readonly string[],
+  pieceHashes?: PieceHashes,
 ): DownloaderOptions {
-  return uris.length > 1 ? { ...options, mirrors: uris.slice(1) } : options;
+  const withPieces = pieceHashes ? { ...options, pieceHashes } : options;
+  return uris.length > 1 ? { ...withPieces, mirrors: uris.slice(1) } : withPieces;
 }
 
 export interface ChangeUriContext {
@@ -72,7 +77,7 @@ export async function changeUri(
   if (settings.path === undefined && typeof j.d.path === 'string' && j.d.downloaded > 0) {
     settings.path = j.d.path;
   }
-  const d = new Downloader(uris[0]!, withMirrors(settings, uris));
+  const d = new Downloader(uris[0]!, withMirrors(settings, uris, j.pieceHashes));
   await mkdir(target.path !== undefined ? dirname(target.path) : target.dir, { recursive: true });
   await ctx.queue.whileHeld(j, () => {
     if (j.result) return; // it finished while stopping

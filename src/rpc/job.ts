@@ -4,7 +4,7 @@
 // with their runners, timers and listeners. Once stopped for good, only what its status shows
 // is kept (compact()): a result holds no Downloader.
 
-import type { Downloader } from '../index.js';
+import type { Downloader, PieceHashes } from '../index.js';
 import type { OptionValues } from './options.js';
 
 /** What status calls read of a download: its Downloader, or what is kept once it stopped. */
@@ -27,6 +27,8 @@ export interface JobInit {
   paused: boolean;
   /** The Downloader, or how to make it when it is first needed. */
   d: Downloader | (() => Downloader);
+  /** Piece hashes of the file (addMetalink). */
+  pieceHashes?: PieceHashes | undefined;
 }
 
 export class Job {
@@ -40,6 +42,8 @@ export class Job {
   readonly path: string | undefined;
   /** Paused by the user (pause, pauseAll, `pause=true`). */
   paused: boolean;
+  /** Piece hashes of the file (addMetalink), kept for a new Downloader (changeOption…). */
+  readonly pieceHashes: PieceHashes | undefined;
   /** The first response arrived: `d.path` is the real file name. */
   named = false;
   /** Set once stopped: complete, error or removed. */
@@ -57,6 +61,7 @@ export class Job {
     this.dir = init.dir;
     this.path = init.path;
     this.paused = init.paused;
+    this.pieceHashes = init.pieceHashes;
     if (typeof init.d === 'function') this.#make = init.d;
     else this.#d = init.d;
   }

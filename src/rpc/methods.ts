@@ -2,7 +2,7 @@
 // shapes. system.* methods live in protocol.ts.
 
 import { dirname } from 'node:path';
-import { Downloader, type DownloaderOptions } from '../index.js';
+import { Downloader, type DownloaderOptions, type PieceHashes } from '../index.js';
 import { makeFolder } from './folders.js';
 import { changeUri, withMirrors } from './change-uri.js';
 import { newGid } from './gid.js';
@@ -27,6 +27,7 @@ import {
 } from './protocol.js';
 import { Job } from './job.js';
 import { lazyDownloader } from './lazy-downloader.js';
+import { metalinkParam } from './metalink-param.js';
 import type { DownloadQueue } from './queue.js';
 import { doneRanges, segmentsShape } from './segments.js';
 import {
@@ -80,6 +81,7 @@ export async function addDownload(
   uris: readonly string[],
   values: OptionValues,
   position?: number,
+  pieceHashes?: PieceHashes,
 ): Promise<Job> {
   for (const uri of uris) {
     // Also keeps the session file one URI line per download.
@@ -102,7 +104,7 @@ export async function addDownload(
   const target = resolveTarget(effective, ctx.globals.dir);
   const d = lazyDownloader(
     http[0]!,
-    withMirrors(downloaderOptions(effective, target, ctx.template), http),
+    withMirrors(downloaderOptions(effective, target, ctx.template), http, pieceHashes),
   );
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   const job = new Job({
@@ -113,6 +115,7 @@ export async function addDownload(
     dir: target.dir,
     path: target.path,
     paused: pause === 'true',
+    pieceHashes,
   });
   ctx.queue.add(job, position);
   return job;
@@ -198,7 +201,28 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
       },
     ],
     ['addTorrent', unsupported('addTorrent', 'no BitTorrent')],
-    ['addMetalink', unsupported('addMetalink', 'no Metalink')],
+    [
+      'addMetalink',
+      async (params) => {
+        const files = await metalinkParam(params, 0);
+        const options = readOptions(dictParam(params, 1), 'add');
+        const position = integerParam(params, 2);
+        if (position !== undefined && position < 0) {
+          throw new RpcError(METHOD_ERROR, 'Position must be greater than or equal to 0.');
+        }
+        const gids: string[] = [];
+        for (const [i, f] of files.entries()) {
+          // The document names each file (aria2 too ignores `out`); a given GID is the first's.
+          const { gid, ...rest } = options;
+          const values: OptionValues = { ...(i === 0 && gid ? { gid } : {}), ...rest, out: f.name };
+          if (options.checksum === undefined && f.checksum) values.checksum = f.checksum;
+          const at = position === undefined ? undefined : position + i;
+          const uris = [f.url, ...f.mirrors];
+          gids.push((await addDownload(ctx, uris, values, at, f.pieceHashes)).gid);
+        }
+        return gids;
+      },
+    ],
     ['remove', (p) => removeOne(q, job(p))],
     ['forceRemove', (p) => removeOne(q, job(p))],
     ['pause', (p) => pauseOne(q, job(p))],
@@ -341,7 +365,7 @@ async function changeOption(ctx: MethodContext, j: Job, changes: OptionValues): 
   }
   // Other options make a new Downloader: a running download stops and starts again, resuming
   // from its .part when the file stays where it was (as aria2 restarts it).
-  const d = new Downloader(j.d.url, withMirrors(settings, j.uris));
+  const d = new Downloader(j.d.url, withMirrors(settings, j.uris, j.pieceHashes));
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   await ctx.queue.whileHeld(j, () => {
     if (j.result) return; // it finished while stopping

@@ -324,7 +324,7 @@ const QGET_BEHAVIOUR: OptionValues = {
   'conditional-get': 'false',
   'enable-http-keep-alive': 'true',
   'enable-http-pipelining': 'false',
-  'follow-metalink': 'false',
+  'follow-metalink': 'true',
   'follow-torrent': 'false',
   'http-accept-gzip': 'false',
   'lowest-speed-limit': '0',

@@ -1,0 +1,74 @@
+// A Metalink document as the downloads it names: for each file its URL and mirrors (by
+// priority), a safe file name, its whole-file checksum (as the `checksum` option takes it) and
+// its piece hashes. Shared by qgetMetalink(), a Downloader following a Metalink answer, the
+// command line's -M and the daemon's addMetalink.
+
+import { sanitizeFilename } from '../engine/filename.js';
+import { type MetalinkFile, type PieceHashes, parseMetalink } from '../engine/metalink.js';
+import { InvalidOptionError } from '../errors.js';
+
+/** One file of a Metalink document, as a download of it takes it. */
+export interface MetalinkDownload {
+  /** The file's name in the document, made a safe file name (no folder). */
+  name: string;
+  /** Its most preferred http(s) URL. */
+  url: string;
+  /** Its other http(s) URLs, most preferred first. */
+  mirrors: string[];
+  size: number | undefined;
+  /** The strongest whole-file hash given, as `checksum` takes it (`sha256=<hex>`). */
+  checksum: string | undefined;
+  /** Its piece hashes, when they match its size. */
+  pieceHashes: PieceHashes | undefined;
+}
+
+/** The downloads `files` name; an InvalidOptionError for a file with no http(s) URL. */
+export function metalinkDownloads(files: readonly MetalinkFile[]): MetalinkDownload[] {
+  return files.map((f) => {
+    const [first, ...rest] = f.urls.map((u) => u.url);
+    if (first === undefined) {
+      throw new InvalidOptionError(`the Metalink document gives no http(s) URL for ${f.name}`);
+    }
+    const pieces =
+      f.pieces &&
+      f.size !== undefined &&
+      f.pieces.hashes.length === Math.ceil(f.size / f.pieces.length)
+        ? f.pieces
+        : undefined;
+    return {
+      name: sanitizeFilename(f.name),
+      url: first,
+      mirrors: rest,
+      size: f.size,
+      checksum: f.hash && `${f.hash.algorithm}=${f.hash.digest}`,
+      pieceHashes: pieces,
+    };
+  });
+}
+
+/** The downloads a Metalink document's text names (parseMetalink, then metalinkDownloads). */
+export async function readMetalink(xml: string): Promise<MetalinkDownload[]> {
+  return metalinkDownloads(await parseMetalink(xml));
+}
+
+const ALGORITHMS = new Set(['sha256', 'sha1', 'sha512', 'md5']);
+
+/** The `pieceHashes` option: an algorithm, a piece length and lower-case hex digests. */
+export function checkPieceHashes(p: PieceHashes | undefined): PieceHashes | undefined {
+  if (p === undefined) return undefined;
+  const ok =
+    typeof p === 'object' &&
+    p !== null &&
+    ALGORITHMS.has(p.algorithm) &&
+    Number.isSafeInteger(p.length) &&
+    p.length > 0 &&
+    Array.isArray(p.hashes) &&
+    p.hashes.length > 0 &&
+    p.hashes.every((h) => typeof h === 'string' && /^[0-9a-f]+$/.test(h));
+  if (!ok) {
+    throw new InvalidOptionError(
+      'Expected `pieceHashes` to be { algorithm, length, hashes } (sha256, sha1, sha512 or md5; a positive piece length; lower-case hex digests)',
+    );
+  }
+  return { algorithm: p.algorithm, length: p.length, hashes: [...p.hashes] };
+}
