@@ -4,6 +4,7 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   type ByteRange,
+  CRAWL_STEAL_SECONDS,
   chooseSteal,
   mergeRanges,
   missingRanges,
@@ -291,5 +292,40 @@ describe('chooseSteal with many idle connections', () => {
     assert.equal(d?.segment, slow);
     const kept = d!.splitAt - slow.pos;
     assert.ok(kept <= 128 * KiB, `kept ${kept} bytes`);
+  });
+});
+
+describe('chooseSteal at the end, against a crawling answer', () => {
+  const opts = { minSteal: 256 * KiB, thiefSpeed: 8 * MiB };
+
+  it('hands over a small rest of a crawler when waiting for it would decide the finish', () => {
+    // 60 KiB left at 256 KiB/s: 0.23 s, under the general 0.3 s and over MIN_STEAL_SECONDS;
+    // a thief at 8 MiB/s needs 7 ms for it.
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    const d = chooseSteal([v], opts);
+    assert.equal(d?.segment, v);
+    assert.equal(d?.splitAt, v.pos);
+  });
+
+  it('a rest inside MIN_STEAL_SECONDS is handed over too when its answer crawls', () => {
+    // 40 KiB at 256 KiB/s: 0.16 s.
+    const v = seg({ start: 0, end: MiB, pos: MiB - 40 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], opts)?.splitAt, v.pos);
+  });
+
+  it('leaves a crawler the rest it finishes within CRAWL_STEAL_SECONDS', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 8 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.ok(8 / 256 < CRAWL_STEAL_SECONDS);
+    assert.equal(chooseSteal([v], opts), null);
+  });
+
+  it('a victim at half the thief speed is no crawler: its small rest stays', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 4 * MiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], opts), null);
+  });
+
+  it('under a rate limit (crawlSeconds infinite) nobody is a crawler', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], { ...opts, crawlSeconds: Number.POSITIVE_INFINITY }), null);
   });
 });

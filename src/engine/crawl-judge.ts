@@ -15,6 +15,12 @@ import { crawlingResponse, requestSeconds, responseJudgeMs } from './scheduler.j
  */
 const RECENT_ANSWERS = 8;
 const RECENT_MS = 2000;
+/**
+ * An answer that could not be judged when its time came (fewer than two siblings measured yet)
+ * is looked at again this often (ms), this many times; then the tick's judgement takes over.
+ */
+const REJUDGE_MS = 25;
+const REJUDGE_TIMES = 8;
 
 /** The crawl judgement of one segmented round. */
 export class CrawlJudge {
@@ -41,6 +47,27 @@ export class CrawlJudge {
   /** Seconds of transfer one request asks for (longer when responses crawl). */
   requestSeconds(): number {
     return requestSeconds(this.#crawled, this.#judged);
+  }
+
+  /**
+   * Call `judge(fetch)` as soon as `fetch` (whose answer just started to flow) has run long
+   * enough to be judged: a timer, rather than the next tick (up to 100 ms later), so a crawling
+   * answer is asked anew a round trip's worth of judging after it started.
+   */
+  watch(fetch: RangeFetch, judge: (fetch: RangeFetch) => void): void {
+    if (!fetch.lean) return;
+    if (fetch.ttfbMs !== undefined)
+      this.#rttMs = Math.min(this.#rttMs ?? fetch.ttfbMs, fetch.ttfbMs);
+    const rttMs = fetch.ttfbMs === undefined ? undefined : this.#rttMs;
+    let tries = 0;
+    const look = (): void => {
+      if (!fetch.transferring || fetch.crawlJudged) return;
+      judge(fetch);
+      if (!fetch.crawlJudged && fetch.transferring && ++tries < REJUDGE_TIMES) {
+        setTimeout(look, REJUDGE_MS).unref();
+      }
+    };
+    setTimeout(look, responseJudgeMs(rttMs)).unref();
   }
 
   /** Judge the answers in flight that have run long enough; end those that crawl. */

@@ -55,6 +55,8 @@ export interface FetchContext {
    * small requests keep the server from parking far more than is being read in socket buffers.
    */
   requestBytes?: () => number;
+  /** Bytes of a valid answer start to flow (the crawl judgement times its look from here). */
+  onTransferring?: (fetch: RangeFetch) => void;
 }
 
 /** An answer already validated elsewhere (the probe's), whose body starts at the segment's pos. */
@@ -174,6 +176,7 @@ export class RangeFetch {
     this.started = true;
     this.startedAt = now();
     this.lastDataAt = now();
+    this.#ctx.onTransferring?.(this);
 
     // Bytes are copied into two reused batch buffers: one is written at its offset while the
     // other fills, so disk and network overlap and memory is two batches per connection.

@@ -133,6 +133,14 @@ const KEEP_SOCKET_SECONDS = 0.5;
  * less than the new request's own delay.
  */
 export const MIN_STEAL_SECONDS = 0.2;
+/**
+ * A victim under this share of the thief's speed crawls: it is split when it has more than
+ * CRAWL_STEAL_SECONDS left (and more than twice what the thief needs for the part it takes),
+ * whatever MIN_STEAL_SECONDS and `crawlSeconds` say. At the end of a download a small range
+ * left to a crawling answer decides the finish, and what the server pushed of it is little.
+ */
+const FAR_SLOWER = 0.25;
+export const CRAWL_STEAL_SECONDS = 0.05;
 
 /**
  * Pick the active segment that will take longest to finish and the point to split it at so
@@ -145,6 +153,10 @@ export function chooseSteal(
 ): StealDecision | null {
   const { minSteal, thiefSpeed } = options;
   const crawlSeconds = options.crawlSeconds ?? 0.3;
+  // Under a rate limit (crawlSeconds infinite) nobody is a crawler.
+  const crawlerSeconds = Number.isFinite(crawlSeconds)
+    ? Math.min(crawlSeconds, CRAWL_STEAL_SECONDS)
+    : crawlSeconds;
   const known: number[] = [];
   const candidates: Segment[] = [];
   const speeds = new Map<Segment, number | undefined>();
@@ -203,11 +215,17 @@ export function chooseSteal(
       splitAt = seg.requestEnd;
     }
     const stolen = seg.end - splitAt;
+    const crawler =
+      measured !== undefined &&
+      thief !== undefined &&
+      measured < FAR_SLOWER * thief &&
+      left / measured > Math.max(crawlerSeconds, (2 * stolen) / thief);
     if (
       measured !== undefined &&
       measured > 0 &&
       splitAt < seg.requestEnd &&
-      left / measured < MIN_STEAL_SECONDS
+      left / measured < MIN_STEAL_SECONDS &&
+      !crawler
     ) {
       continue;
     }
@@ -218,7 +236,7 @@ export function chooseSteal(
         : victimSpeed <= 0
           ? Number.POSITIVE_INFINITY
           : left / victimSpeed;
-    const worthIt = stolen >= minSteal || (timeLeft > crawlSeconds && stolen >= ALIGN);
+    const worthIt = stolen >= minSteal || ((timeLeft > crawlSeconds || crawler) && stolen >= ALIGN);
     if (!worthIt) continue;
     // Unknown speeds compare by bytes left; known ones by time left.
     const score = victimSpeed === undefined ? left : timeLeft;

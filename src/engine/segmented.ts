@@ -262,6 +262,13 @@ export class SegmentedRound implements WorkerHost, RoundTick {
     if (!this.rated()) this.#crawl.judge(now, this.transfer.fetches, this.workers);
   }
 
+  /** An answer started to flow: judged as soon as it has run long enough, not on the tick. */
+  transferring(fetch: RangeFetch): void {
+    this.#crawl.watch(fetch, (f) => {
+      if (!this.rated()) this.#crawl.judge(performance.now(), [f], this.workers);
+    });
+  }
+
   /** Connections in all: `maxConnections`, fewer under a rate limit. */
   #total(): number {
     const rate = this.#rate();

@@ -35,6 +35,8 @@ export interface WorkerHost {
   requestSeconds(): number;
   /** A request of this round ended (its speed joins the crawl judgement's). */
   answered(fetch: RangeFetch): void;
+  /** A request's answer started to flow (the crawl judgement looks at it soon). */
+  transferring(fetch: RangeFetch): void;
   /** A connection of `source` should leave (the source was dropped, or has more than its share). */
   yields(source: Source): boolean;
   /** Another source than `source` is in use or being checked. */
@@ -121,10 +123,9 @@ async function workLoop(
     // On the same kept-alive socket the connection's speed is known; a new socket is measured
     // afresh (the tick has a first estimate within 200 ms).
     seg.speed = resources.lean?.reusable && run.leanAllowed ? resources.speed : undefined;
-    const fetch = new RangeFetch(
-      fetchContext(transfer, info, host.part, resources, requestBytes),
-      seg,
-    );
+    const ctx = fetchContext(transfer, info, host.part, resources, requestBytes);
+    ctx.onTransferring = (f) => host.transferring(f);
+    const fetch = new RangeFetch(ctx, seg);
     transfer.fetches.add(fetch);
     resources.fetch = fetch;
     const before = seg.pos;
