@@ -6,6 +6,8 @@
 // e.g. the crawling scenario:
 //   node --import tsx bench/timeline.ts -- --size 67108864 --rate 8388608 \
 //     --slow-response-every 3 --slow-factor 32
+// --cuts shows only the requests cut short (the server sent less than they asked for) or that
+// sent bytes another request sent too.
 
 import { spawn } from 'node:child_process';
 import { mkdtemp, rm } from 'node:fs/promises';
@@ -30,6 +32,8 @@ const { values, positionals } = parseArgs({
     runs: { type: 'string', default: '1' },
     connections: { type: 'string', default: '8' },
     quiet: { type: 'boolean', default: false },
+    /** Only the requests cut short (sent less than they asked) and qget's lines. */
+    cuts: { type: 'boolean', default: false },
   },
   allowPositionals: true,
 });
@@ -78,19 +82,38 @@ try {
       at: e.at,
       text: `${ms(e.at)}          qget: ${e.text}`,
     }));
-    for (const r of requests) {
+    const span = (r: Request): [number, number] => {
       const m = /bytes=(\d+)-(\d*)/.exec(r.range ?? '');
       const from = m ? Number(m[1]) : 0;
-      const to = m?.[2] ? Number(m[2]) + 1 : size;
+      return [from, m?.[2] ? Number(m[2]) + 1 : size];
+    };
+    // Bytes a request sent that another request sent too (the server pushed them, a cut threw
+    // them away, and they were asked again).
+    const twice = (r: Request): number => {
+      const [from] = span(r);
+      const end = from + r.bytesSent;
+      let n = 0;
+      for (const o of requests) {
+        if (o === r) continue;
+        const [f] = span(o);
+        n += Math.max(0, Math.min(end, f + o.bytesSent) - Math.max(from, f));
+      }
+      return n;
+    };
+    for (const r of requests) {
+      const [from, to] = span(r);
       const dur = (r.end ?? r.start) - r.start;
       const rate = dur > 0 ? r.bytesSent / 1024 / (dur / 1000) : 0;
       const mark = dur > 100 && rate < 1024 ? '  CRAWL' : '';
+      const dup = twice(r);
+      if (values.cuts && r.bytesSent >= to - from && dup === 0) continue;
       rows.push({
         at: r.start,
         text:
           `${ms(r.start)}-${ms(r.end)}  #${String(r.id).padStart(3)} s${String(r.socketId).padStart(3)}` +
           ` ${(from / 2 ** 20).toFixed(2).padStart(6)}+${((to - from) / 2 ** 20).toFixed(2)} MiB` +
-          ` sent ${(r.bytesSent / 2 ** 20).toFixed(2)} MiB ${Math.round(rate)} KiB/s${mark}`,
+          ` sent ${(r.bytesSent / 2 ** 20).toFixed(2)} MiB ${Math.round(rate)} KiB/s${mark}` +
+          (dup > 0 ? ` (${(dup / 2 ** 20).toFixed(2)} MiB sent twice)` : ''),
       });
     }
     rows.sort((a, b) => a.at - b.at);

@@ -3,6 +3,8 @@
 
 import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
+import { CrawlJudge } from '../src/engine/crawl-judge.js';
+import type { RangeFetch } from '../src/engine/range-fetch.js';
 import {
   crawlingResponse,
   RESPONSE_JUDGE_MS,
@@ -75,6 +77,11 @@ describe('crawlingResponse', () => {
     assert.equal(crawlingResponse(response({ speed: undefined }), siblings), false);
   });
 
+  it('an answer whose bytes wait in its socket is not a crawler: we read it late', () => {
+    assert.equal(crawlingResponse(response({ backlogged: true }), siblings), false);
+    assert.equal(crawlingResponse(response({ backlogged: false }), siblings), true);
+  });
+
   it('a silent answer with bytes left is asked anew', () => {
     assert.equal(crawlingResponse(response({ speed: 0 }), siblings), true);
   });
@@ -102,5 +109,38 @@ describe('requestSeconds', () => {
     assert.equal(requestSize(measured, 4 * MiB, 1), 4 * MiB);
     // Before anything is measured: the initial size whatever the seconds.
     assert.equal(requestSize({}, 0, 1), 4 * MiB);
+  });
+
+  it('asks for at most 8 MiB on a short path, more only for 20 round trips', () => {
+    // 200 MiB/s on loopback: a quarter second would be 50 MiB, all pushed into socket buffers
+    // and thrown away when a steal cuts the answer.
+    assert.equal(requestSize({ speed: 200 * MiB, rttMs: 0.2 }, 0), 8 * MiB);
+    // Over a 10 ms path 20 round trips are 40 MiB at that speed.
+    assert.equal(requestSize({ speed: 200 * MiB, rttMs: 10 }, 0), 40 * MiB);
+  });
+});
+
+describe('CrawlJudge.watch', () => {
+  it('looks at an answer RESPONSE_JUDGE_MS into its body, then again until it is judged', async () => {
+    // A stand-in for a lean answer just started over a 1 ms path.
+    const fetch = { lean: true, rttMs: 1, transferring: true, crawlJudged: false };
+    const started = performance.now();
+    const calls: number[] = [];
+    // The judgement's timers do not hold the process open (the download's sockets do).
+    const alive = setTimeout(() => {}, 60_000);
+    await new Promise<void>((resolve) => {
+      new CrawlJudge().watch(fetch as unknown as RangeFetch, () => {
+        calls.push(performance.now() - started);
+        // Judged at the third look (before that, say, too few siblings were measured).
+        if (calls.length === 3) {
+          fetch.crawlJudged = true;
+          resolve();
+        }
+      });
+    });
+    clearTimeout(alive);
+    // Timers may fire a little early by the clock; never a tick's worth.
+    assert.ok(calls[0]! >= RESPONSE_JUDGE_MS - 5, `first look after ${calls[0]} ms`);
+    assert.ok(calls[1]! > calls[0]! && calls[2]! > calls[1]!, `${calls}`);
   });
 });

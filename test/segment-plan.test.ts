@@ -6,6 +6,7 @@ import {
   type ByteRange,
   CRAWL_STEAL_SECONDS,
   chooseSteal,
+  FRESH_STEAL_SECONDS,
   mergeRanges,
   missingRanges,
   type Segment,
@@ -327,5 +328,38 @@ describe('chooseSteal at the end, against a crawling answer', () => {
   it('under a rate limit (crawlSeconds infinite) nobody is a crawler', () => {
     const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 256 * KiB, requestEnd: MiB });
     assert.equal(chooseSteal([v], { ...opts, crawlSeconds: Number.POSITIVE_INFINITY }), null);
+  });
+});
+
+describe('chooseSteal at the end of a fast download', () => {
+  it('fresh requests the thief would finish within MIN_STEAL_SECONDS are not cut in halves', () => {
+    // No speed known (every request too short for a meter), 1 MiB left in each request in
+    // flight: at the thief's 200 MiB/s that is 5 ms; cutting it would waste what the server
+    // pushed, then the next idle connection would cut the half, and so on.
+    const a = seg({ start: 0, end: MiB });
+    const b = seg({ start: 8 * MiB, end: 9 * MiB });
+    assert.equal(chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: 200 * MiB }), null);
+    // Without the thief's speed the size rule still splits.
+    assert.ok(chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: undefined }) !== null);
+    // At 7 MiB/s the same fresh requests take 0.14 s, over FRESH_STEAL_SECONDS: split.
+    assert.ok(MiB / (7 * MiB) > FRESH_STEAL_SECONDS);
+    const slower = chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: 7 * MiB });
+    assert.ok(slower !== null && slower.splitAt > slower.segment.pos, `${slower?.splitAt}`);
+    // A range beyond the request in flight is still taken (no cut).
+    const c = seg({ start: 0, end: 16 * MiB, requestEnd: MiB });
+    const d = chooseSteal([c], { minSteal: 256 * KiB, thiefSpeed: 200 * MiB });
+    assert.ok(d !== null && d.splitAt >= MiB, `split at ${d?.splitAt}`);
+  });
+
+  it('a backlogged victim is split at the end of its request, or not at all', () => {
+    const opts = { minSteal: 256 * KiB, thiefSpeed: 8 * MiB, backlogged: () => true };
+    const v = seg({ start: 0, end: 64 * MiB, speed: 8 * MiB, requestEnd: 48 * MiB });
+    assert.equal(chooseSteal([v], opts)?.splitAt, 48 * MiB);
+    const whole = seg({ start: 0, end: 64 * MiB, speed: 8 * MiB });
+    assert.equal(chooseSteal([whole], opts), null);
+    // The same victims without a backlog are split in the middle of their request.
+    const free = { ...opts, backlogged: () => false };
+    assert.equal(chooseSteal([whole], free)?.splitAt, 32 * MiB);
+    assert.equal(chooseSteal([v], free)?.splitAt, 32 * MiB);
   });
 });

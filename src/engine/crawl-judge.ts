@@ -30,7 +30,7 @@ export class CrawlJudge {
   /** The speeds of the last answers that ended, but those ended as crawlers. */
   readonly #recent: { speed: number; at: number }[] = [];
   readonly #crawlers = new WeakSet<RangeFetch>();
-  /** The shortest round trip (request to head) seen in this round, ms. */
+  /** The shortest round trip (a request's wait for its head, or a connect) of this round, ms. */
   #rttMs: number | undefined;
 
   /** A request ended: its speed joins the judgement's (unless it was ended as a crawler). */
@@ -73,12 +73,12 @@ export class CrawlJudge {
   /** Judge the answers in flight that have run long enough; end those that crawl. */
   judge(now: number, fetches: Iterable<RangeFetch>, workers: Iterable<WorkerResources>): void {
     for (const f of fetches) {
-      if (f.ttfbMs !== undefined) this.#rttMs = Math.min(this.#rttMs ?? f.ttfbMs, f.ttfbMs);
+      if (f.rttMs !== undefined) this.#rttMs = Math.min(this.#rttMs ?? f.rttMs, f.rttMs);
     }
     for (const f of fetches) {
       if (!f.lean || !f.transferring || f.crawlJudged) continue;
       // The path's round trip is the shortest seen: one answer's can be long on a loaded machine.
-      const rttMs = f.ttfbMs === undefined ? undefined : this.#rttMs;
+      const rttMs = f.rttMs === undefined ? undefined : this.#rttMs;
       if (now - f.startedAt < responseJudgeMs(rttMs)) continue;
       // The other connections' speeds (of their answer in flight, else of their last one) and
       // those of the last answers that ended lately (not as crawlers): when every connection
@@ -99,6 +99,7 @@ export class CrawlJudge {
         speed: f.averageSpeed(now),
         rttMs,
         left: Math.min(seg.end, seg.requestEnd) - seg.pos,
+        backlogged: f.backlogged(now),
       };
       if (crawlingResponse(facts, siblings)) {
         this.#crawled++;

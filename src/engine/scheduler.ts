@@ -4,6 +4,7 @@
 
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { EngineOptions } from './engine-options.js';
+import type { RangeFetch } from './range-fetch.js';
 import {
   type ByteRange,
   chooseSteal,
@@ -20,6 +21,13 @@ const MIN_RATED_REQUEST = 64 * 1024;
 /** Request sizing (see requestSize). */
 const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
+/**
+ * The most one request asks for on a short path (more only to keep 20 round trips): a fast
+ * server pushes a request's rest into socket buffers (tens of MiB on loopback) before it is
+ * read, and a steal or a crawl judgement that cuts the answer throws that away; a request this
+ * size also ends often enough for a steal to split at its end instead.
+ */
+const MAX_REQUEST = 8 * 1024 * 1024;
 /**
  * The most the probe asks for: the smallest segment. An open-ended probe lets the server push
  * bytes past the first segment into socket buffers that nobody reads (while the process is
@@ -95,6 +103,12 @@ export class SegmentScheduler {
     return seg;
   }
 
+  /** The request in flight for `segment`, if any. */
+  #fetchOf(segment: Segment): RangeFetch | undefined {
+    for (const fetch of this.#transfer.fetches) if (fetch.segment === segment) return fetch;
+    return undefined;
+  }
+
   /** A segment with bytes left that no connection is working on. */
   #freeSegment(): Segment | undefined {
     return this.#transfer.segments.find((s) => !s.active && s.pos < s.end);
@@ -109,12 +123,8 @@ export class SegmentScheduler {
       thiefSpeed,
       ...(limited ? { crawlSeconds: Number.POSITIVE_INFINITY } : {}),
       // Before the meter's first window (200 ms) a fast answer may be nearly done already.
-      estimate: (segment) => {
-        for (const fetch of this.#transfer.fetches) {
-          if (fetch.segment === segment) return fetch.averageSpeed(now);
-        }
-        return undefined;
-      },
+      estimate: (segment) => this.#fetchOf(segment)?.averageSpeed(now),
+      backlogged: (segment) => this.#fetchOf(segment)?.backlogged(now) === true,
     };
   }
 }
@@ -139,8 +149,9 @@ export function requestCap(rate: number, live: number): number {
 }
 
 /**
- * How much one request of a connection asks for: about REQUEST_SECONDS of its transfer, or
- * 20 round trips when those are longer, so a request's round trip costs at most about 5%.
+ * How much one request of a connection asks for: about REQUEST_SECONDS of its transfer (at most
+ * MAX_REQUEST), or 20 round trips when those are longer, so a request's round trip costs at
+ * most about 5%.
  * Bounded requests let a steal take the rest of a range without cutting the victim's socket,
  * and servers that pace each response (nginx's limit_rate sends its first 2 MiB at once)
  * answer short requests faster.
@@ -153,8 +164,9 @@ export function requestSize(
   const { speed, rttMs } = measured;
   let size = INITIAL_REQUEST;
   if (speed !== undefined && speed > 0) {
-    const seconds = Math.max(wanted, (20 * (rttMs ?? 0)) / 1000);
-    size = Math.max(MIN_REQUEST, Math.floor(speed * seconds));
+    const byTime = Math.min(MAX_REQUEST, speed * wanted);
+    const byRoundTrips = (speed * 20 * (rttMs ?? 0)) / 1000;
+    size = Math.floor(Math.max(MIN_REQUEST, byTime, byRoundTrips));
   }
   return maxPartBytes > 0 ? Math.min(size, maxPartBytes) : size;
 }
@@ -189,6 +201,8 @@ export interface ResponseFacts {
   rttMs: number | undefined;
   /** Bytes it was asked for that have not arrived. */
   left: number;
+  /** Its last read found bytes waiting (RangeFetch.backlogged): we are the slow side. */
+  backlogged?: boolean;
 }
 
 /**
@@ -196,7 +210,7 @@ export interface ResponseFacts {
  * transferring, at least two) that the rest it was asked for is better asked anew, over a fresh
  * connection: a slow answer (a cache miss, a cold backend) or a slow path, and every new request
  * is a new draw. Judged after RESPONSE_JUDGE_MS of its body (10 round trips when longer), under
- * CRAWL_FRACTION of the siblings' median, when going on at its pace takes more than
+ * CRAWL_FRACTION of the siblings' median, not backlogged, when going on at its pace takes more than
  * CRAWL_WAIT_SECONDS and more than twice what asking anew takes (a new connection and request,
  * two round trips, then the rest at the siblings' pace): a small rest at the end of a download
  * is asked anew too, where waiting for it would decide the finish.
@@ -204,6 +218,9 @@ export interface ResponseFacts {
 export function crawlingResponse(r: ResponseFacts, siblings: readonly number[]): boolean {
   if (r.ageMs < responseJudgeMs(r.rttMs) || r.speed === undefined || siblings.length < 2)
     return false;
+  // Bytes wait in its socket: it is slow because we read it late (a busy process), not for the
+  // server's sake, and ending it would throw away what the server already sent.
+  if (r.backlogged) return false;
   const typical = median(siblings);
   if (typical === undefined || typical <= 0 || r.speed >= CRAWL_FRACTION * typical) return false;
   if (r.speed <= 0) return true;
