@@ -3,7 +3,8 @@
 //     [--slow-every N --slow-response-every N --slow-factor F] [--max-connections N] [--seed S]
 // Runs until SIGTERM/SIGINT. A line `stats` on stdin prints the server's counters as one JSON
 // line on stdout (connectionsAccepted, bytesSent, ...) and resets them, so the every-Nth-slow
-// pattern starts over for the next client. Content up to 512 MiB is held in memory; bigger content is
+// pattern starts over for the next client; a line `requests` prints the requests since then as
+// one JSON line (range, socket, bytes sent, start and end in ms since the epoch; bench/timeline.ts). Content up to 512 MiB is held in memory; bigger content is
 // generated slice by slice on demand (same bytes as makeContent(size, seed)), so any size works,
 // at some CPU cost in the server.
 
@@ -50,6 +51,19 @@ const server = await startServer({
 process.stdout.write(`${server.fileUrl}\n`);
 
 createInterface({ input: process.stdin }).on('line', (line) => {
+  if (line.trim() === 'requests') {
+    const list = server.requests.map(({ id, range, socketId, status, bytesSent, start, end }) => ({
+      id,
+      range,
+      socketId,
+      status,
+      bytesSent,
+      start,
+      end,
+    }));
+    process.stdout.write(`${JSON.stringify(list)}\n`);
+    return;
+  }
   if (line.trim() !== 'stats') return;
   process.stdout.write(`${JSON.stringify(server.stats)}\n`);
   server.reset();

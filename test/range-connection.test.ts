@@ -55,6 +55,22 @@ describe('RangeConnection', () => {
     }
   });
 
+  test('tells how long its socket took to connect, while it is open', async () => {
+    const server = await fx.serve({ content: makeContent(64 * 1024) });
+    const conn = new RangeConnection(server.fileUrl, 5000);
+    try {
+      assert.equal(conn.connectMs, undefined);
+      await conn.request('/file.bin', { range: 'bytes=0-1023' }, never);
+      await readAll(conn);
+      const ms = conn.connectMs;
+      assert.ok(ms !== undefined && ms >= 0, `connectMs ${ms}`);
+      conn.destroy();
+      assert.equal(conn.connectMs, undefined);
+    } finally {
+      conn.destroy();
+    }
+  });
+
   test('a reader slower than the socket gets every byte, each view intact until its next read', async () => {
     // The socket waits while the caller holds a view of its read buffer.
     const content = makeContent(4 * 1024 * 1024, 9);

@@ -4,7 +4,9 @@ import assert from 'node:assert/strict';
 import { describe, it } from 'node:test';
 import {
   type ByteRange,
+  CRAWL_STEAL_SECONDS,
   chooseSteal,
+  FRESH_STEAL_SECONDS,
   mergeRanges,
   missingRanges,
   type Segment,
@@ -291,5 +293,73 @@ describe('chooseSteal with many idle connections', () => {
     assert.equal(d?.segment, slow);
     const kept = d!.splitAt - slow.pos;
     assert.ok(kept <= 128 * KiB, `kept ${kept} bytes`);
+  });
+});
+
+describe('chooseSteal at the end, against a crawling answer', () => {
+  const opts = { minSteal: 256 * KiB, thiefSpeed: 8 * MiB };
+
+  it('hands over a small rest of a crawler when waiting for it would decide the finish', () => {
+    // 60 KiB left at 256 KiB/s: 0.23 s, under the general 0.3 s and over MIN_STEAL_SECONDS;
+    // a thief at 8 MiB/s needs 7 ms for it.
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    const d = chooseSteal([v], opts);
+    assert.equal(d?.segment, v);
+    assert.equal(d?.splitAt, v.pos);
+  });
+
+  it('a rest inside MIN_STEAL_SECONDS is handed over too when its answer crawls', () => {
+    // 40 KiB at 256 KiB/s: 0.16 s.
+    const v = seg({ start: 0, end: MiB, pos: MiB - 40 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], opts)?.splitAt, v.pos);
+  });
+
+  it('leaves a crawler the rest it finishes within CRAWL_STEAL_SECONDS', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 8 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.ok(8 / 256 < CRAWL_STEAL_SECONDS);
+    assert.equal(chooseSteal([v], opts), null);
+  });
+
+  it('a victim at half the thief speed is no crawler: its small rest stays', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 4 * MiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], opts), null);
+  });
+
+  it('under a rate limit (crawlSeconds infinite) nobody is a crawler', () => {
+    const v = seg({ start: 0, end: MiB, pos: MiB - 60 * KiB, speed: 256 * KiB, requestEnd: MiB });
+    assert.equal(chooseSteal([v], { ...opts, crawlSeconds: Number.POSITIVE_INFINITY }), null);
+  });
+});
+
+describe('chooseSteal at the end of a fast download', () => {
+  it('fresh requests the thief would finish within MIN_STEAL_SECONDS are not cut in halves', () => {
+    // No speed known (every request too short for a meter), 1 MiB left in each request in
+    // flight: at the thief's 200 MiB/s that is 5 ms; cutting it would waste what the server
+    // pushed, then the next idle connection would cut the half, and so on.
+    const a = seg({ start: 0, end: MiB });
+    const b = seg({ start: 8 * MiB, end: 9 * MiB });
+    assert.equal(chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: 200 * MiB }), null);
+    // Without the thief's speed the size rule still splits.
+    assert.ok(chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: undefined }) !== null);
+    // At 7 MiB/s the same fresh requests take 0.14 s, over FRESH_STEAL_SECONDS: split.
+    assert.ok(MiB / (7 * MiB) > FRESH_STEAL_SECONDS);
+    const slower = chooseSteal([a, b], { minSteal: 256 * KiB, thiefSpeed: 7 * MiB });
+    assert.ok(slower !== null && slower.splitAt > slower.segment.pos, `${slower?.splitAt}`);
+    // A range beyond the request in flight is still taken (no cut).
+    const c = seg({ start: 0, end: 16 * MiB, requestEnd: MiB });
+    const d = chooseSteal([c], { minSteal: 256 * KiB, thiefSpeed: 200 * MiB });
+    assert.ok(d !== null && d.splitAt >= MiB, `split at ${d?.splitAt}`);
+  });
+
+  it('a backlogged victim is split at the end of its request, or not at all', () => {
+    const opts = { minSteal: 256 * KiB, thiefSpeed: 8 * MiB, backlogged: () => true };
+    const v = seg({ start: 0, end: 64 * MiB, speed: 8 * MiB, requestEnd: 48 * MiB });
+    assert.equal(chooseSteal([v], opts)?.splitAt, 48 * MiB);
+    const whole = seg({ start: 0, end: 64 * MiB, speed: 8 * MiB });
+    assert.equal(chooseSteal([whole], opts), null);
+    // The same victims without a backlog are split in the middle of their request.
+    const free = { ...opts, backlogged: () => false };
+    assert.equal(chooseSteal([whole], free)?.splitAt, 32 * MiB);
+    assert.equal(chooseSteal([v], free)?.splitAt, 32 * MiB);
   });
 });

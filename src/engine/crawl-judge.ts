@@ -15,6 +15,12 @@ import { crawlingResponse, requestSeconds, responseJudgeMs } from './scheduler.j
  */
 const RECENT_ANSWERS = 8;
 const RECENT_MS = 2000;
+/**
+ * An answer that could not be judged when its time came (fewer than two siblings measured yet)
+ * is looked at again this often (ms), this many times; then the tick's judgement takes over.
+ */
+const REJUDGE_MS = 25;
+const REJUDGE_TIMES = 8;
 
 /** The crawl judgement of one segmented round. */
 export class CrawlJudge {
@@ -24,7 +30,7 @@ export class CrawlJudge {
   /** The speeds of the last answers that ended, but those ended as crawlers. */
   readonly #recent: { speed: number; at: number }[] = [];
   readonly #crawlers = new WeakSet<RangeFetch>();
-  /** The shortest round trip (request to head) seen in this round, ms. */
+  /** The shortest round trip (a request's wait for its head, or a connect) of this round, ms. */
   #rttMs: number | undefined;
 
   /** A request ended: its speed joins the judgement's (unless it was ended as a crawler). */
@@ -43,15 +49,36 @@ export class CrawlJudge {
     return requestSeconds(this.#crawled, this.#judged);
   }
 
+  /**
+   * Call `judge(fetch)` as soon as `fetch` (whose answer just started to flow) has run long
+   * enough to be judged: a timer, rather than the next tick (up to 100 ms later), so a crawling
+   * answer is asked anew a round trip's worth of judging after it started.
+   */
+  watch(fetch: RangeFetch, judge: (fetch: RangeFetch) => void): void {
+    if (!fetch.lean) return;
+    if (fetch.ttfbMs !== undefined)
+      this.#rttMs = Math.min(this.#rttMs ?? fetch.ttfbMs, fetch.ttfbMs);
+    const rttMs = fetch.ttfbMs === undefined ? undefined : this.#rttMs;
+    let tries = 0;
+    const look = (): void => {
+      if (!fetch.transferring || fetch.crawlJudged) return;
+      judge(fetch);
+      if (!fetch.crawlJudged && fetch.transferring && ++tries < REJUDGE_TIMES) {
+        setTimeout(look, REJUDGE_MS).unref();
+      }
+    };
+    setTimeout(look, responseJudgeMs(rttMs)).unref();
+  }
+
   /** Judge the answers in flight that have run long enough; end those that crawl. */
   judge(now: number, fetches: Iterable<RangeFetch>, workers: Iterable<WorkerResources>): void {
     for (const f of fetches) {
-      if (f.ttfbMs !== undefined) this.#rttMs = Math.min(this.#rttMs ?? f.ttfbMs, f.ttfbMs);
+      if (f.rttMs !== undefined) this.#rttMs = Math.min(this.#rttMs ?? f.rttMs, f.rttMs);
     }
     for (const f of fetches) {
       if (!f.lean || !f.transferring || f.crawlJudged) continue;
       // The path's round trip is the shortest seen: one answer's can be long on a loaded machine.
-      const rttMs = f.ttfbMs === undefined ? undefined : this.#rttMs;
+      const rttMs = f.rttMs === undefined ? undefined : this.#rttMs;
       if (now - f.startedAt < responseJudgeMs(rttMs)) continue;
       // The other connections' speeds (of their answer in flight, else of their last one) and
       // those of the last answers that ended lately (not as crawlers): when every connection
@@ -72,6 +99,7 @@ export class CrawlJudge {
         speed: f.averageSpeed(now),
         rttMs,
         left: Math.min(seg.end, seg.requestEnd) - seg.pos,
+        backlogged: f.backlogged(now),
       };
       if (crawlingResponse(facts, siblings)) {
         this.#crawled++;

@@ -20,7 +20,7 @@ export interface WorkerResources {
   buffers: ReturnType<typeof bufferPair>;
   /** Bytes/s of its last request, once measured. */
   speed?: number | undefined;
-  /** Round trip of its last request, ms. */
+  /** The shortest round trip (request to head) of its requests, ms. */
   rttMs?: number | undefined;
   /** For DownloadJob.snapshot(): a number naming the connection, its fetch, its last error. */
   id: number;

@@ -23,6 +23,13 @@ import type { Segment } from './segment-plan.js';
 
 /** A batch older than this is written on a slow link: what a kill loses is bounded by it. */
 const MAX_BATCH_AGE_MS = 100;
+/**
+ * A read this long (half the lean connection's read buffer) found bytes waiting in the socket:
+ * the server is ahead of us, and cutting the answer would throw those away.
+ */
+const BACKLOG_BYTES = 128 * 1024;
+/** …as long as it read something this lately (ms); a silent answer has no backlog. */
+const BACKLOG_FRESH_MS = 250;
 
 export interface FetchContext {
   info: ResourceInfo;
@@ -57,6 +64,8 @@ export interface FetchContext {
   requestBytes?: () => number;
   /** A batch this large is written before it is full (new sources wait for bytes on disk). */
   earlyFlushBytes?: () => number;
+  /** Bytes of a valid answer start to flow (the crawl judgement times its look from here). */
+  onTransferring?: (fetch: RangeFetch) => void;
 }
 
 /** An answer already validated elsewhere (the probe's), whose body starts at the segment's pos. */
@@ -81,8 +90,17 @@ export class RangeFetch {
   received = 0;
   /** Time from sending the request to its answer, ms (the connection's round trip, roughly). */
   ttfbMs: number | undefined;
+  /**
+   * The path's round trip as best known, ms: the answer's wait, or the time its socket took to
+   * connect when shorter (a busy server or machine makes answers wait, not handshakes).
+   */
+  rttMs: number | undefined;
   /** The engine has judged whether this fetch's connection crawls. */
   crawlJudged = false;
+  /** Its last read came back with BACKLOG_BYTES or more (see backlogged()). */
+  #fullRead = false;
+  /** It waits for its previous batch to be written before it reads on. */
+  #diskWait = false;
   /** The engine's speed meter: when it last sampled, and `received` then. */
   meterAt: number;
   meterBytes = 0;
@@ -157,6 +175,8 @@ export class RangeFetch {
       const sentAt = now();
       source = await this.#request(askedStart, askedEnd);
       this.ttfbMs = now() - sentAt;
+      const connectMs = this.#ctx.connection?.connectMs;
+      this.rttMs = connectMs === undefined ? this.ttfbMs : Math.min(connectMs, this.ttfbMs);
       try {
         if (source.statusCode === 416) {
           // A range that was inside the resource when it was probed no longer is.
@@ -177,6 +197,7 @@ export class RangeFetch {
     this.started = true;
     this.startedAt = now();
     this.lastDataAt = now();
+    this.#ctx.onTransferring?.(this);
 
     // Bytes are copied into two reused batch buffers: one is written at its offset while the
     // other fills, so disk and network overlap and memory is two batches per connection.
@@ -188,7 +209,15 @@ export class RangeFetch {
     let batchStartedAt = 0;
     let writing: Promise<void> | undefined;
     const flush = async (wait: boolean): Promise<void> => {
-      if (writing) await writing;
+      if (writing) {
+        // The disk is behind: the socket fills meanwhile, which is no crawl of the server's.
+        this.#diskWait = true;
+        try {
+          await writing;
+        } finally {
+          this.#diskWait = false;
+        }
+      }
       writing = undefined;
       if (fill === 0) return;
       const at = batchPos;
@@ -216,6 +245,7 @@ export class RangeFetch {
           const chunk = await source.read();
           if (chunk === null) break;
           this.lastDataAt = now();
+          this.#fullRead = chunk.length >= BACKLOG_BYTES;
           let take = Math.min(chunk.length, Math.min(seg.end, stopAt) - seg.pos);
           if (take > 0 && limiters.length > 0) {
             for (const limiter of limiters) {
@@ -271,6 +301,16 @@ export class RangeFetch {
       if (!complete) source.discard();
     }
     await flush(true);
+  }
+
+  /**
+   * Its last read found bytes waiting in the socket, and it reads on (lately, or it waits for
+   * the disk): this answer is not slow for the server's sake but because we read it late, and
+   * a cut would waste what the server sent.
+   */
+  backlogged(at: number): boolean {
+    const reading = this.#diskWait || at - this.lastDataAt < BACKLOG_FRESH_MS;
+    return this.#fullRead && this.transferring && reading;
   }
 
   /**

@@ -4,6 +4,7 @@
 
 import type { TokenBucket } from '../rate/token-bucket.js';
 import type { EngineOptions } from './engine-options.js';
+import type { RangeFetch } from './range-fetch.js';
 import {
   type ByteRange,
   chooseSteal,
@@ -21,6 +22,13 @@ const MIN_RATED_REQUEST = 64 * 1024;
 const INITIAL_REQUEST = 4 * 1024 * 1024;
 const MIN_REQUEST = 1024 * 1024;
 /**
+ * The most one request asks for on a short path (more only to keep 20 round trips): a fast
+ * server pushes a request's rest into socket buffers (tens of MiB on loopback) before it is
+ * read, and a steal or a crawl judgement that cuts the answer throws that away; a request this
+ * size also ends often enough for a steal to split at its end instead.
+ */
+const MAX_REQUEST = 8 * 1024 * 1024;
+/**
  * The most the probe asks for: the smallest segment. An open-ended probe lets the server push
  * bytes past the first segment into socket buffers that nobody reads (while the process is
  * suspended, megabytes), all of them sent for nothing.
@@ -34,14 +42,18 @@ export const CRAWL_FRACTION = 0.25;
 /**
  * A response is judged after this long of its body, or 10 of its round trips when those are
  * longer (a fresh connection's slow start must not look like a crawl), 1 s when its round trip
- * is unknown.
+ * is unknown. A crawler far below its siblings shows within a few of the server's writes: at
+ * 1/32 of 8 MiB/s it has sent 13-26 KiB after 50 ms where its siblings sent 400 KiB.
  */
-export const RESPONSE_JUDGE_MS = 150;
+export const RESPONSE_JUDGE_MS = 50;
 const UNKNOWN_RTT_JUDGE_MS = 1000;
-/** Replaced only when going on with it would take longer than this (seconds). */
-const CRAWL_WAIT_SECONDS = 0.3;
-/** What a crawling answer costs before it is asked anew: its judging and the tick's lag, s. */
-const CRAWL_DRAW_SECONDS = 0.2;
+/**
+ * Replaced only when going on with it would take longer than this (seconds), and longer than
+ * twice what asking anew takes (see crawlingResponse).
+ */
+const CRAWL_WAIT_SECONDS = 0.05;
+/** What a crawling answer costs before it is asked anew: its judging and a new request, s. */
+const CRAWL_DRAW_SECONDS = 0.08;
 
 type SchedulerOptions = Pick<
   EngineOptions,
@@ -91,6 +103,12 @@ export class SegmentScheduler {
     return seg;
   }
 
+  /** The request in flight for `segment`, if any. */
+  #fetchOf(segment: Segment): RangeFetch | undefined {
+    for (const fetch of this.#transfer.fetches) if (fetch.segment === segment) return fetch;
+    return undefined;
+  }
+
   /** A segment with bytes left that no connection is working on. */
   #freeSegment(): Segment | undefined {
     return this.#transfer.segments.find((s) => !s.active && s.pos < s.end);
@@ -105,12 +123,8 @@ export class SegmentScheduler {
       thiefSpeed,
       ...(limited ? { crawlSeconds: Number.POSITIVE_INFINITY } : {}),
       // Before the meter's first window (200 ms) a fast answer may be nearly done already.
-      estimate: (segment) => {
-        for (const fetch of this.#transfer.fetches) {
-          if (fetch.segment === segment) return fetch.averageSpeed(now);
-        }
-        return undefined;
-      },
+      estimate: (segment) => this.#fetchOf(segment)?.averageSpeed(now),
+      backlogged: (segment) => this.#fetchOf(segment)?.backlogged(now) === true,
     };
   }
 }
@@ -135,8 +149,9 @@ export function requestCap(rate: number, live: number): number {
 }
 
 /**
- * How much one request of a connection asks for: about REQUEST_SECONDS of its transfer, or
- * 20 round trips when those are longer, so a request's round trip costs at most about 5%.
+ * How much one request of a connection asks for: about REQUEST_SECONDS of its transfer (at most
+ * MAX_REQUEST), or 20 round trips when those are longer, so a request's round trip costs at
+ * most about 5%.
  * Bounded requests let a steal take the rest of a range without cutting the victim's socket,
  * and servers that pace each response (nginx's limit_rate sends its first 2 MiB at once)
  * answer short requests faster.
@@ -149,8 +164,9 @@ export function requestSize(
   const { speed, rttMs } = measured;
   let size = INITIAL_REQUEST;
   if (speed !== undefined && speed > 0) {
-    const seconds = Math.max(wanted, (20 * (rttMs ?? 0)) / 1000);
-    size = Math.max(MIN_REQUEST, Math.floor(speed * seconds));
+    const byTime = Math.min(MAX_REQUEST, speed * wanted);
+    const byRoundTrips = (speed * 20 * (rttMs ?? 0)) / 1000;
+    size = Math.floor(Math.max(MIN_REQUEST, byTime, byRoundTrips));
   }
   return maxPartBytes > 0 ? Math.min(size, maxPartBytes) : size;
 }
@@ -185,6 +201,8 @@ export interface ResponseFacts {
   rttMs: number | undefined;
   /** Bytes it was asked for that have not arrived. */
   left: number;
+  /** Its last read found bytes waiting (RangeFetch.backlogged): we are the slow side. */
+  backlogged?: boolean;
 }
 
 /**
@@ -192,14 +210,22 @@ export interface ResponseFacts {
  * transferring, at least two) that the rest it was asked for is better asked anew, over a fresh
  * connection: a slow answer (a cache miss, a cold backend) or a slow path, and every new request
  * is a new draw. Judged after RESPONSE_JUDGE_MS of its body (10 round trips when longer), under
- * CRAWL_FRACTION of the siblings' median, with more than CRAWL_WAIT_SECONDS to go at its pace.
+ * CRAWL_FRACTION of the siblings' median, not backlogged, when going on at its pace takes more than
+ * CRAWL_WAIT_SECONDS and more than twice what asking anew takes (a new connection and request,
+ * two round trips, then the rest at the siblings' pace): a small rest at the end of a download
+ * is asked anew too, where waiting for it would decide the finish.
  */
 export function crawlingResponse(r: ResponseFacts, siblings: readonly number[]): boolean {
   if (r.ageMs < responseJudgeMs(r.rttMs) || r.speed === undefined || siblings.length < 2)
     return false;
+  // Bytes wait in its socket: it is slow because we read it late (a busy process), not for the
+  // server's sake, and ending it would throw away what the server already sent.
+  if (r.backlogged) return false;
   const typical = median(siblings);
   if (typical === undefined || typical <= 0 || r.speed >= CRAWL_FRACTION * typical) return false;
-  return r.speed <= 0 || r.left / r.speed > CRAWL_WAIT_SECONDS;
+  if (r.speed <= 0) return true;
+  const anew = (2 * (r.rttMs ?? 0)) / 1000 + r.left / typical;
+  return r.left / r.speed > Math.max(CRAWL_WAIT_SECONDS, 2 * anew);
 }
 
 /** A connection far slower than the others (at least two of them measured). */

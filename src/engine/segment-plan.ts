@@ -116,6 +116,12 @@ export interface StealOptions {
   crawlSeconds?: number;
   /** A first estimate of an active segment's speed before its meter has one (bytes/s). */
   estimate?: (segment: Segment) => number | undefined;
+  /**
+   * Whether the answer of an active segment finds bytes waiting at each read (the server is
+   * ahead of us): a split inside its request would throw away what the server already pushed
+   * into the socket buffers, tens of MiB on loopback, and gain nothing when we are the slow side.
+   */
+  backlogged?: (segment: Segment) => boolean;
 }
 
 export interface StealDecision {
@@ -133,6 +139,16 @@ const KEEP_SOCKET_SECONDS = 0.5;
  * less than the new request's own delay.
  */
 export const MIN_STEAL_SECONDS = 0.2;
+/** …and a victim not measured yet, within this at the typical (or the thief's) speed. */
+export const FRESH_STEAL_SECONDS = 0.05;
+/**
+ * A victim under this share of the thief's speed crawls: it is split when it has more than
+ * CRAWL_STEAL_SECONDS left (and more than twice what the thief needs for the part it takes),
+ * whatever MIN_STEAL_SECONDS and `crawlSeconds` say. At the end of a download a small range
+ * left to a crawling answer decides the finish, and what the server pushed of it is little.
+ */
+const FAR_SLOWER = 0.25;
+export const CRAWL_STEAL_SECONDS = 0.05;
 
 /**
  * Pick the active segment that will take longest to finish and the point to split it at so
@@ -145,6 +161,10 @@ export function chooseSteal(
 ): StealDecision | null {
   const { minSteal, thiefSpeed } = options;
   const crawlSeconds = options.crawlSeconds ?? 0.3;
+  // Under a rate limit (crawlSeconds infinite) nobody is a crawler.
+  const crawlerSeconds = Number.isFinite(crawlSeconds)
+    ? Math.min(crawlSeconds, CRAWL_STEAL_SECONDS)
+    : crawlSeconds;
   const known: number[] = [];
   const candidates: Segment[] = [];
   const speeds = new Map<Segment, number | undefined>();
@@ -202,12 +222,30 @@ export function chooseSteal(
     ) {
       splitAt = seg.requestEnd;
     }
+    // A backlogged victim is split at the end of its request, or not at all.
+    if (splitAt < seg.requestEnd && options.backlogged?.(seg)) {
+      if (seg.requestEnd >= seg.end) continue;
+      splitAt = seg.requestEnd;
+    }
     const stolen = seg.end - splitAt;
-    if (
+    const crawler =
       measured !== undefined &&
-      measured > 0 &&
+      thief !== undefined &&
+      measured < FAR_SLOWER * thief &&
+      left / measured > Math.max(crawlerSeconds, (2 * stolen) / thief);
+    // A victim not measured yet (its answer just came, or is on its way) is taken to go at the
+    // typical speed here, or the thief's when no speed is known: at the end of a fast download
+    // (requests too short for any meter) fresh requests would otherwise be cut in halves one
+    // after the other, each cut wasting what the server had pushed of it.
+    // Those get FRESH_STEAL_SECONDS (not known to be fast, they might crawl).
+    const pace = victimSpeed ?? thief;
+    const minSeconds = measured === undefined ? FRESH_STEAL_SECONDS : MIN_STEAL_SECONDS;
+    if (
+      pace !== undefined &&
+      pace > 0 &&
       splitAt < seg.requestEnd &&
-      left / measured < MIN_STEAL_SECONDS
+      left / pace < minSeconds &&
+      !crawler
     ) {
       continue;
     }
@@ -218,7 +256,7 @@ export function chooseSteal(
         : victimSpeed <= 0
           ? Number.POSITIVE_INFINITY
           : left / victimSpeed;
-    const worthIt = stolen >= minSteal || (timeLeft > crawlSeconds && stolen >= ALIGN);
+    const worthIt = stolen >= minSteal || ((timeLeft > crawlSeconds || crawler) && stolen >= ALIGN);
     if (!worthIt) continue;
     // Unknown speeds compare by bytes left; known ones by time left.
     const score = victimSpeed === undefined ? left : timeLeft;

@@ -56,6 +56,8 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   #live = 0;
   /** Which answers crawl (crawl-judge.ts). */
   readonly #crawl = new CrawlJudge();
+  /** A fill() is due on the next turn of the event loop (wake). */
+  #waking = false;
   #allDone: () => void = () => {};
   /** A check of new sources is under way. */
   #checking = false;
@@ -276,6 +278,22 @@ export class SegmentedRound implements WorkerHost, RoundTick {
   /** Ends the answers that crawl far behind their siblings (not under a rate limit). */
   replaceCrawlers(now: number): void {
     if (!this.rated()) this.#crawl.judge(now, this.transfer.fetches, this.workers);
+  }
+
+  wake(): void {
+    if (this.#waking) return;
+    this.#waking = true;
+    setImmediate(() => {
+      this.#waking = false;
+      this.#fill();
+    });
+  }
+
+  /** An answer started to flow: judged as soon as it has run long enough, not on the tick. */
+  transferring(fetch: RangeFetch): void {
+    this.#crawl.watch(fetch, (f) => {
+      if (!this.rated()) this.#crawl.judge(performance.now(), [f], this.workers);
+    });
   }
 
   /** Connections in all: `maxConnections`, fewer under a rate limit. */

@@ -35,6 +35,10 @@ export interface WorkerHost {
   requestSeconds(): number;
   /** A request of this round ended (its speed joins the crawl judgement's). */
   answered(fetch: RangeFetch): void;
+  /** A request's answer started to flow (the crawl judgement looks at it soon). */
+  transferring(fetch: RangeFetch): void;
+  /** Work may have turned up for more connections: open them soon (not on the next tick). */
+  wake(): void;
   /** A connection of `source` should leave (the source was dropped, or has more than its share). */
   yields(source: Source): boolean;
   /** Another source than `source` is in use or being checked. */
@@ -121,10 +125,9 @@ async function workLoop(
     // On the same kept-alive socket the connection's speed is known; a new socket is measured
     // afresh (the tick has a first estimate within 200 ms).
     seg.speed = resources.lean?.reusable && run.leanAllowed ? resources.speed : undefined;
-    const fetch = new RangeFetch(
-      fetchContext(transfer, info, host.part, resources, requestBytes),
-      seg,
-    );
+    const ctx = fetchContext(transfer, info, host.part, resources, requestBytes);
+    ctx.onTransferring = (f) => host.transferring(f);
+    const fetch = new RangeFetch(ctx, seg);
     transfer.fetches.add(fetch);
     resources.fetch = fetch;
     const before = seg.pos;
@@ -152,7 +155,12 @@ async function workLoop(
       const average = fetch.averageSpeed(performance.now());
       speed = seg.speed ?? average ?? speed;
       resources.speed = average ?? resources.speed;
-      resources.rttMs = fetch.ttfbMs ?? resources.rttMs;
+      // The path's round trip, the shortest seen: one answer's wait can be long on a busy
+      // server or machine, and requests sized for 20 of those would be needlessly large
+      // (requestSize): a busy server loses nothing while one connection waits, and a cut
+      // answer wastes what the server pushed of it.
+      const rtt = fetch.rttMs;
+      if (rtt !== undefined) resources.rttMs = Math.min(resources.rttMs ?? rtt, rtt);
       host.answered(fetch);
       transfer.fetches.delete(fetch);
       resources.fetch = undefined;
@@ -164,6 +172,8 @@ async function workLoop(
       resources.lean?.destroy();
       resources.speed = undefined;
       next = seg.pos < seg.end && !seg.active ? { segment: seg } : undefined;
+      // Connections left for want of work may share this rest (stealing), now, not next tick.
+      host.wake();
       continue;
     }
     if (isCrawler(host, resources)) {

@@ -38,6 +38,8 @@ export class RangeConnection {
   readonly #readBuffer = Buffer.allocUnsafe(READ_BUFFER);
   #socket: Socket | undefined;
   #connected = false;
+  /** How long the socket took to connect, ms: the path's round trip without the server's delay. */
+  #connectMs: number | undefined;
   /** Requests already answered on this socket (a failure on a reused socket is retried once). */
   #served = 0;
   #state: 'idle' | 'head' | 'body' | 'dead' = 'idle';
@@ -157,6 +159,11 @@ export class RangeConnection {
     return this.#state === 'head' || this.#state === 'body';
   }
 
+  /** How long the open socket took to connect (ms), when this connection dialled it. */
+  get connectMs(): number | undefined {
+    return this.#socket ? this.#connectMs : undefined;
+  }
+
   /** `scheme://host:port` this connection talks to. */
   get origin(): string {
     return this.#url.origin;
@@ -217,6 +224,8 @@ export class RangeConnection {
     this.#socket = socket;
     this.#served = 0;
     this.#connected = ready;
+    this.#connectMs = undefined;
+    const dialled = performance.now();
     if (ready) {
       socket.on('data', (chunk: Buffer) => {
         if (!this.#onRead(chunk.length, chunk)) socket.pause();
@@ -230,6 +239,7 @@ export class RangeConnection {
     timer.unref();
     socket.once('connect', () => {
       this.#connected = true;
+      if (this.#socket === socket) this.#connectMs = performance.now() - dialled;
       clearTimeout(timer);
     });
     socket.on('error', (err) => {
