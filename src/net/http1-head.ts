@@ -45,6 +45,9 @@ const CRLFCRLF = Buffer.from('\r\n\r\n');
  * parsed where it lies; the rest of the read is body, a view the socket (paused until the next
  * read()) leaves alone. A head cut across reads is gathered in copies.
  */
+/** The code of a head longer than MAX_HEAD_BYTES: permanent (error-map.ts). */
+export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
+
 export class HeadGatherer {
   readonly #max: number;
   #parts: Buffer[] = [];
@@ -62,10 +65,10 @@ export class HeadGatherer {
 
   /**
    * Add one read: the head's text (without its final CRLFCRLF) and the bytes after it once the
-   * head is complete, else undefined. Throws `tooLarge()` once more than `max` bytes came
-   * without the end of the head.
+   * head is complete, else undefined. Throws a HEADERS_OVERFLOW error once more than `max` bytes
+   * came without the end of the head.
    */
-  take(view: Buffer, tooLarge: () => Error): { head: string; rest: Buffer } | undefined {
+  take(view: Buffer): { head: string; rest: Buffer } | undefined {
     this.#bytes += view.length;
     const all = this.#parts.length === 0 ? view : Buffer.concat([...this.#parts, view]);
     const end = all.indexOf(CRLFCRLF);
@@ -74,7 +77,9 @@ export class HeadGatherer {
       return undefined;
     }
     this.reset();
-    if (end < 0 || end > this.#max) throw tooLarge();
+    if (end < 0 || end > this.#max) {
+      throw socketError('response headers too large', HEADERS_OVERFLOW);
+    }
     return { head: all.toString('latin1', 0, end), rest: all.subarray(end + 4) };
   }
 }

@@ -1,15 +1,14 @@
 // The hot path for ranged GETs: one keep-alive HTTP/1.1 connection whose socket reads into one
-// reused buffer (net/tls `onread`), handing the body out as views that are valid until the next
-// read. No allocation per chunk, no stream machinery: memory stays flat whatever the file size.
-// Bodies framed by Content-Length, chunked transfer coding or the end of the connection are
-// read; anything else (HTTP/0.9, other transfer codings) is an
-// UnsupportedResponseError, and the engine goes back to undici for that origin. https stays on
-// undici. Through an HTTP proxy it connects to the proxy and sends absolute-form request lines
-// (`GET http://host/path`); through a SOCKS proxy it reads a tunnel socket by 'data' events.
+// reused buffer (net/tls `onread`), handing the body out as views valid until the next read: no
+// allocation per chunk, no streams, flat memory. Bodies framed by Content-Length, chunked coding
+// or the connection's end are read; anything else is an UnsupportedResponseError (the engine then
+// uses undici for that origin, as for https). Through an HTTP proxy: absolute-form request lines
+// to the proxy; through SOCKS, a tunnel socket read by 'data' events.
 
 import { connect as netConnect, type Socket } from 'node:net';
 import {
   type Framing,
+  HEADERS_OVERFLOW,
   HeadGatherer,
   type LeanRoute,
   parseResponseHead,
@@ -22,10 +21,7 @@ import { ChunkedBody } from './chunked-body.js';
 import { MAX_HEAD_BYTES } from './headers.js';
 import { errorCode } from '../errors.js';
 
-/** A head longer than MAX_HEAD_BYTES: permanent (error-map.ts). */
-export const HEADERS_OVERFLOW = 'ERR_QGET_HEADERS_OVERFLOW';
-
-export { type LeanRoute, type RangeResponse, UnsupportedResponseError };
+export { HEADERS_OVERFLOW, type LeanRoute, type RangeResponse, UnsupportedResponseError };
 
 const READ_BUFFER = 256 * 1024;
 
@@ -378,9 +374,7 @@ export class RangeConnection {
     let response: RangeResponse;
     let rest: Buffer;
     try {
-      const got = this.#head.take(view, () =>
-        socketError('response headers too large', HEADERS_OVERFLOW),
-      );
+      const got = this.#head.take(view);
       if (got === undefined) return undefined;
       rest = got.rest;
       const parsed = parseResponseHead(got.head);
