@@ -113,35 +113,15 @@ const PER_DOWNLOAD: Record<string, Check> = {
 
 /** Accepted and shown back, without effect: what they ask for is what qget does anyway, or it
  * has no meaning for qget's engine. */
-const WITHOUT_EFFECT = [
-  'continue',
-  'always-resume',
-  'auto-file-renaming',
-  'check-integrity',
-  'conditional-get',
-  'connect-timeout',
-  'enable-http-keep-alive',
-  'enable-http-pipelining',
-  'file-allocation',
-  'follow-metalink',
-  'follow-torrent',
-  'force-save',
-  'http-accept-gzip',
-  'lowest-speed-limit',
-  'max-file-not-found',
-  'max-resume-failure-tries',
-  'max-upload-limit',
-  'min-split-size',
-  'piece-length',
-  'realtime-chunk-checksum',
-  'remote-time',
-  'retry-wait',
-  'reuse-uri',
-  'seed-ratio',
-  'seed-time',
-  'stream-piece-selector',
-  'uri-selector',
-];
+const WITHOUT_EFFECT = `
+  continue always-resume auto-file-renaming check-integrity conditional-get connect-timeout
+  enable-http-keep-alive enable-http-pipelining file-allocation follow-metalink follow-torrent
+  force-save http-accept-gzip lowest-speed-limit max-file-not-found max-resume-failure-tries
+  max-upload-limit min-split-size piece-length realtime-chunk-checksum remote-time retry-wait
+  reuse-uri seed-ratio seed-time stream-piece-selector uri-selector
+`
+  .trim()
+  .split(/\s+/);
 
 /** Global options changeGlobalOption accepts besides the per-download defaults. */
 // Not save-session: a caller could make the daemon write its session file anywhere.
