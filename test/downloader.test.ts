@@ -316,23 +316,44 @@ describe('Downloader: downloading into a file', () => {
       const b = ticks.at(-1)!;
       return { rate: (b.bytes - a.bytes) / ((b.t - a.t) / 1000), last: b.speed };
     };
+    // When this process did not run (a busy machine): the limiter may make up for half a second
+    // of such a stall at once (token-bucket.ts), which a window of two seconds sees as speed.
+    let last = performance.now();
+    const gaps: { at: number; ms: number }[] = [];
+    const beat = setInterval(() => {
+      const now = performance.now();
+      if (now - last > 60) gaps.push({ at: now, ms: now - last - 20 });
+      last = now;
+    }, 20);
+    const madeUp = (from: number, to: number): number =>
+      Math.min(
+        500,
+        gaps.filter((g) => g.at > from && g.at <= to).reduce((sum, g) => sum + g.ms, 0),
+      ) /
+      (to - from);
     d.start();
     await reachState(d, 'download');
     const slowFrom = performance.now() + 400;
     await sleep(2600);
     const slow = rateSince(slowFrom);
+    const slowMadeUp = madeUp(slowFrom, performance.now());
     d.rateLimit = 2 * MiB;
     const fastFrom = performance.now() + 400;
     await sleep(2100);
     const fast = rateSince(fastFrom);
+    const fastMadeUp = madeUp(fastFrom, performance.now());
+    clearInterval(beat);
     d.stop();
     await d.join();
-    const within = (value: number, limit: number, tolerance: number): boolean =>
-      value / limit - 1 < tolerance && value / limit > floor(limit) * (1 - tolerance);
-    const why = `(the machine moves ${machine} B/s unlimited)`;
-    assert.ok(within(slow.rate, 512 * KiB, 0.2), `${slow.rate} B/s at 512 KiB/s ${why}`);
+    const within = (value: number, limit: number, tolerance: number, above = 0): boolean =>
+      value / limit - 1 < tolerance + above && value / limit > floor(limit) * (1 - tolerance);
+    const why = `(the machine moves ${machine} B/s unlimited; stalls made up: ${slowMadeUp}, ${fastMadeUp})`;
+    assert.ok(
+      within(slow.rate, 512 * KiB, 0.2, slowMadeUp),
+      `${slow.rate} B/s at 512 KiB/s ${why}`,
+    );
     assert.ok(within(slow.last, 512 * KiB, 0.5), `speed ${slow.last} at 512 KiB/s ${why}`);
-    assert.ok(within(fast.rate, 2 * MiB, 0.15), `${fast.rate} B/s at 2 MiB/s ${why}`);
+    assert.ok(within(fast.rate, 2 * MiB, 0.15, fastMadeUp), `${fast.rate} B/s at 2 MiB/s ${why}`);
     assert.ok(within(fast.last, 2 * MiB, 0.4), `speed ${fast.last} at 2 MiB/s ${why}`);
   });
 
