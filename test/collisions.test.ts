@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { saveControl } from '../src/engine/control-file.js';
-import { OutputClaim } from '../src/engine/output-claim.js';
+import { lockFilesOnly, OutputClaim, readLock } from '../src/engine/output-claim.js';
 import { numberedPath, OutputNames } from '../src/engine/output-names.js';
 import { Downloader, Manager, OutputBusyError, qget } from '../src/index.js';
 import { client, reach, useDaemons } from './helpers/rpc.js';
@@ -160,7 +160,54 @@ describe('one writer per output across processes', () => {
     }
     // The same lock, its process gone: taken over.
     const claim = await OutputClaim.acquire(out, `${out}.qget`);
-    assert.equal(JSON.parse(await readFile(lock, 'utf8')).pid, process.pid);
+    assert.equal(JSON.parse(await readLock(lock)).pid, process.pid);
+    await claim.release();
+  });
+
+  test('the lock is a symbolic link naming its holder, made in one step', async () => {
+    const dir = await fx.tempDir();
+    const out = join(dir, 's.bin');
+    const lock = `${out}.qget.lock`;
+    const claim = await OutputClaim.acquire(out, `${out}.qget`);
+    assert.ok((await lstat(lock)).isSymbolicLink());
+    const holder = JSON.parse(await readLock(lock));
+    assert.equal(holder.pid, process.pid);
+    assert.equal(holder.host, hostname());
+    assert.deepEqual(await listDir(dir), ['s.bin.qget.lock'], 'no temporary file beside it');
+    await claim.release();
+    assert.equal(await exists(lock), false);
+  });
+
+  test('where symbolic links cannot be made: a lock file, honoured and taken over alike', async () => {
+    const dir = await fx.tempDir();
+    const out = join(dir, 'f.bin');
+    const lock = `${out}.qget.lock`;
+    lockFilesOnly(true);
+    try {
+      const claim = await OutputClaim.acquire(out, `${out}.qget`);
+      assert.ok((await lstat(lock)).isFile());
+      assert.equal(JSON.parse(await readFile(lock, 'utf8')).pid, process.pid);
+      assert.deepEqual(await listDir(dir), ['f.bin.qget.lock'], 'the temporary file is gone');
+      await claim.release();
+      assert.equal(await exists(lock), false);
+    } finally {
+      lockFilesOnly(false);
+    }
+    // A lock file of a live holder stops a claim; once its holder is dead, it is taken over.
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      await once(holder, 'spawn');
+      lockFilesOnly(true);
+      const live = { pid: holder.pid, host: hostname(), started: null, token: 'live' };
+      await writeFile(lock, JSON.stringify(live));
+      await assert.rejects(OutputClaim.acquire(out, `${out}.qget`), OutputBusyError);
+    } finally {
+      lockFilesOnly(false);
+      holder.kill('SIGKILL');
+      await once(holder, 'exit').catch(() => {});
+    }
+    const claim = await OutputClaim.acquire(out, `${out}.qget`);
+    assert.ok((await lstat(lock)).isSymbolicLink(), "the dead holder's file replaced by our link");
     await claim.release();
   });
 

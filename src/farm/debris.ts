@@ -3,7 +3,7 @@
 // `.qget-stale-<token>`), written with their holder inside. A worker removes those of dead
 // processes on its own host when it takes a job back from a dead worker.
 
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, readFile, stat, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
 import { isAlive, type LockHolder } from '../engine/output-claim.js';
 
@@ -67,7 +67,7 @@ async function isDebris(path: string): Promise<boolean> {
 export async function removeOrphanPart(path: string): Promise<void> {
   const control = `${path}.qget`;
   try {
-    await stat(`${control}.lock`);
+    await lstat(`${control}.lock`);
     return;
   } catch {
     // No lock: nobody is writing it.
