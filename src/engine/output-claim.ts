@@ -189,8 +189,23 @@ async function takeOver(lockPath: string, stale: LockHolder | undefined): Promis
     moved === 'gone' || moved === undefined
       ? stale === undefined
       : stale !== undefined && moved.token === stale.token && moved.pid === stale.pid;
-  if (!wasStale) await link(aside, lockPath).catch(() => {});
+  if (!wasStale) await putBack(aside, lockPath).catch(() => {});
   await unlink(aside).catch(() => {});
+}
+
+/**
+ * Put a live lock moved aside back in place, unless a new one is there already: a symlink made
+ * anew with the same target (link() of a symlink follows it on some systems), a file linked.
+ */
+async function putBack(aside: string, lockPath: string): Promise<void> {
+  let target: string;
+  try {
+    target = await readlink(aside);
+  } catch {
+    await link(aside, lockPath);
+    return;
+  }
+  await symlink(target, lockPath);
 }
 
 function describeHolder(holder: LockHolder | undefined, lockPath: string): string {
