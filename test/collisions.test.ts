@@ -5,13 +5,14 @@
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { mkdir, readFile, stat, writeFile } from 'node:fs/promises';
+import { lstat, mkdir, readFile, stat, symlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
 import { saveControl } from '../src/engine/control-file.js';
-import { OutputClaim } from '../src/engine/output-claim.js';
+import { lockFilesOnly, OutputClaim, readLock } from '../src/engine/output-claim.js';
 import { numberedPath, OutputNames } from '../src/engine/output-names.js';
+import { sweepDebris } from '../src/farm/debris.js';
 import { Downloader, Manager, OutputBusyError, qget } from '../src/index.js';
 import { client, reach, useDaemons } from './helpers/rpc.js';
 import { waitFor } from './helpers/wait.js';
@@ -160,7 +161,73 @@ describe('one writer per output across processes', () => {
     }
     // The same lock, its process gone: taken over.
     const claim = await OutputClaim.acquire(out, `${out}.qget`);
-    assert.equal(JSON.parse(await readFile(lock, 'utf8')).pid, process.pid);
+    assert.equal(JSON.parse(await readLock(lock)).pid, process.pid);
+    await claim.release();
+  });
+
+  test('the lock is a symbolic link naming its holder, made in one step', async () => {
+    const dir = await fx.tempDir();
+    const out = join(dir, 's.bin');
+    const lock = `${out}.qget.lock`;
+    const claim = await OutputClaim.acquire(out, `${out}.qget`);
+    assert.ok((await lstat(lock)).isSymbolicLink());
+    const holder = JSON.parse(await readLock(lock));
+    assert.equal(holder.pid, process.pid);
+    assert.equal(holder.host, hostname());
+    assert.deepEqual(await listDir(dir), ['s.bin.qget.lock'], 'no temporary file beside it');
+    await claim.release();
+    assert.equal(await exists(lock), false);
+  });
+
+  test("a take-over's leftover (a lock moved aside, a symlink) is swept when its holder is dead", async () => {
+    const dir = await fx.tempDir();
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      await once(holder, 'spawn');
+      const who = (pid: number) =>
+        JSON.stringify({ pid, host: hostname(), started: null, token: 't' });
+      await symlink(who(holder.pid!), join(dir, '.qget-stale-0123456789ab'));
+      const dead = spawn(process.execPath, ['-e', '']);
+      await once(dead, 'exit');
+      await symlink(who(dead.pid!), join(dir, '.qget-stale-ba9876543210'));
+      assert.equal(await sweepDebris(dir), 1);
+      assert.deepEqual(await listDir(dir), ['.qget-stale-0123456789ab'], 'the live one stays');
+    } finally {
+      holder.kill('SIGKILL');
+      await once(holder, 'exit').catch(() => {});
+    }
+  });
+
+  test('where symbolic links cannot be made: a lock file, honoured and taken over alike', async () => {
+    const dir = await fx.tempDir();
+    const out = join(dir, 'f.bin');
+    const lock = `${out}.qget.lock`;
+    lockFilesOnly(true);
+    try {
+      const claim = await OutputClaim.acquire(out, `${out}.qget`);
+      assert.ok((await lstat(lock)).isFile());
+      assert.equal(JSON.parse(await readFile(lock, 'utf8')).pid, process.pid);
+      assert.deepEqual(await listDir(dir), ['f.bin.qget.lock'], 'the temporary file is gone');
+      await claim.release();
+      assert.equal(await exists(lock), false);
+    } finally {
+      lockFilesOnly(false);
+    }
+    // A lock file of a live holder stops a claim; once its holder is dead, it is taken over.
+    const holder = spawn(process.execPath, ['-e', 'setTimeout(() => {}, 60_000)']);
+    try {
+      await once(holder, 'spawn');
+      lockFilesOnly(true);
+      const live = { pid: holder.pid, host: hostname(), started: null, token: 'live' };
+      await writeFile(lock, JSON.stringify(live));
+      await assert.rejects(OutputClaim.acquire(out, `${out}.qget`), OutputBusyError);
+    } finally {
+      lockFilesOnly(false);
+      holder.kill('SIGKILL');
+      await once(holder, 'exit').catch(() => {});
+    }
+    const claim = await OutputClaim.acquire(out, `${out}.qget`);
+    assert.ok((await lstat(lock)).isSymbolicLink(), "the dead holder's file replaced by our link");
     await claim.release();
   });
 

@@ -1,12 +1,14 @@
 // Tests for src/engine/control-file.ts: the resume state's round trip, what a damaged file
 // gives, and when saved bytes may be trusted for a fresh probe's answer.
 import assert from 'node:assert/strict';
-import { readdir, writeFile } from 'node:fs/promises';
+import { mkdir, readdir, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
   controlState,
   loadControl,
+  readControl,
+  readControlSync,
   removeControl,
   sameResource,
   saveControl,
@@ -27,6 +29,23 @@ const info: ResourceInfo = {
 };
 
 describe('control file', () => {
+  it('tells no file apart from an unreadable one (only the latter is removed at the end)', async () => {
+    const dir = await tempDir();
+    const path = join(dir, 'x.qget');
+    assert.deepEqual(await readControl(path), { state: undefined, found: false });
+    assert.equal(readControlSync(path), undefined);
+    await writeFile(path, '{not json');
+    assert.deepEqual(await readControl(path), { state: undefined, found: true });
+    assert.equal(readControlSync(path), undefined);
+    // A folder where the file should be is there, though not a state.
+    const folder = join(dir, 'y.qget');
+    await mkdir(folder);
+    assert.deepEqual(await readControl(folder), { state: undefined, found: true });
+    await saveControl(path, controlState(info, [[0, 10]]));
+    assert.deepEqual((await readControl(path)).state?.ranges, [[0, 10]]);
+    assert.deepEqual(readControlSync(path)?.ranges, [[0, 10]]);
+  });
+
   it('saves merged ranges atomically and loads them back', async () => {
     const dir = await tempDir();
     const path = join(dir, 'a.bin.qget');

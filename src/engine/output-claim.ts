@@ -1,10 +1,14 @@
 // One writer per output, across processes: a download claims its output before it touches the
-// `.part` or its control file, with a lock file created atomically beside them. A lock left by a
-// process that died (kill -9, power loss) is taken over; a live holder's is never touched.
+// `.part` or its control file, with a lock created atomically beside them. The lock is a symbolic
+// link whose target is its holder (pid, host, start time, token): one symlink() creates it whole,
+// or fails with EEXIST, in one trip through the file threads; where symbolic links cannot be made
+// (Windows without the privilege, FAT, some network shares) it is a file with the same text,
+// written aside and hard-linked into place. A lock left by a process that died (kill -9, power
+// loss) is taken over; a live holder's is never touched.
 
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
-import { link, readFile, rename, unlink, writeFile } from 'node:fs/promises';
+import { link, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
 import { hostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OutputBusyError } from '../errors.js';
@@ -46,7 +50,7 @@ export class OutputClaim {
       const me: LockHolder = {
         pid: process.pid,
         host: hostname(),
-        started: startTimeOf(process.pid),
+        started: ownStartTime(),
         token: randomBytes(8).toString('hex'),
       };
       for (let attempt = 0; ; attempt++) {
@@ -76,8 +80,34 @@ export class OutputClaim {
   }
 }
 
-/** Create the lock with its whole content in one step (a hard link of a finished temp file). */
+/** Symbolic links could not be made here: every later lock is a hard-linked file. */
+let noSymlinks = false;
+
+/** Make every lock a file from now on (true), or try symbolic links again: for tests. */
+export function lockFilesOnly(on: boolean): void {
+  noSymlinks = on;
+}
+
+/** Create the lock with its whole content in one step: a symlink, else a hard-linked file. */
 async function createLock(lockPath: string, me: LockHolder): Promise<boolean> {
+  if (!noSymlinks) {
+    try {
+      await symlink(JSON.stringify(me), lockPath);
+      return true;
+    } catch (err) {
+      const code = errorCode(err);
+      if (code === 'EEXIST') return false;
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'EOPNOTSUPP' && code !== 'ENOSYS') {
+        throw localIoError(err, 'create', lockPath);
+      }
+      noSymlinks = true;
+    }
+  }
+  return createLockFile(lockPath, me);
+}
+
+/** The lock as a file: written aside in full, then hard-linked into place. */
+async function createLockFile(lockPath: string, me: LockHolder): Promise<boolean> {
   // Named apart from the output, so a name at the length limit still fits.
   const tmp = join(dirname(lockPath), `.qget-lock-${me.token}.tmp`);
   try {
@@ -96,7 +126,7 @@ async function createLock(lockPath: string, me: LockHolder): Promise<boolean> {
 async function readHolder(lockPath: string): Promise<LockHolder | 'gone' | undefined> {
   let text: string;
   try {
-    text = await readFile(lockPath, 'utf8');
+    text = await readLock(lockPath);
   } catch (err) {
     if (errorCode(err) === 'ENOENT') return 'gone';
     throw localIoError(err, 'read', lockPath);
@@ -112,6 +142,17 @@ async function readHolder(lockPath: string): Promise<LockHolder | 'gone' | undef
     };
   } catch {
     return undefined;
+  }
+}
+
+/** A lock's text: a symlink's target, or a lock file's content. */
+export async function readLock(lockPath: string): Promise<string> {
+  try {
+    return await readlink(lockPath);
+  } catch (err) {
+    // Not a symbolic link: a lock file (made where symlinks cannot be, or by an earlier qget).
+    if (errorCode(err) !== 'EINVAL' && errorCode(err) !== 'UNKNOWN') throw err;
+    return await readFile(lockPath, 'utf8');
   }
 }
 
@@ -148,8 +189,23 @@ async function takeOver(lockPath: string, stale: LockHolder | undefined): Promis
     moved === 'gone' || moved === undefined
       ? stale === undefined
       : stale !== undefined && moved.token === stale.token && moved.pid === stale.pid;
-  if (!wasStale) await link(aside, lockPath).catch(() => {});
+  if (!wasStale) await putBack(aside, lockPath).catch(() => {});
   await unlink(aside).catch(() => {});
+}
+
+/**
+ * Put a live lock moved aside back in place, unless a new one is there already: a symlink made
+ * anew with the same target (link() of a symlink follows it on some systems), a file linked.
+ */
+async function putBack(aside: string, lockPath: string): Promise<void> {
+  let target: string;
+  try {
+    target = await readlink(aside);
+  } catch {
+    await link(aside, lockPath);
+    return;
+  }
+  await symlink(target, lockPath);
 }
 
 function describeHolder(holder: LockHolder | undefined, lockPath: string): string {
@@ -160,6 +216,14 @@ function describeHolder(holder: LockHolder | undefined, lockPath: string): strin
   return holder.pid === process.pid
     ? 'another download in this process'
     : `process ${holder.pid}${where}${hint}`;
+}
+
+let ownStart: string | null | undefined;
+
+/** This process's start time, read once (it does not change; /proc is slow to read). */
+function ownStartTime(): string | null {
+  if (ownStart === undefined) ownStart = startTimeOf(process.pid);
+  return ownStart;
 }
 
 /** A process's start time from /proc (Linux); null elsewhere or when it cannot be read. */

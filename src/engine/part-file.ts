@@ -1,6 +1,7 @@
 // The `.part` file: positional writes of whole batches, and the mapping of local I/O failures
 // (ENOSPC, EACCES, EROFS, a missing folder) onto one clear LocalIoError.
 
+import { fstatSync } from 'node:fs';
 import { type FileHandle, open, stat } from 'node:fs/promises';
 import { LocalIoError } from '../errors.js';
 import { errorCode } from '../net/client.js';
@@ -79,9 +80,10 @@ export class PartFile {
     }
   }
 
+  /** The size on disk: an fstat of the open file, in memory, so not worth a file-thread trip. */
   async size(): Promise<number> {
     try {
-      return (await this.#fh.stat()).size;
+      return fstatSync(this.#fh.fd).size;
     } catch (err) {
       throw localIoError(err, 'read', this.path);
     }

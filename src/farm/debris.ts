@@ -3,9 +3,9 @@
 // `.qget-stale-<token>`), written with their holder inside. A worker removes those of dead
 // processes on its own host when it takes a job back from a dead worker.
 
-import { readdir, readFile, stat, unlink } from 'node:fs/promises';
+import { lstat, readdir, unlink } from 'node:fs/promises';
 import { join } from 'node:path';
-import { isAlive, type LockHolder } from '../engine/output-claim.js';
+import { isAlive, type LockHolder, readLock } from '../engine/output-claim.js';
 
 const DEBRIS = /^\.qget-(lock-[0-9a-f]+\.tmp|stale-[0-9a-f]+)$/;
 /**
@@ -40,7 +40,8 @@ export async function sweepDebris(dir: string): Promise<number> {
 
 async function isDebris(path: string): Promise<boolean> {
   try {
-    const holder = JSON.parse(await readFile(path, 'utf8')) as Partial<LockHolder>;
+    // A file, or a symlink whose target is the holder (a lock moved aside by a take-over).
+    const holder = JSON.parse(await readLock(path)) as Partial<LockHolder>;
     if (typeof holder.pid === 'number' && typeof holder.host === 'string') {
       return !isAlive({
         pid: holder.pid,
@@ -53,7 +54,7 @@ async function isDebris(path: string): Promise<boolean> {
     // Unreadable or half-written: judged by its age below.
   }
   try {
-    return Date.now() - (await stat(path)).mtimeMs > UNREADABLE_AGE_MS;
+    return Date.now() - (await lstat(path)).mtimeMs > UNREADABLE_AGE_MS;
   } catch {
     return false;
   }
@@ -67,7 +68,7 @@ async function isDebris(path: string): Promise<boolean> {
 export async function removeOrphanPart(path: string): Promise<void> {
   const control = `${path}.qget`;
   try {
-    await stat(`${control}.lock`);
+    await lstat(`${control}.lock`);
     return;
   } catch {
     // No lock: nobody is writing it.

@@ -29,6 +29,7 @@ import { Job } from './job.js';
 import { lazyDownloader } from './lazy-downloader.js';
 import { metalinkParam } from './metalink-param.js';
 import type { DownloadQueue } from './queue.js';
+import { StatusMemo } from './status-memo.js';
 import { doneRanges, segmentsShape } from './segments.js';
 import {
   fileEntries,
@@ -178,7 +179,13 @@ function nonNegative(params: unknown[], index: number): number {
 export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const q = ctx.queue;
   const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
-  const shape = (j: Job, keys?: string[]) => statusShape(source(ctx, j), keys);
+  const memo = new StatusMemo();
+  const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
+    // A download that was never made (it waits) has a status that rarely changes: kept.
+    if (j.view === undefined && j.path !== undefined) return memo.still(j, source(ctx, j), keys);
+    memo.forget(j);
+    return statusShape(source(ctx, j), keys);
+  };
   const unsupported = (name: string, what: string) => () => {
     throw new RpcError(
       METHOD_ERROR,

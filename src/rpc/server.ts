@@ -9,6 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { INVALID_REQUEST, type JsonRpc, PARSE_ERROR, type RpcReply } from './protocol.js';
+import { replyBytes } from './reply-json.js';
 import { isWebPath, webFile, webHeaders } from './web.js';
 
 export interface RpcServerOptions {
@@ -230,11 +231,14 @@ export class RpcServer {
   #send(res: ServerResponse, reply: RpcReply, callback?: string): void {
     const write = (): void => {
       if (res.destroyed || res.headersSent) return;
-      const json = JSON.stringify(reply.body);
-      const body = callback !== undefined ? `${callback}(${json})` : json;
+      // Bytes, not text: a 450 KB answer is neither measured nor encoded as one string.
+      const body =
+        callback !== undefined
+          ? replyBytes(reply.body, `${callback}(`, ')')
+          : replyBytes(reply.body);
       res.writeHead(reply.status, {
         'Content-Type': callback !== undefined ? 'text/javascript' : 'application/json-rpc',
-        'Content-Length': String(Buffer.byteLength(body)),
+        'Content-Length': String(body.length),
         'Cache-Control': 'no-cache',
       });
       res.end(body);
@@ -311,7 +315,7 @@ export class RpcServer {
           : this.#rpc.handleText(buf.toString('utf8'));
       void replied.then((reply) =>
         this.#later(reply.unauthorized, () => {
-          if (ws.readyState === WebSocket.OPEN) ws.send(JSON.stringify(reply.body));
+          if (ws.readyState === WebSocket.OPEN) ws.send(replyBytes(reply.body), { binary: false });
         }),
       );
     });

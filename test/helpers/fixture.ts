@@ -2,7 +2,7 @@
 // or removed in one `after` hook, plus small file assertions.
 
 import assert from 'node:assert/strict';
-import { mkdtemp, readdir, readFile, rm, stat } from 'node:fs/promises';
+import { lstat, mkdtemp, readdir, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after } from 'node:test';
@@ -37,9 +37,10 @@ export function useFixtures(): Fixtures {
   };
 }
 
+/** Something is at `path` (a symbolic link counts, wherever it points: the output locks are). */
 export async function exists(path: string): Promise<boolean> {
   try {
-    await stat(path);
+    await lstat(path);
     return true;
   } catch {
     return false;

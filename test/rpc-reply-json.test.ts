@@ -1,0 +1,92 @@
+// Tests for src/rpc/reply-json.ts and src/rpc/status-memo.ts: the daemon's answers written from
+// kept texts read back as JSON.stringify's would, and a waiting download's kept status is given
+// again only while nothing it shows has changed.
+import assert from 'node:assert/strict';
+import { describe, test } from 'node:test';
+import { keepJson, replyBytes } from '../src/rpc/reply-json.js';
+import type { StatusSource } from '../src/rpc/status.js';
+import { StatusMemo } from '../src/rpc/status-memo.js';
+
+describe('replyBytes', () => {
+  test('reads back as JSON.stringify of the same answer, kept items or not', () => {
+    const kept = keepJson({ gid: 'a', files: [{ path: '/x "y"' }] });
+    const bodies: unknown[] = [
+      { id: 1, jsonrpc: '2.0', result: [kept, { gid: 'b' }, kept] },
+      { id: 'q', jsonrpc: '2.0', result: 'OK' },
+      { id: null, jsonrpc: '2.0', error: { code: 1, message: 'no' } },
+      { id: 2, jsonrpc: '2.0', result: [] },
+      { id: 3, jsonrpc: '2.0', result: [undefined, null, 1, 'two', [kept]] },
+      [
+        { id: 4, jsonrpc: '2.0', result: [kept] },
+        { id: 5, jsonrpc: '2.0', result: 'x' },
+      ],
+      { result: [kept] },
+    ];
+    for (const body of bodies) {
+      const text = replyBytes(body).toString('utf8');
+      assert.deepEqual(JSON.parse(text), JSON.parse(JSON.stringify(body)), text);
+    }
+    // The kept bytes are reused: the second answer has the same bytes.
+    const once = replyBytes({ id: 1, jsonrpc: '2.0', result: [kept] });
+    assert.deepEqual(replyBytes({ id: 1, jsonrpc: '2.0', result: [kept] }), once);
+    // Beyond ASCII, and JSONP's callback around it.
+    const wide = { id: 'ü', jsonrpc: '2.0', result: [keepJson({ path: '/données/日本.bin' })] };
+    const jsonp = replyBytes(wide, 'cb(', ')').toString('utf8');
+    assert.equal(jsonp.slice(0, 3), 'cb(');
+    assert.deepEqual(JSON.parse(jsonp.slice(3, -1)), wide);
+    assert.ok(Object.isFrozen(kept), 'a kept value cannot change under its text');
+  });
+});
+
+describe('StatusMemo', () => {
+  const src = (over: Partial<StatusSource> = {}): StatusSource => ({
+    gid: '0123456789abcdef',
+    status: 'waiting',
+    uris: ['http://127.0.0.1:1/f.bin'],
+    dir: '/d',
+    path: '/d/f.bin',
+    size: -1,
+    downloaded: 0,
+    speed: 0,
+    connections: 2,
+    done: [],
+    ...over,
+  });
+
+  test('the same shape object while the source gives the same, a new one when it changes', () => {
+    const memo = new StatusMemo();
+    const job = {};
+    const first = memo.still(job, src());
+    assert.equal(first.status, 'waiting');
+    assert.equal(memo.still(job, src()), first, 'kept');
+    const paused = memo.still(job, src({ status: 'paused' }));
+    assert.notEqual(paused, first);
+    assert.equal(paused.status, 'paused');
+    const moved = memo.still(job, src({ status: 'paused', uris: ['http://127.0.0.1:1/g.bin'] }));
+    assert.deepEqual(
+      (moved.files as { uris: { uri: string }[] }[])[0]!.uris.map((u) => u.uri),
+      ['http://127.0.0.1:1/g.bin'],
+    );
+    const fewer = memo.still(job, src({ status: 'paused', downloaded: 5 }));
+    assert.equal(fewer.completedLength, '5');
+    // Keys asked for: their own shape.
+    const some = memo.still(job, src({ status: 'paused', downloaded: 5 }), ['gid', 'status']);
+    assert.deepEqual(Object.keys(some), ['gid', 'status']);
+    assert.equal(
+      memo.still(job, src({ status: 'paused', downloaded: 5 }), ['gid', 'status']),
+      some,
+    );
+    // Another download: its own.
+    assert.notEqual(memo.still({}, src({ status: 'paused', downloaded: 5 })), fewer);
+  });
+
+  test('bytes on disk are never kept: each call shows them as they are', () => {
+    const memo = new StatusMemo();
+    const job = {};
+    const a = memo.still(job, src({ size: 4 << 20, done: [[0, 1 << 20]] }));
+    const b = memo.still(job, src({ size: 4 << 20, done: [[0, 1 << 20]] }));
+    assert.notEqual(a, b);
+    assert.equal(a.bitfield, '80');
+    assert.ok(!Object.isFrozen(b));
+  });
+});
