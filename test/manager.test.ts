@@ -261,6 +261,37 @@ describe('Manager: the queue', () => {
     await m.stop();
   });
 
+  it("a user's stop() still stopping when maxRunning is lowered: it stays stopped", async () => {
+    // The daemon removed a download (its stop()) and then lowered max-concurrent-downloads
+    // before the stop had ended: the Manager took the stopping download as one to preempt,
+    // queued it, and started it again once stopped, where nobody saw it, to its end.
+    const content = makeContent(1 * MiB, 9);
+    const server = await serve(content, { ratePerConnection: 128 * KiB });
+    const dir = await freshDir();
+    const m = new Manager({ maxRunning: 2, downloadOptions: { dirPath: dir, maxConnections: 1 } });
+    const a = m.add(`${server.url}/a.bin`);
+    const b = m.add(`${server.url}/b.bin`);
+    try {
+      m.start();
+      await reachState(a, 'download');
+      await reachState(b, 'download');
+      b.stop();
+      assert.equal(b.isAlive, true, 'still stopping');
+      m.maxRunning = 1;
+      await b.join();
+      assert.equal(b.state, 'pause');
+      const requests = () => server.requests.filter((r) => r.path === '/b.bin').length;
+      const after = requests();
+      await reachState(a, 'complete');
+      assert.equal(b.isAlive, false, 'not started again');
+      assert.equal(b.state, 'pause');
+      assert.equal(requests(), after, 'no request for b after its stop');
+    } finally {
+      m.stopAll();
+      await m.stop();
+    }
+  });
+
   it("queues a user's start() while full, and leaves a user's stop() alone", async () => {
     const content = makeContent(1 * MiB, 8);
     const server = await serve(content, { ratePerConnection: 512 * KiB });

@@ -291,7 +291,9 @@ export class Manager extends Emitter<ManagerSignals> {
     const limit = this.#maxRunning > 0 ? this.#maxRunning : Number.POSITIVE_INFINITY;
     // Only the running ones are looked at: a long queue costs nothing while every slot is taken.
     for (const e of this.#alive) if (!e.d.isAlive) this.#alive.delete(e);
-    const active = [...this.#alive].filter((e) => !e.preempted);
+    // Not those the user is stopping (not queued any more): marked queued here, they would start
+    // again once stopped (a removed download of the daemon then ran to its end, unseen).
+    const active = [...this.#alive].filter((e) => !e.preempted && e.queued);
     if (active.length > limit) {
       // The most recently started give way; they keep their place in the queue.
       active.sort((a, b) => b.startedAt - a.startedAt);
