@@ -5,8 +5,8 @@
 
 import { compare } from './compare.js';
 import { MiB } from './measure.js';
-import { bound, type Row, ratio, row } from './report.js';
-import { oneFile, type Scenario, serveNode, wallOf } from './scenario.js';
+import { ratio, row } from './report.js';
+import { againstLimit, oneFile, type Scenario, serveNode } from './scenario.js';
 
 const PEERS = ['aria2c', 'axel', 'ipull'] as const;
 
@@ -32,27 +32,13 @@ export const crawling: Scenario = {
       '32',
     ]);
     try {
-      const res = await compare(oneFile(served, n, ['qget', ...PEERS]), {
-        runs: ctx.runs,
-        work: ctx.work,
+      const { rows, qget: q } = await againstLimit(ctx, this.id, served, {
+        n,
+        peers: PEERS,
+        limit,
+        target: 1.5,
         timeoutS: 120,
-        connections: () => served.server.connections!(),
       });
-      const q = res.get('qget');
-      const w = wallOf(q);
-      const rows: Row[] = [
-        row(this.id, q, [
-          bound(
-            w === undefined ? w : w / limit,
-            1.5,
-            (v) => `${v} × fast-only ${limit.toFixed(2)} s ≤ 1.5`,
-          ),
-        ]),
-      ];
-      for (const p of res.values()) {
-        if (p.name === 'qget') continue;
-        rows.push(row(this.id, p, [ratio(q, p, 'wall', p.name === 'aria2c' ? 0.5 : undefined)]));
-      }
       // What "at full speed" is on this machine now: the same server without crawling answers.
       const plain = await serveNode(ctx, size, ['--rate', String(rate)]);
       try {

@@ -5,7 +5,16 @@ import { virtualContent } from '../test/helpers/content.js';
 import { compare, type Summary } from './compare.js';
 import { GiB, haveGnuTime, MiB } from './measure.js';
 import { bound, type Check, type Row, ratio, row } from './report.js';
-import { oneFile, type Scenario, serveFile, serveNode, serverNote, wallOf } from './scenario.js';
+import {
+  againstLimit,
+  oneFile,
+  peerSummaries,
+  type Scenario,
+  serveFile,
+  serveNode,
+  serverNote,
+  wallOf,
+} from './scenario.js';
 
 const PEERS = ['aria2c', 'axel', 'curl', 'ipull'] as const;
 
@@ -69,26 +78,13 @@ export const uneven: Scenario = {
       '30',
     ]);
     try {
-      const res = await compare(oneFile(served, n, ['qget', ...PEERS]), {
-        runs: ctx.runs,
-        work: ctx.work,
+      const { rows } = await againstLimit(ctx, this.id, served, {
+        n,
+        peers: PEERS,
+        limit: need,
+        target: 1.3,
         timeoutS: 90,
-        connections: () => served.server.connections!(),
       });
-      const q = res.get('qget');
-      const w = wallOf(q);
-      const rows: Row[] = [
-        row(this.id, q, [
-          bound(
-            w === undefined ? w : w / need,
-            1.3,
-            (v) => `${v} × fast-only ${need.toFixed(2)} s ≤ 1.3`,
-          ),
-        ]),
-      ];
-      for (const p of peerSummaries(res)) {
-        rows.push(row(this.id, p, [ratio(q, p, 'wall', p.name === 'aria2c' ? 0.5 : undefined)]));
-      }
       return {
         rows,
         notes: [
@@ -183,7 +179,3 @@ export const memory: Scenario = {
     return { rows, notes };
   },
 };
-
-function peerSummaries(res: Map<string, Summary>): Summary[] {
-  return [...res.values()].filter((s) => s.name !== 'qget');
-}

@@ -2,9 +2,9 @@
 
 import { mkdir } from 'node:fs/promises';
 import { join } from 'node:path';
-import type { Contender, Summary } from './compare.js';
+import { type Contender, compare, type Summary } from './compare.js';
 import { checkFile, type Expected, MiB } from './measure.js';
-import type { Row } from './report.js';
+import { bound, type Row, ratio, row } from './report.js';
 import {
   type BenchServer,
   type ContentStore,
@@ -82,3 +82,48 @@ export function wallOf(s: Summary | undefined): number | undefined {
 
 export const serverNote = (id: string, served: Served): string =>
   `${id}: served by ${served.server.kind === 'nginx' ? 'nginx' : 'the node throttle server'}`;
+
+/** The summaries of every tool but qget. */
+export function peerSummaries(res: Map<string, Summary>): Summary[] {
+  return [...res.values()].filter((s) => s.name !== 'qget');
+}
+
+/**
+ * qget and `peers` on one file from the node server `served` over `n` connections: qget's wall
+ * time against `limit` (what the fast connections need; at most `target` times it), each peer's
+ * ratio (qget at most half aria2c's time).
+ */
+export async function againstLimit(
+  ctx: Ctx,
+  id: string,
+  served: Served,
+  o: {
+    n: number;
+    peers: readonly (keyof typeof single)[];
+    limit: number;
+    target: number;
+    timeoutS: number;
+  },
+): Promise<{ rows: Row[]; qget: Summary | undefined }> {
+  const res = await compare(oneFile(served, o.n, ['qget', ...o.peers]), {
+    runs: ctx.runs,
+    work: ctx.work,
+    timeoutS: o.timeoutS,
+    connections: () => served.server.connections!(),
+  });
+  const q = res.get('qget');
+  const w = wallOf(q);
+  const rows: Row[] = [
+    row(id, q, [
+      bound(
+        w === undefined ? w : w / o.limit,
+        o.target,
+        (v) => `${v} × fast-only ${o.limit.toFixed(2)} s ≤ ${o.target}`,
+      ),
+    ]),
+  ];
+  for (const p of peerSummaries(res)) {
+    rows.push(row(id, p, [ratio(q, p, 'wall', p.name === 'aria2c' ? 0.5 : undefined)]));
+  }
+  return { rows, qget: q };
+}
