@@ -7,7 +7,7 @@ import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { ProgressState, qget } from '../src/index.js';
 import { makeContent, MiB } from './helpers/content.js';
-import { assertFileEquals, useFixtures } from './helpers/fixture.js';
+import { assertFileEquals, maxConcurrentRequests, useFixtures } from './helpers/fixture.js';
 import { waitFor } from './helpers/wait.js';
 
 const { serve, tempDir } = useFixtures();
@@ -15,22 +15,6 @@ const { serve, tempDir } = useFixtures();
 /** Bytes of content answers a server sent (its own count, ranged answers included). */
 function contentBytes(s: { requests: { range: string | undefined; bytesSent: number }[] }): number {
   return s.requests.reduce((n, r) => n + r.bytesSent, 0);
-}
-
-/** Most content requests open at once over `servers` (probe and samples included). */
-function concurrent(servers: { requests: { start: number; end?: number }[] }[]): number {
-  const events: [number, number][] = [];
-  for (const s of servers) {
-    for (const r of s.requests) events.push([r.start, 1], [r.end ?? Number.MAX_SAFE_INTEGER, -1]);
-  }
-  events.sort((x, y) => x[0] - y[0] || x[1] - y[1]);
-  let open = 0;
-  let most = 0;
-  for (const [, d] of events) {
-    open += d;
-    most = Math.max(most, open);
-  }
-  return most;
 }
 
 describe('mirrors', () => {
@@ -89,7 +73,10 @@ describe('mirrors', () => {
     }
     // -c is the total over the sources: at most 6 ranged requests at once over the three
     // servers, and the two mirrors' 64 KiB samples.
-    assert.ok(concurrent([a, b, c]) <= 6 + 2, `${concurrent([a, b, c])} requests at once`);
+    assert.ok(
+      maxConcurrentRequests(a, b, c) <= 6 + 2,
+      `${maxConcurrentRequests(a, b, c)} requests at once`,
+    );
   });
 
   it('drops a mirror serving other bytes of the same size: none of them reaches the file', async () => {

@@ -65,10 +65,10 @@ export function rangedRequests(server: TestServer): TestServer['requests'] {
   );
 }
 
-/** The highest number of requests the server was answering at the same time. */
-export function maxConcurrentRequests(server: TestServer): number {
+/** The highest number of requests the servers were answering at the same time, together. */
+export function maxConcurrentRequests(...servers: TestServer[]): number {
   const events: [number, number][] = [];
-  for (const r of server.requests) {
+  for (const r of servers.flatMap((s) => s.requests)) {
     events.push([r.start, 1]);
     events.push([r.end ?? Number.POSITIVE_INFINITY, -1]);
   }
