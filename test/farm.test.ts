@@ -222,9 +222,11 @@ describe('qget worker', () => {
     const server = await fx.serve({ content, ratePerConnection: 512 * 1024 });
     const dir = await fx.tempDir();
     const urls = Array.from({ length: 12 }, (_, i) => `${server.url}/h${i}.bin`);
-    await runCli(['enqueue', '--redis', redis.url, '--queue', 'polite', ...urls], dir);
     const args = ['--queue', 'polite', '-d', dir, '-j', '4', '-c', '1', '--per-host', '2'];
+    // Both workers ready before the jobs come: on a busy machine one worker's start took so long
+    // that the other had done every job, and the limit across workers went untested.
     const workers = await Promise.all([0, 1].map(() => startWorker(args, dir)));
+    await runCli(['enqueue', '--redis', redis.url, '--queue', 'polite', ...urls], dir);
     await waitFor(
       () => completedIds(workers).length === urls.length,
       'every job completed',
