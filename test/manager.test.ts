@@ -318,6 +318,25 @@ describe('Manager: the queue', () => {
     await m.stop();
   });
 
+  it('starts queued downloads in the order added, one queued again by its start() too', async () => {
+    const content = makeContent(256 * KiB, 10);
+    const server = await serve(content, { ratePerConnection: 1 * MiB });
+    const dir = await freshDir();
+    const m = new Manager({ maxRunning: 1, downloadOptions: { dirPath: dir, maxConnections: 1 } });
+    const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((n) => m.add(`${server.url}/${n}.bin`));
+    c!.stop(); // paused by the user before the manager starts: passed over
+    m.start();
+    await reachState(d!, 'start');
+    c!.start(); // queued again while e waits: c was added first, so it goes before e
+    await m.onIdle();
+    await m.stop();
+    for (const x of [a, b, c, d, e]) assert.equal(x!.state, 'complete', String(x!.lastError));
+    const first = new Map<string, number>();
+    for (const r of server.requests) if (!first.has(r.path)) first.set(r.path, r.start);
+    const order = [...first.keys()].sort((x, y) => first.get(x)! - first.get(y)!);
+    assert.deepEqual(order, ['/a.bin', '/b.bin', '/d.bin', '/c.bin', '/e.bin']);
+  });
+
   it('resolves onIdle with downloads complete, failed for good, or paused by the user', async () => {
     const content = makeContent(300 * KiB, 9);
     const server = await serve(content);

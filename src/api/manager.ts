@@ -51,6 +51,8 @@ interface Entry {
   /** Being stopped by the manager to free a slot; it stays queued. */
   preempted: boolean;
   startedAt: number;
+  /** Its place in the order added: downloads waiting for a slot start in this order. */
+  seq: number;
   onState: (d: Downloader, old: string) => void;
 }
 
@@ -67,6 +69,15 @@ export class Manager extends Emitter<ManagerSignals> {
   readonly #entries = new Map<Downloader, Entry>();
   /** Every running download is in here (and a few that have stopped since: pruned as met). */
   readonly #alive = new Set<Entry>();
+  /**
+   * Every download queued but not running is in here (and a few that started or left the queue
+   * since: pruned as met), so a slot that frees up costs no walk over the downloads done.
+   */
+  readonly #waiting = new Set<Entry>();
+  /** #waiting is not in the order added (a download queued again after later ones). */
+  #waitingUnsorted = false;
+  #lastWaitingSeq = 0;
+  #seq = 0;
   /** Output names taken by this manager's downloads: a second download of a name is renamed. */
   readonly #names = new OutputNames();
   readonly #link: DownloaderLink;
@@ -197,11 +208,13 @@ export class Manager extends Emitter<ManagerSignals> {
       queued: d.isAlive || (d.state !== 'complete' && !failedForGood(d)),
       preempted: false,
       startedAt: d.isAlive ? performance.now() : Number.NEGATIVE_INFINITY,
+      seq: ++this.#seq,
       onState: (_d, old) => this.#onState(entry, old),
     };
     d.listen('state-changed', entry.onState);
     this.#entries.set(d, entry);
     if (d.isAlive) this.#alive.add(entry);
+    this.#noteWaiting(entry);
     this.emit('add', this, d);
     this.update();
     return d;
@@ -213,6 +226,7 @@ export class Manager extends Emitter<ManagerSignals> {
     if (!entry) throw new Error('this Downloader is not in the Manager');
     this.#entries.delete(d);
     this.#alive.delete(entry);
+    this.#waiting.delete(entry);
     d.unlisten('state-changed', entry.onState);
     downloaderInternals.link(d, undefined);
     // A download still stopping may write its last bytes: its names stay taken until then.
@@ -306,13 +320,36 @@ export class Manager extends Emitter<ManagerSignals> {
     // A download being stopped still holds its connections: it counts until it has stopped.
     let running = this.#alive.size;
     if (running >= limit) return;
-    for (const e of this.#entries.values()) {
+    if (this.#waitingUnsorted) this.#sortWaiting();
+    for (const e of this.#waiting) {
       if (running >= limit) break;
-      if (!e.queued || e.d.isAlive) continue;
+      if (!e.queued || e.d.isAlive || this.#entries.get(e.d) !== e) {
+        this.#waiting.delete(e);
+        continue;
+      }
       running++;
       downloaderInternals.start(e.d);
-      if (e.d.isAlive) this.#alive.add(e);
+      if (e.d.isAlive) {
+        this.#alive.add(e);
+        this.#waiting.delete(e);
+      }
     }
+  }
+
+  /** `entry` joins #waiting when it is queued and not running (kept in the order added). */
+  #noteWaiting(entry: Entry): void {
+    if (!entry.queued || entry.d.isAlive || this.#waiting.has(entry)) return;
+    if (entry.seq < this.#lastWaitingSeq) this.#waitingUnsorted = true;
+    else this.#lastWaitingSeq = entry.seq;
+    this.#waiting.add(entry);
+  }
+
+  #sortWaiting(): void {
+    const sorted = [...this.#waiting].sort((a, b) => a.seq - b.seq);
+    this.#waiting.clear();
+    for (const e of sorted) this.#waiting.add(e);
+    this.#waitingUnsorted = false;
+    this.#lastWaitingSeq = sorted.at(-1)?.seq ?? 0;
   }
 
   #onState(entry: Entry, _old: string): void {
@@ -335,6 +372,7 @@ export class Manager extends Emitter<ManagerSignals> {
         entry.preempted = false;
         break;
     }
+    if (this.#entries.get(d) === entry) this.#noteWaiting(entry);
     this.update();
   }
 
@@ -342,6 +380,7 @@ export class Manager extends Emitter<ManagerSignals> {
     const entry = this.#entry(d);
     if (!entry || !this.#running) return false;
     entry.queued = true;
+    this.#noteWaiting(entry);
     this.update();
     return true;
   }
@@ -350,6 +389,7 @@ export class Manager extends Emitter<ManagerSignals> {
     const entry = this.#entry(d);
     if (!entry) return;
     entry.queued = true;
+    this.#noteWaiting(entry);
     this.update();
   }
 
@@ -366,6 +406,9 @@ export class Manager extends Emitter<ManagerSignals> {
   }
 
   #isIdle(): boolean {
+    // Most calls come while downloads run: those few say no before the walk over all.
+    for (const e of this.#alive) if (e.d.isAlive) return false;
+    for (const e of this.#waiting) if (e.queued) return false;
     for (const e of this.#entries.values()) {
       if (e.d.isAlive || e.d.isRestarting || e.queued) return false;
     }

@@ -62,7 +62,9 @@ export async function runMany(
     if (many.json) io.stdout.write(`${line}\n`);
     else if (!cli.quiet && !tty) io.stderr.write(`${line}\n`);
   };
-  for (const d of downloads) {
+  // Quiet, or drawn in the table: no line per state change (nor the listeners' cost per file).
+  const lines = many.json || (!cli.quiet && !tty);
+  for (const d of lines ? downloads : []) {
     d.listen('state-changed', (_d: Downloader, old: string) => {
       if (many.json) {
         const error =
