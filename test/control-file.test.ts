@@ -8,7 +8,7 @@ import {
   controlState,
   loadControl,
   readControl,
-  readControlSync,
+  lookControlSync,
   removeControl,
   sameResource,
   saveControl,
@@ -33,17 +33,18 @@ describe('control file', () => {
     const dir = await tempDir();
     const path = join(dir, 'x.qget');
     assert.deepEqual(await readControl(path), { state: undefined, found: false });
-    assert.equal(readControlSync(path), undefined);
+    assert.deepEqual(lookControlSync(path), { state: undefined, found: false });
     await writeFile(path, '{not json');
     assert.deepEqual(await readControl(path), { state: undefined, found: true });
-    assert.equal(readControlSync(path), undefined);
+    assert.deepEqual(lookControlSync(path), { state: undefined, found: true });
     // A folder where the file should be is there, though not a state.
     const folder = join(dir, 'y.qget');
     await mkdir(folder);
     assert.deepEqual(await readControl(folder), { state: undefined, found: true });
+    assert.deepEqual(lookControlSync(folder), { state: undefined, found: true });
     await saveControl(path, controlState(info, [[0, 10]]));
     assert.deepEqual((await readControl(path)).state?.ranges, [[0, 10]]);
-    assert.deepEqual(readControlSync(path)?.ranges, [[0, 10]]);
+    assert.deepEqual(lookControlSync(path).state?.ranges, [[0, 10]]);
   });
 
   it('saves merged ranges atomically and loads them back', async () => {

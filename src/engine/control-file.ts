@@ -67,13 +67,16 @@ export async function readControl(
   return { state: parseControl(text), found: true };
 }
 
-/** The saved state read synchronously (for decisions that must not yield); undefined if none. */
-export function readControlSync(path: string): ControlState | undefined {
+/**
+ * readControl() synchronously (for decisions that must not yield): the state (undefined when
+ * none or unreadable), and whether a file is there.
+ */
+export function lookControlSync(path: string): { state: ControlState | undefined; found: boolean } {
+  if (!controlExists(path)) return { state: undefined, found: false };
   try {
-    if (!controlExists(path)) return undefined;
-    return parseControl(readFileSync(path, 'utf8'));
-  } catch {
-    return undefined;
+    return { state: parseControl(readFileSync(path, 'utf8')), found: true };
+  } catch (err) {
+    return { state: undefined, found: (err as NodeJS.ErrnoException).code !== 'ENOENT' };
   }
 }
 

@@ -51,7 +51,7 @@ export class OutputClaim {
         pid: process.pid,
         host: hostname(),
         started: ownStartTime(),
-        token: randomBytes(8).toString('hex'),
+        token: newToken(),
       };
       for (let attempt = 0; ; attempt++) {
         if (await createLock(lockPath, me)) return new OutputClaim(output, lockPath);
@@ -219,6 +219,18 @@ function describeHolder(holder: LockHolder | undefined, lockPath: string): strin
 }
 
 let ownStart: string | null | undefined;
+/** This process's random part of its lock tokens, and how many it made. */
+let tokenBase: string | undefined;
+let tokens = 0;
+
+/**
+ * A token no other lock has: random per process, counted within it (one getrandom per process
+ * instead of one per lock).
+ */
+function newToken(): string {
+  tokenBase ??= randomBytes(8).toString('hex');
+  return `${tokenBase}${(++tokens).toString(16)}`;
+}
 
 /** This process's start time, read once (it does not change; /proc is slow to read). */
 function ownStartTime(): string | null {

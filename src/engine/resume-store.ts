@@ -13,8 +13,8 @@ import {
   type ControlState,
   controlState,
   loadControl,
+  lookControlSync,
   readControl,
-  readControlSync,
   removeControl,
   sameResource,
   sameSource,
@@ -81,6 +81,12 @@ export class ResumeStore {
   #noSavedState: string | undefined;
   /** A control path with no file at all before the probe (nothing to remove if never saved). */
   #noControlFile: string | undefined;
+  /**
+   * Control files looked at while this attempt chooses its name (foreign(), findSaved()): the
+   * name is peeked before the probe and reserved after it, and each look was a stat of the same
+   * file. Forgotten once the paths are settled (preparePaths) and when a new attempt begins.
+   */
+  readonly #looked = new Map<string, { state: ControlState | undefined; found: boolean }>();
 
   constructor(options: ResumeStoreOptions) {
     this.#o = options;
@@ -101,13 +107,15 @@ export class ResumeStore {
    * gives is tried; a state saved under a server-given name is found after the probe instead.
    */
   async findSaved(output: string | undefined): Promise<SavedResume | undefined> {
+    this.#looked.clear();
     let path = output;
     if (path === undefined) {
       const wanted = pathFromUrl(this.#o.url, this.#o.dir);
       path = this.#o.names?.peek(wanted, this.#o.owner, (p) => this.foreign(p)) ?? wanted;
     }
     const { partPath, controlPath } = this.#pathsFor(path);
-    const { state: saved, found } = await readControl(controlPath);
+    const { state: saved, found } =
+      this.#looked.get(controlPath) ?? (await readControl(controlPath));
     if (!saved) this.#noSavedState = controlPath;
     if (!found) this.#noControlFile = controlPath;
     if (!saved?.acceptRanges || saved.size === null || saved.size === 0) return undefined;
@@ -144,6 +152,7 @@ export class ResumeStore {
     // Beside the output, opening the .part shows whether the folder is there (openPart).
     if (this.#o.tmpDir) await checkFolder(dirname(path));
     ({ partPath: this.#partPath, controlPath: this.#controlPath } = this.#pathsFor(path));
+    this.#looked.clear();
   }
 
   /** No saved state can apply: a restart, or none was found under these paths before the probe. */
@@ -235,7 +244,13 @@ export class ResumeStore {
 
   /** Saved state at `path` that belongs to another resource (its bytes are someone's work). */
   foreign(path: string): boolean {
-    const saved = readControlSync(this.#pathsFor(path).controlPath);
+    const controlPath = this.#pathsFor(path).controlPath;
+    let look = this.#looked.get(controlPath);
+    if (!look) {
+      look = lookControlSync(controlPath);
+      this.#looked.set(controlPath, look);
+    }
+    const saved = look.state;
     return saved !== undefined && !sameSource(saved, this.#o.url) && !this.#o.refresh;
   }
 
