@@ -33,7 +33,7 @@ import { ResumeStore } from './resume-store.js';
 import { mergeRanges } from './segment-plan.js';
 import { PROBE_REQUEST, rateLimit, requestCap } from './scheduler.js';
 import { SegmentedRound } from './segmented.js';
-import { runSingleStream } from './single-stream.js';
+import { runSingleStream, wholeAnswer } from './single-stream.js';
 import { SourceOutvotedError } from './source-check.js';
 import { sourceReport } from './sources.js';
 import { Ticker, type Ticking } from './ticker.js';
@@ -315,7 +315,8 @@ export class DownloadJob {
       let final = info;
       if (info.size === 0) {
         transfer.drop(probed.response);
-      } else if (!info.acceptRanges) {
+      } else if (!info.acceptRanges || wholeAnswer(this.#o, probed, done, others)) {
+        // No ranges, or a small file the probe's answer carries whole: one stream, no round.
         final = await runSingleStream(transfer, info, part, probed.response);
       } else {
         const round = new SegmentedRound(transfer, info, part, others);

@@ -1,5 +1,6 @@
-// The mode for servers without ranges (or that stopped honouring them): one stream of the whole
-// body written from byte 0, started again from byte 0 after a transient failure.
+// The mode for servers without ranges (or that stopped honouring them), and for a small file the
+// probe's answer carries whole: one stream of the whole body written from byte 0, started again
+// from byte 0 after a transient failure.
 
 import {
   type Answer,
@@ -19,8 +20,37 @@ import {
   parseContentRange,
   type ResourceInfo,
 } from './resource.js';
-import { newSegment, type Segment } from './segment-plan.js';
+import type { EngineOptions } from './engine-options.js';
+import type { ProbeResult } from './probe.js';
+import { type ByteRange, newSegment, type Segment } from './segment-plan.js';
 import { retryDelayFor, type Transfer } from './transfer.js';
+
+/**
+ * A file the probe's answer carries whole (from byte 0 to its end, at most this size) is read as
+ * one stream: no segmented round (scheduler, sources, governor, workers, ramp and crawl timers)
+ * for a body that is all in one answer. After a failure it starts again from byte 0.
+ */
+const WHOLE_ANSWER_BYTES = 1024 * 1024;
+
+/** Whether the probe's answer is all of a small file with nothing else to weigh (wholeAnswer). */
+export function wholeAnswer(
+  o: Pick<EngineOptions, 'pieces'>,
+  probed: Pick<ProbeResult, 'info' | 'start' | 'servedEnd'>,
+  done: readonly ByteRange[],
+  others: readonly string[],
+): boolean {
+  const size = probed.info.size;
+  return (
+    size !== undefined &&
+    size > 0 &&
+    size <= WHOLE_ANSWER_BYTES &&
+    probed.start === 0 &&
+    probed.servedEnd === size &&
+    done.length === 0 &&
+    others.length === 0 &&
+    o.pieces === undefined
+  );
+}
 
 /**
  * Download the whole body over `transfer` (a fresh one: its counters start at 0), going on with
