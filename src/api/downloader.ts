@@ -146,8 +146,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
 
   /** Set when `path` is a Writable: what is already in it, kept across stop/start. */
   #stream: StreamTarget | undefined;
-  /** The engine options the constructor checked, for the first run unless a setter ran since. */
-  #checked: EngineOptions | undefined;
 
   constructor(url: string, options: DownloaderOptions = {}) {
     super();
@@ -161,8 +159,8 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     this.#restartWait = checkNumber('restartWait', options.restartWait, -1);
     this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
     this.#base = enginePassThrough(options);
-    // Validate the engine options now rather than at the first start(), which then uses them.
-    this.#checked = this.#engineOptions(undefined);
+    // Validate the engine options now rather than at the first start().
+    this.#engineOptions(undefined);
   }
 
   // ---- read-write properties ----
@@ -174,7 +172,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   set url(value: string) {
     this.#assertStopped('url');
     this.#url = checkUrl(value);
-    this.#checked = undefined;
     // The server's name was for the old URL; a .part goes on if it serves it (link refresh).
     this.#base.refresh = true;
     this.#resolvedPath = undefined;
@@ -205,7 +202,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   }
 
   #setPath(value: unknown): void {
-    this.#checked = undefined;
     this.#path = checkPath(value);
     this.#resolvedPath = undefined;
     this.#stream = isWritable(this.#path) ? new StreamTarget(this.#path) : undefined;
@@ -221,7 +217,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
 
   set rateLimit(value: number) {
     this.#rateLimit = checkNumber('rateLimit', value, 0, 0);
-    this.#checked = undefined;
     this.#bucket.setRate(this.#rateLimit);
     this.emit('rate-limit-changed', this);
   }
@@ -252,7 +247,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
 
   set timeout(value: number) {
     this.#timeout = checkNumber('timeout', value, 10, 0);
-    this.#checked = undefined;
   }
 
   /** Takes effect at the next start(). */
@@ -262,7 +256,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
 
   set chunkSize(value: number) {
     this.#chunkSize = checkInteger('chunkSize', value, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
-    this.#checked = undefined;
   }
 
   // ---- read-only properties ----
@@ -374,10 +367,6 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
   }
 
   #engineOptions(signal: AbortSignal | undefined): EngineOptions {
-    const checked = this.#checked;
-    this.#checked = undefined;
-    // The session is made now: its cookie jar is the Manager's once the download is added.
-    if (checked) return { ...checked, signal, session: this.#network.session(this.#url) };
     const path = typeof this.#path === 'string' ? this.#path : undefined;
     const chunk =
       this.#rateLimit > 0 ? Math.min(this.#chunkSize, this.#rateLimit) : this.#chunkSize;
