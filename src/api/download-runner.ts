@@ -133,7 +133,7 @@ export class DownloadRunner {
 
   /** The sources of the run under way (else of the last one), with their connections. */
   get sources(): JobSnapshot['sources'] {
-    return this.#job?.snapshot().sources ?? this.#sources;
+    return this.#job?.sources() ?? this.#sources;
   }
 
   join(timeoutSeconds?: number): Promise<void> {
@@ -249,7 +249,7 @@ export class DownloadRunner {
       lease?.release();
       await this.#hooks.saveCookies();
       this.#stopSpeedTimer();
-      this.#sources = this.#job?.snapshot().sources ?? this.#sources;
+      this.#sources = this.#job?.sources() ?? this.#sources;
       this.#job = undefined;
       this.#abort = undefined;
       this.#alive = false;

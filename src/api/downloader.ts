@@ -130,6 +130,11 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     limiters: () => (this.#link ? [this.#bucket, this.#link.limiter] : [this.#bucket]),
     names: () => this.#link?.names,
     resolvedPath: (path) => {
+      // The path before is worked out (from the URL, the first time) only for a listener.
+      if (this.listenerCount('path-changed') === 0) {
+        this.#resolvedPath = path;
+        return;
+      }
       const before = this.path;
       this.#resolvedPath = path;
       if (before !== this.path) this.emit('path-changed', this);

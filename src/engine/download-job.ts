@@ -108,11 +108,14 @@ export class DownloadJob {
       };
     });
     const done = mergeRanges(this.#transfer?.confirmed() ?? []);
-    const mirrors = (this.#o.mirrors?.length ?? 0) > 0;
-    const sources = mirrors
-      ? this.#round?.sources.map((s) => ({ ...sourceReport(s), live: s.live }))
-      : undefined;
+    const sources = this.sources();
     return { size: this.#size, done, connections, ...(sources ? { sources } : {}) };
+  }
+
+  /** snapshot()'s sources alone: undefined without mirrors. */
+  sources(): JobSnapshot['sources'] {
+    if ((this.#o.mirrors?.length ?? 0) === 0) return undefined;
+    return this.#round?.sources.map((s) => ({ ...sourceReport(s), live: s.live }));
   }
 
   /** The URLs to download from, in order: the URL, then the mirrors (less the outvoted). */
