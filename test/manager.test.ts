@@ -325,9 +325,15 @@ describe('Manager: the queue', () => {
     const m = new Manager({ maxRunning: 1, downloadOptions: { dirPath: dir, maxConnections: 1 } });
     const [a, b, c, d, e] = ['a', 'b', 'c', 'd', 'e'].map((n) => m.add(`${server.url}/${n}.bin`));
     c!.stop(); // paused by the user before the manager starts: passed over
+    // Queued again as d starts, while e waits: c was added first, so it goes before e.
+    const again = (x: Downloader): void => {
+      if (x.state !== 'start') return;
+      d!.off('state-changed', again);
+      c!.start();
+    };
+    d!.on('state-changed', again);
     m.start();
-    await reachState(d!, 'start');
-    c!.start(); // queued again while e waits: c was added first, so it goes before e
+    await reachState(d!, 'complete');
     await m.onIdle();
     await m.stop();
     for (const x of [a, b, c, d, e]) assert.equal(x!.state, 'complete', String(x!.lastError));
