@@ -45,6 +45,8 @@ export function sameOrigin(a: string | URL, b: string | URL): boolean {
 
 /** Whether `url` carries a user name or password. */
 export function hasUserinfo(url: string | URL): boolean {
+  // A URL object is read as it is: parsing it again cost a tenth of each request's head.
+  if (url instanceof URL) return url.username !== '' || url.password !== '';
   try {
     const parsed = new URL(url);
     return parsed.username !== '' || parsed.password !== '';
