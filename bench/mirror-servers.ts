@@ -23,6 +23,8 @@ export interface Mirror {
   kind: 'nginx' | 'node';
   /** Bytes this mirror sent since it started, by its own count. */
   sent(): Promise<number>;
+  /** nginx: its access log (bench/mirror-timeline.ts). */
+  accessLog?: string;
   /** nginx: its port, for `sentBy()`'s one look at the sockets of all. */
   port?: number;
   /** nginx: `sent()` given the open sockets (`openSockets()`). */
@@ -96,6 +98,7 @@ async function startNginxMirror(
     sent,
     port,
     sentGiven,
+    accessLog: server.accessLog!,
     kill: async () => {
       if (killedAt !== undefined) return;
       const master = server.pid!;

@@ -20,6 +20,7 @@ import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { MiB, median, sha256File } from './measure.js';
+import { listing, phases, readRequests, spans } from './mirror-timeline.js';
 import { haveNginx, type Mirror, sentBy, startMirror } from './mirror-servers.js';
 import { ContentStore, removeTree, stopServers } from './servers.js';
 
@@ -30,6 +31,8 @@ const RUNS = Number(process.env.BENCH_RUNS ?? 3);
 const BIN = join(import.meta.dirname, '..', 'bin', 'qget.js');
 const wanted = process.env.BENCH_SCENARIOS?.split(',').map((s) => s.trim());
 /** Extra qget arguments, e.g. BENCH_QGET_ARGS=--debug (its stderr is shown). */
+/** 1: where each run's time went (bench/mirror-timeline.ts), 2: every request too. */
+const TIMELINE = Number(process.env.BENCH_TIMELINE ?? 0);
 const extraArgs = process.env.BENCH_QGET_ARGS?.split(' ').filter(Boolean) ?? [];
 
 interface SourceJson {
@@ -48,6 +51,10 @@ interface RunFigures {
   /** What qget accepted from each, and their states. */
   sources: SourceJson[];
   warnings: string[];
+  /** nginx: seconds from qget's spawn to its first request (start-up, the CLI's and Node's). */
+  startup?: number;
+  /** nginx: seconds from the first request to the last byte sent. */
+  transfer?: number;
 }
 
 async function runQget(
@@ -55,11 +62,12 @@ async function runQget(
   dir: string,
   expected: string,
   during?: (elapsedMs: number) => Promise<void>,
-): Promise<Omit<RunFigures, 'sent'>> {
+): Promise<Omit<RunFigures, 'sent'> & { t0: number; exit: number }> {
   const out = join(dir, 'out.bin');
   const args = [BIN, urls[0]!, ...urls.slice(1).flatMap((u) => ['--mirror', u])];
   args.push('-c', String(CONNECTIONS), '-o', out, '--json', '--no-fsync', ...extraArgs);
   const t0 = performance.now();
+  const epoch0 = Date.now();
   const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'inherit'] });
   let stdout = '';
   child.stdout!.setEncoding('utf8').on('data', (d: string) => {
@@ -69,6 +77,7 @@ async function runQget(
   if (during) await during(performance.now() - t0);
   const [code] = (await exited) as [number | null];
   const wall = (performance.now() - t0) / 1000;
+  const exit = Date.now();
   const events = stdout
     .trim()
     .split('\n')
@@ -86,6 +95,8 @@ async function runQget(
   const ok = code === 0 && (await sha256File(out).catch(() => '')) === expected;
   await rm(out, { force: true });
   return {
+    t0: epoch0,
+    exit,
     wall,
     ok,
     sources: final?.sources ?? [],
@@ -138,12 +149,23 @@ async function scenario(
       );
       await Promise.all(mirrors.map((m) => m.stop()));
       const sent = await Promise.all(mirrors.map((m) => m.sent()));
-      results.push({ ...figures, sent });
+      const { t0, exit, ...kept } = figures;
+      const requests = (
+        await Promise.all(
+          mirrors.map((m, i) => (m.accessLog ? readRequests(i, m.accessLog, t0) : [])),
+        )
+      ).flat();
+      const phase = requests.length > 0 ? spans(requests, t0) : undefined;
+      results.push({ ...kept, sent, ...(phase ?? {}) });
       console.log(
-        `  ${id} run ${run}: ${figures.wall.toFixed(2)} s (ideal ${ideal.toFixed(2)} s), file ${figures.ok ? 'right' : 'WRONG'}; ` +
+        `  ${id} run ${run}: ${figures.wall.toFixed(2)} s (ideal ${ideal.toFixed(2)} s${phase ? `; first request at ${phase.startup.toFixed(2)} s, first to last byte ${phase.transfer.toFixed(2)} s` : ''}), file ${figures.ok ? 'right' : 'WRONG'}; ` +
           `sent by the mirrors ${sent.map(MB).join(' / ')}; qget took ${figures.sources.map((s) => `${MB(s.bytes)} (${s.state}, ≤${s.maxConnections} conn)`).join(' / ')}` +
           (figures.warnings.length ? `; warnings: ${figures.warnings.join(' | ')}` : ''),
       );
+      if (TIMELINE > 0) {
+        console.log(`    ${phases(requests, t0, exit, CONNECTIONS)}`);
+        if (TIMELINE > 1) console.log(`    ${listing(requests, t0)}`);
+      }
     } finally {
       await Promise.all(mirrors.map((m) => m.stop()));
       await removeTree(join(work, `${id}-${run}`));
@@ -174,12 +196,16 @@ try {
   const medianSent = (r: RunFigures[]): string =>
     (r[0]?.sent ?? []).map((_, i) => MB(median(r.map((x) => x.sent[i] ?? 0)) ?? 0)).join(' / ');
   console.log(
-    '\nscenario  median wall  vs ideal  target                    files   median bytes sent per mirror',
+    '\nscenario  median wall  vs ideal  first req  1st-last byte  target                    files   median bytes sent per mirror',
   );
+  const med = (r: RunFigures[], k: 'startup' | 'transfer'): string => {
+    const m = median(r.flatMap((x) => (x[k] !== undefined ? [x[k]] : [])));
+    return m === undefined ? '      -' : `${m.toFixed(2).padStart(7)} s`;
+  };
   const line = (id: string, r: RunFigures[], target: string, met: boolean): void => {
     if (r.length === 0) return;
     console.log(
-      `${id.padEnd(9)} ${wall(r).toFixed(2).padStart(8)} s  ${(wall(r) / ideal).toFixed(2).padStart(7)}x  ${target.padEnd(24)}  ${all(r) ? 'right' : 'WRONG'}   ${medianSent(r)}  ${met ? 'met' : 'NOT MET'}`,
+      `${id.padEnd(9)} ${wall(r).toFixed(2).padStart(8)} s  ${(wall(r) / ideal).toFixed(2).padStart(7)}x  ${med(r, 'startup')}  ${med(r, 'transfer').padStart(13)}  ${target.padEnd(24)}  ${all(r) ? 'right' : 'WRONG'}   ${medianSent(r)}  ${met ? 'met' : 'NOT MET'}`,
     );
   };
   line('one', one, 'baseline (one server)', true);

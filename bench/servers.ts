@@ -178,7 +178,7 @@ error_log ${tmp}/error.log;
 user root;
 events { worker_connections 1024; }
 http {
-  ${log ? `log_format conns '$connection $connection_requests $status $body_bytes_sent $remote_port $bytes_sent';\n  access_log ${log} conns;` : 'access_log off;'}
+  ${log ? `log_format conns '$connection $connection_requests $status $body_bytes_sent $remote_port $bytes_sent $msec $request_time "$http_range"';\n  access_log ${log} conns;` : 'access_log off;'}
   sendfile on;
   ${options.maxChunk ? `sendfile_max_chunk ${options.maxChunk};` : ''}
   tcp_nopush on;
