@@ -15,8 +15,11 @@ import {
   ResourceChangedError,
   TimeoutError,
 } from '../errors.js';
+import { isMetalinkType } from './metalink.js';
+import { MAX_METALINK_DOCUMENT, MetalinkAnswer } from './metalink-answer.js';
 import { checkValidators, ifRangeValue } from './resource.js';
 import {
+  discardBody,
   type OpenedResponse,
   openRequest,
   type Requester,
@@ -59,6 +62,9 @@ export interface StreamDownloadOptions {
   onResponse?(size: number, validators: StreamValidators): void;
   /** Bytes handed to the sink (they are the stream's from then on). */
   onData?(piece: Buffer): void;
+  /** A first answer that is a Metalink document (≤ 1 MiB) is read, not written: the run ends
+   * with a MetalinkAnswer (api/metalink-follow.ts). */
+  followMetalink?: boolean | undefined;
 }
 
 export interface StreamDownloadResult {
@@ -75,6 +81,14 @@ export type StreamRunOptions = Omit<
   checksum?: ChecksumSpec | undefined;
 };
 
+/** The file a Metalink answer named, as a stream downloads it. */
+export interface StreamFollowed {
+  /** Its URLs, most preferred first. */
+  urls: string[];
+  size: number | undefined;
+  checksum: ChecksumSpec | undefined;
+}
+
 /**
  * A caller's stream across runs (stop/start, restarts): how many bytes are in it, the version of
  * the resource they came from, and the running checksum. Each run continues after those bytes.
@@ -83,6 +97,9 @@ export class StreamTarget {
   readonly sink: Writable;
   /** Bytes handed to the stream so far. */
   written = 0;
+  /** The file of a Metalink answer this stream gets instead of the URL's answer (set when the
+   * answer is followed: later runs continue from it, not from the URL). */
+  followed: StreamFollowed | undefined;
   #validators: StreamValidators | undefined;
   #hash: Hash | undefined;
 
@@ -170,10 +187,16 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
     try {
       size = acceptResponse(res, o);
     } catch (err) {
-      res.body.destroy();
+      // Not destroy() alone: undici's body then emits 'Request aborted' with no listener (an
+      // uncaught exception: a stream download answered 404 ended the process).
+      discardBody(res.body);
       throw err;
     }
     lastDataAt = performance.now();
+    if (o.followMetalink && o.offset === 0 && isMetalinkType(res.headers['content-type'])) {
+      const xml = await metalinkBody(res, size);
+      if (xml !== undefined) throw new MetalinkAnswer(xml, url);
+    }
     o.onResponse?.(size, { etag: res.headers.etag, lastModified: res.headers['last-modified'] });
 
     let written = o.offset;
@@ -207,18 +230,32 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
     } finally {
       sink.release();
       signal.removeEventListener('abort', onAbort);
-      if (!body.destroyed) body.destroy();
+      discardBody(body);
     }
     if (size >= 0 && written !== size) {
       throw new NetworkError(`the connection closed early at byte ${written} of ${size}`);
     }
     return { size: written, finalUrl: url };
   } catch (err) {
+    if (err instanceof MetalinkAnswer) throw err;
     throw toQgetError(err, url, signal);
   } finally {
     clearInterval(watchdog);
     outer?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** The body of a Metalink answer of `size` bytes, or undefined (nothing read) when its size is
+ * unknown or larger than a document can be: then it is the file, as in the engine. */
+async function metalinkBody(res: OpenedResponse, size: number): Promise<string | undefined> {
+  if (size < 0 || size > MAX_METALINK_DOCUMENT) return undefined;
+  const parts: Buffer[] = [];
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) parts.push(chunk);
+  } finally {
+    discardBody(res.body);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Check the response and return the total size (-1 unknown); throws when it cannot be used. */

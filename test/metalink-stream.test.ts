@@ -1,0 +1,130 @@
+// A Downloader writing to a Writable follows a Metalink answer (application/metalink4+xml): the
+// one file the document names goes into the stream (never the document), from its first URL that
+// answers, checked against its whole-file hash; a later run continues from that URL. A document
+// naming several files is an error, and nothing goes into the stream.
+import assert from 'node:assert/strict';
+import { Writable } from 'node:stream';
+import { describe, it } from 'node:test';
+import { Downloader, InvalidOptionError } from '../src/index.js';
+import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
+import { useFixtures } from './helpers/fixture.js';
+import { meta4, meta4Files } from './helpers/meta4.js';
+import { waitFor } from './helpers/wait.js';
+
+const { serve } = useFixtures();
+
+class Sink extends Writable {
+  readonly chunks: Buffer[] = [];
+  override _write(chunk: Buffer, _enc: BufferEncoding, done: (err?: Error) => void): void {
+    this.chunks.push(chunk);
+    done();
+  }
+  get bytes(): Buffer {
+    return Buffer.concat(this.chunks);
+  }
+}
+
+const metalinkType = 'application/metalink4+xml';
+
+describe('a Downloader writing to a stream, answered a Metalink document', () => {
+  it("writes the one file's bytes, from its first URL that answers", async () => {
+    const content = makeContent(2 * MiB + 3, 110);
+    const a = await serve({ content });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'one.bin', [`${a.url}/status/404`, a.fileUrl])),
+      contentType: metalinkType,
+    });
+    const sink = new Sink();
+    const d = new Downloader(doc.fileUrl, { path: sink });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'complete', String(d.lastError));
+    assert.equal(sha256(sink.bytes), sha256(content));
+    assert.equal(d.size, content.length);
+    assert.equal(doc.requests.length, 1);
+    assert.deepEqual(
+      a.requests.map((r) => r.path),
+      ['/status/404', '/file.bin'],
+    );
+  });
+
+  it("checks the file against the document's hash", async () => {
+    const content = makeContent(256 * KiB, 111);
+    const other = makeContent(256 * KiB, 112);
+    const a = await serve({ content: other });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'one.bin', [a.fileUrl])),
+      contentType: metalinkType,
+    });
+    const d = new Downloader(doc.fileUrl, { path: new Sink() });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.match(String(d.lastError), /checksum|sha/i);
+  });
+
+  it('stopped and started, continues from the URL it followed', async () => {
+    const content = makeContent(1 * MiB, 113);
+    const a = await serve({ content });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'one.bin', [a.fileUrl])),
+      contentType: metalinkType,
+    });
+    const sink = new Sink();
+    const d = new Downloader(doc.fileUrl, { path: sink, rateLimit: 256 * KiB });
+    d.start();
+    await waitFor(() => d.downloaded > 100 * KiB, 'some bytes', 10_000);
+    d.stop();
+    await d.join();
+    const kept = sink.bytes.length;
+    assert.ok(kept > 0 && kept < content.length, `${kept} bytes in the stream`);
+    d.rateLimit = 0;
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'complete', String(d.lastError));
+    assert.equal(sha256(sink.bytes), sha256(content));
+    assert.equal(doc.requests.length, 1, 'the document was read once');
+    assert.equal(a.requests.at(-1)?.range, `bytes=${kept}-`);
+  });
+
+  it('a document naming several files is an error; nothing goes into the stream', async () => {
+    const one = makeContent(64 * KiB, 114);
+    const two = makeContent(64 * KiB, 115);
+    const a = await serve({ content: one });
+    const b = await serve({ content: two });
+    const doc = await serve({
+      content: Buffer.from(
+        meta4Files([
+          { content: one, name: 'first.bin', urls: [a.fileUrl] },
+          { content: two, name: 'second.bin', urls: [b.fileUrl] },
+        ]),
+      ),
+      contentType: metalinkType,
+    });
+    const sink = new Sink();
+    const d = new Downloader(doc.fileUrl, { path: sink });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.ok(d.lastError instanceof InvalidOptionError, String(d.lastError));
+    assert.match(
+      d.lastError.message,
+      /naming 2 files \(first\.bin, second\.bin\): a Downloader writing to a stream takes one file/,
+    );
+    assert.equal(sink.bytes.length, 0);
+    assert.equal(a.requests.length + b.requests.length, 0);
+  });
+});
+
+describe('a Downloader writing to a stream, answered an error status', () => {
+  it('fails with the status, and the process goes on (the answer is discarded, not thrown)', async () => {
+    const a = await serve({ content: makeContent(1000, 116) });
+    const sink = new Sink();
+    const d = new Downloader(`${a.url}/status/404`, { path: sink });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.match(String(d.lastError), /404/);
+    assert.equal(sink.bytes.length, 0);
+  });
+});
