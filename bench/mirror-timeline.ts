@@ -94,7 +94,22 @@ export function phases(requests: LoggedRequest[], t0: number, exit: number, want
       .sort((a, b) => a - b);
     return `mirror ${m}: ${mine.length} requests on ${starts.length} connections opened at ${starts.map(rel).join(' ')}, last byte ${rel(Math.max(...mine.map((r) => r.end)))}`;
   });
+  // Idle time between one request's end and the next one's start on the same connection.
+  const gaps: number[] = [];
+  const byConnection = new Map<string, LoggedRequest[]>();
+  for (const r of requests) {
+    const key = `${r.mirror}/${r.connection}`;
+    byConnection.set(key, [...(byConnection.get(key) ?? []), r]);
+  }
+  for (const list of byConnection.values()) {
+    list.sort((a, b) => a.start - b.start);
+    for (let i = 1; i < list.length; i++) gaps.push(list[i]!.start - list[i - 1]!.end);
+  }
+  gaps.sort((a, b) => a - b);
+  const idle = gaps.reduce((a, b) => a + b, 0);
   return [
+    `between requests on a connection: ${gaps.length} gaps, median ${(gaps[gaps.length >> 1] ?? 0).toFixed(0)} ms, ` +
+      `${(idle / Math.max(1, byConnection.size)).toFixed(0)} ms idle per connection in all`,
     `first request ${rel(first)}; ${want} at once from ${full ? rel(full) : 'never'}` +
       ` until ${lastFull ? rel(lastFull) : '-'}; last byte ${rel(last)}; exit ${rel(exit)}`,
     ...perMirror,
