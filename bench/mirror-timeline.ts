@@ -77,10 +77,12 @@ export function phases(requests: LoggedRequest[], t0: number, exit: number, want
   ]);
   edges.sort((a, b) => a.t - b.t || a.d - b.d);
   let open = 0;
+  let most = 0;
   let full: number | undefined;
   let lastFull: number | undefined;
   for (const e of edges) {
     open += e.d;
+    most = Math.max(most, open);
     if (open >= want) {
       full ??= e.t;
       lastFull = undefined;
@@ -110,7 +112,7 @@ export function phases(requests: LoggedRequest[], t0: number, exit: number, want
   return [
     `between requests on a connection: ${gaps.length} gaps, median ${(gaps[gaps.length >> 1] ?? 0).toFixed(0)} ms, ` +
       `${(idle / Math.max(1, byConnection.size)).toFixed(0)} ms idle per connection in all`,
-    `first request ${rel(first)}; ${want} at once from ${full ? rel(full) : 'never'}` +
+    `first request ${rel(first)}; ${want} at once from ${full ? rel(full) : 'never'} (at most ${most})` +
       ` until ${lastFull ? rel(lastFull) : '-'}; last byte ${rel(last)}; exit ${rel(exit)}`,
     ...perMirror,
   ].join('\n    ');
