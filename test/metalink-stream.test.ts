@@ -1,11 +1,14 @@
 // A Downloader writing to a Writable follows a Metalink answer (application/metalink4+xml): the
 // one file the document names goes into the stream (never the document), from its first URL that
-// answers, checked against its whole-file hash; a later run continues from that URL. A document
+// answers, checked against its whole-file hash and its piece hashes as each piece passes; a later
+// run continues from that URL. A document
 // naming several files is an error, and nothing goes into the stream.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { Writable } from 'node:stream';
 import { describe, it } from 'node:test';
-import { Downloader, InvalidOptionError } from '../src/index.js';
+import { ChecksumError, Downloader, InvalidOptionError } from '../src/index.js';
+import { StreamPieces } from '../src/engine/stream-pieces.js';
 import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
 import { meta4, meta4Files } from './helpers/meta4.js';
@@ -25,6 +28,37 @@ class Sink extends Writable {
 }
 
 const metalinkType = 'application/metalink4+xml';
+
+describe('StreamPieces (no network)', () => {
+  const content = makeContent(4 * 1000 + 123, 118);
+  const spec = {
+    algorithm: 'sha1' as const,
+    length: 1000,
+    hashes: [0, 1, 2, 3, 4].map((i) =>
+      createHash('sha1')
+        .update(content.subarray(i * 1000, i * 1000 + 1000))
+        .digest('hex'),
+    ),
+  };
+  const feed = (bytes: Buffer, pieces: StreamPieces, step: number): void => {
+    for (let at = 0; at < bytes.length; at += step) pieces.update(bytes.subarray(at, at + step));
+  };
+
+  it('takes the right bytes in any slicing, the short last piece too', () => {
+    for (const step of [1, 7, 999, 1000, 1001, 5000]) {
+      feed(content, new StreamPieces(spec, content.length), step);
+    }
+  });
+
+  it('throws at the end of a bad piece, and again for anything after', () => {
+    const bad = Buffer.from(content);
+    bad[4050]! ^= 1; // the last piece
+    const pieces = new StreamPieces(spec, content.length);
+    feed(bad.subarray(0, 4000), pieces, 333);
+    assert.throws(() => pieces.update(bad.subarray(4000)), /sha1 of piece 5 \(bytes 4000-4122\)/);
+    assert.throws(() => pieces.update(Buffer.alloc(1)), ChecksumError);
+  });
+});
 
 describe('a Downloader writing to a stream, answered a Metalink document', () => {
   it("writes the one file's bytes, from its first URL that answers", async () => {
@@ -61,6 +95,29 @@ describe('a Downloader writing to a stream, answered a Metalink document', () =>
     await d.join();
     assert.equal(d.state, 'error');
     assert.match(String(d.lastError), /checksum|sha/i);
+  });
+
+  it('checks each piece as it passes: a bad piece ends the download there', async () => {
+    const content = makeContent(2 * MiB, 117);
+    const bad = Buffer.from(content);
+    bad[2 * 256 * KiB + 100]! ^= 0xff; // in the third 256 KiB piece
+    const a = await serve({ content: bad });
+    const doc = await serve({
+      content: Buffer.from(meta4(content, 'one.bin', [a.fileUrl])),
+      contentType: metalinkType,
+    });
+    const sink = new Sink();
+    const d = new Downloader(doc.fileUrl, { path: sink, chunkSize: 16 * KiB });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.ok(d.lastError instanceof ChecksumError, String(d.lastError));
+    assert.match(d.lastError.message, /sha1 of piece 3 \(bytes 524288-786431\) checksum mismatch/);
+    // Neither the write ending the bad piece nor anything after it went into the stream (the
+    // whole-file hash alone would only have told once all 2 MiB were in it).
+    assert.ok(sink.bytes.length < 3 * 256 * KiB, `${sink.bytes.length} bytes in the stream`);
+    assert.ok(sink.bytes.length > 3 * 256 * KiB - 16 * KiB, `${sink.bytes.length} bytes`);
+    assert.equal(sha256(sink.bytes.subarray(0, 512 * KiB)), sha256(content.subarray(0, 512 * KiB)));
   });
 
   it('stopped and started, continues from the URL it followed', async () => {

@@ -3,8 +3,9 @@
 // its checksum and piece hashes. A Downloader is one file: of a document naming several, the
 // first is downloaded and one warning line says so (qgetMetalink() or `qget -M` take them all).
 // Into a Writable (one ordered connection) the document must name one file: its bytes go to the
-// stream, from its first URL that answers, checked against its whole-file hash; several files are
-// an error (a stream cannot hold them).
+// stream, from its first URL that answers, checked against its whole-file hash and its piece hashes
+// as each piece passes (a bad one ends the download there); several files are an error (a stream
+// cannot hold them).
 
 import { join } from 'node:path';
 import { parseChecksum } from '../engine/checksum.js';
@@ -67,10 +68,11 @@ export async function runStreamFollowingMetalink(
         urls: [f.url, ...f.mirrors],
         size: f.size,
         checksum: run.checksum ?? (f.checksum ? parseChecksum(f.checksum) : undefined),
+        pieces: f.pieceHashes,
       };
     }
   }
-  const { urls, size, checksum } = stream.followed;
+  const { urls, size, checksum, pieces } = stream.followed;
   // One connection: the URLs in turn while nothing is in the stream; once bytes are, the
   // stream continues only from the URL that gave them (its validators).
   for (let i = 0; ; i++) {
@@ -81,6 +83,7 @@ export async function runStreamFollowingMetalink(
         url,
         knownSize: size ?? run.knownSize ?? -1,
         checksum,
+        pieces,
         followMetalink: false,
       });
     } catch (err) {

@@ -15,9 +15,10 @@ import {
   ResourceChangedError,
   TimeoutError,
 } from '../errors.js';
-import { isMetalinkType } from './metalink.js';
+import { isMetalinkType, type PieceHashes } from './metalink.js';
 import { MAX_METALINK_DOCUMENT, MetalinkAnswer } from './metalink-answer.js';
 import { checkValidators, ifRangeValue } from './resource.js';
+import { StreamPieces } from './stream-pieces.js';
 import {
   discardBody,
   type OpenedResponse,
@@ -60,6 +61,8 @@ export interface StreamDownloadOptions {
   limiterOwner: object;
   /** The response was accepted: total size (-1 unknown) and its validators. */
   onResponse?(size: number, validators: StreamValidators): void;
+  /** Bytes about to be handed to the sink, in order; what it throws keeps them out. */
+  check?(piece: Buffer): void;
   /** Bytes handed to the sink (they are the stream's from then on). */
   onData?(piece: Buffer): void;
   /** A first answer that is a Metalink document (≤ 1 MiB) is read, not written: the run ends
@@ -75,10 +78,12 @@ export interface StreamDownloadResult {
 
 export type StreamRunOptions = Omit<
   StreamDownloadOptions,
-  'sink' | 'offset' | 'validators' | 'onData'
+  'sink' | 'offset' | 'validators' | 'onData' | 'check'
 > & {
   /** Verified over every byte that went into the stream, across runs. */
   checksum?: ChecksumSpec | undefined;
+  /** Piece hashes, checked as each piece passes (with `knownSize`, the file's size). */
+  pieces?: PieceHashes | undefined;
 };
 
 /** The file a Metalink answer named, as a stream downloads it. */
@@ -87,6 +92,7 @@ export interface StreamFollowed {
   urls: string[];
   size: number | undefined;
   checksum: ChecksumSpec | undefined;
+  pieces: PieceHashes | undefined;
 }
 
 /**
@@ -102,6 +108,7 @@ export class StreamTarget {
   followed: StreamFollowed | undefined;
   #validators: StreamValidators | undefined;
   #hash: Hash | undefined;
+  #pieces: StreamPieces | undefined;
 
   constructor(sink: Writable) {
     this.sink = sink;
@@ -109,8 +116,12 @@ export class StreamTarget {
 
   /** One run: resolves with the total size once every byte is in the stream (and verified). */
   async run(o: StreamRunOptions): Promise<number> {
-    const { checksum, ...rest } = o;
-    if (this.written === 0) this.#hash = checksum ? createHash(checksum.algorithm) : undefined;
+    const { checksum, pieces, ...rest } = o;
+    if (this.written === 0) {
+      this.#hash = checksum ? createHash(checksum.algorithm) : undefined;
+      const size = o.knownSize ?? -1;
+      this.#pieces = pieces && size >= 0 ? new StreamPieces(pieces, size) : undefined;
+    }
     const result = await streamDownload({
       ...rest,
       sink: this.sink,
@@ -120,6 +131,7 @@ export class StreamTarget {
         this.#validators = validators;
         o.onResponse?.(size, validators);
       },
+      check: (piece) => this.#pieces?.update(piece),
       onData: (piece) => {
         this.written += piece.length;
         this.#hash?.update(piece);
@@ -216,6 +228,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
         }
         for (let at = 0; at < chunk.length; at += o.chunkBytes) {
           const piece = chunk.subarray(at, at + o.chunkBytes);
+          o.check?.(piece);
           const ok = sink.write(piece);
           // Handed over: the bytes are the stream's now, whatever happens next.
           written += piece.length;
