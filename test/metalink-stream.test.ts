@@ -120,6 +120,28 @@ describe('a Downloader writing to a stream, answered a Metalink document', () =>
     assert.equal(sha256(sink.bytes.subarray(0, 512 * KiB)), sha256(content.subarray(0, 512 * KiB)));
   });
 
+  it('the pieceHashes option applies to a stream too', async () => {
+    const content = makeContent(1 * MiB, 119);
+    const bad = Buffer.from(content);
+    bad[256 * KiB + 9]! ^= 0xff; // in the second 256 KiB piece
+    const a = await serve({ content: bad });
+    const piece = (i: number) =>
+      createHash('sha256')
+        .update(content.subarray(i * 256 * KiB, (i + 1) * 256 * KiB))
+        .digest('hex');
+    const sink = new Sink();
+    const d = new Downloader(a.fileUrl, {
+      path: sink,
+      chunkSize: 16 * KiB,
+      pieceHashes: { algorithm: 'sha256', length: 256 * KiB, hashes: [0, 1, 2, 3].map(piece) },
+    });
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.match(String(d.lastError), /sha256 of piece 2 \(bytes 262144-524287\)/);
+    assert.ok(sink.bytes.length < 512 * KiB, `${sink.bytes.length} bytes in the stream`);
+  });
+
   it('stopped and started, continues from the URL it followed', async () => {
     const content = makeContent(1 * MiB, 113);
     const a = await serve({ content });

@@ -328,6 +328,7 @@ export class DownloadRunner {
         session: options.session,
         maxRedirects: options.maxRedirects,
         checksum: options.checksum,
+        pieces: options.pieces,
         dispatcher,
         signal,
         timeoutMs: options.timeoutMs,

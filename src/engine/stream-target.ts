@@ -82,7 +82,7 @@ export type StreamRunOptions = Omit<
 > & {
   /** Verified over every byte that went into the stream, across runs. */
   checksum?: ChecksumSpec | undefined;
-  /** Piece hashes, checked as each piece passes (with `knownSize`, the file's size). */
+  /** Piece hashes, checked as each piece passes (when the answer gives the size). */
   pieces?: PieceHashes | undefined;
 };
 
@@ -119,8 +119,7 @@ export class StreamTarget {
     const { checksum, pieces, ...rest } = o;
     if (this.written === 0) {
       this.#hash = checksum ? createHash(checksum.algorithm) : undefined;
-      const size = o.knownSize ?? -1;
-      this.#pieces = pieces && size >= 0 ? new StreamPieces(pieces, size) : undefined;
+      this.#pieces = undefined;
     }
     const result = await streamDownload({
       ...rest,
@@ -129,6 +128,10 @@ export class StreamTarget {
       validators: this.#validators,
       onResponse: (size, validators) => {
         this.#validators = validators;
+        // Once the size is known (the pieces' count depends on it), from the first byte.
+        if (pieces && size >= 0 && this.written === 0) {
+          this.#pieces = new StreamPieces(pieces, size);
+        }
         o.onResponse?.(size, validators);
       },
       check: (piece) => this.#pieces?.update(piece),
