@@ -18,6 +18,12 @@ export interface BenchServer {
   /** TCP connections opened by clients since the previous call (or the start), when this server
    * can count them: nginx with an access log, or the node server. */
   connections?(): Promise<number>;
+  /** Process id of the server (nginx: its master). */
+  pid?: number;
+  /** nginx's access log, when it writes one. */
+  accessLog?: string;
+  /** The node server's counters since the previous call (it resets them). */
+  stats?(): Promise<{ connectionsAccepted: number; bytesSent: number }>;
 }
 
 /** Servers running now (stopped on Ctrl-C / SIGTERM by stopServers). */
@@ -91,9 +97,16 @@ export class ContentStore {
 }
 
 export interface NginxOptions {
-  /** Log `$connection` per request to work/nginx/access.log, so `connections()` can count the
-   * distinct TCP connections clients opened. Off by default (logging costs a little). */
+  /** Log `$connection $connection_requests $status $body_bytes_sent $remote_port $bytes_sent` per
+   * request to work/nginx/access.log, so `connections()` can count the distinct TCP connections
+   * clients opened (and benches the bytes sent). Off by default (logging costs a little). */
   accessLog?: boolean;
+  /** nginx worker processes (default 2). */
+  workers?: number;
+  /** `sendfile_max_chunk` (nginx's default: 2 MiB). `limit_rate` sends a chunk, then waits the
+   * time it takes at the rate: a response's last chunk goes out with no wait after it, so every
+   * response gets one chunk ahead of the rate. A small chunk (e.g. 64 KiB) makes the pace strict. */
+  maxChunk?: number;
 }
 
 /** nginx serving `root` on a free port; `limitRate` bytes/s per connection (0 = none). */
@@ -112,7 +125,7 @@ export async function startNginx(
     const port = 20000 + Math.floor(Math.random() * 20000);
     await writeFile(
       conf,
-      nginxConf(root, tmp, port, limitRate, options.accessLog ? accessLog : ''),
+      nginxConf(root, tmp, port, limitRate, options.accessLog ? accessLog : '', options),
     );
     const child = spawn(nginx, ['-e', join(tmp, 'error.log'), '-c', conf, '-p', tmp], {
       stdio: 'ignore',
@@ -125,6 +138,8 @@ export async function startNginx(
         url,
         kind: 'nginx',
         stop: () => stopChild(child),
+        ...(child.pid !== undefined ? { pid: child.pid } : {}),
+        ...(options.accessLog ? { accessLog } : {}),
       };
       if (options.accessLog) {
         server.connections = async () => {
@@ -148,16 +163,24 @@ export async function startNginx(
   }
 }
 
-function nginxConf(root: string, tmp: string, port: number, rate: number, log: string): string {
+function nginxConf(
+  root: string,
+  tmp: string,
+  port: number,
+  rate: number,
+  log: string,
+  options: NginxOptions,
+): string {
   return `daemon off;
-worker_processes 2;
+worker_processes ${options.workers ?? 2};
 pid ${tmp}/nginx.pid;
 error_log ${tmp}/error.log;
 user root;
 events { worker_connections 1024; }
 http {
-  ${log ? `log_format conns '$connection $connection_requests $status $body_bytes_sent';\n  access_log ${log} conns;` : 'access_log off;'}
+  ${log ? `log_format conns '$connection $connection_requests $status $body_bytes_sent $remote_port $bytes_sent $msec $request_time "$http_range"';\n  access_log ${log} conns;` : 'access_log off;'}
   sendfile on;
+  ${options.maxChunk ? `sendfile_max_chunk ${options.maxChunk};` : ''}
   tcp_nopush on;
   keepalive_requests 10000;
   client_body_temp_path ${tmp}/body;
@@ -187,7 +210,7 @@ async function answers(url: string, child: ChildProcess): Promise<boolean> {
   return false;
 }
 
-async function readFrom(path: string, offset: number): Promise<string> {
+export async function readFrom(path: string, offset: number): Promise<string> {
   const fh = await open(path, 'r').catch(() => undefined);
   if (!fh) return '';
   try {
@@ -230,14 +253,17 @@ export async function startNodeServer(args: string[]): Promise<BenchServer> {
       else waiting.push({ resolve, reject });
     });
   const url = new URL((await nextLine()).trim());
+  const stats = async (): Promise<{ connectionsAccepted: number; bytesSent: number }> => {
+    child.stdin!.write('stats\n');
+    return JSON.parse(await nextLine()) as { connectionsAccepted: number; bytesSent: number };
+  };
   return {
     url: url.origin,
     kind: 'node',
     stop: () => stopChild(child),
-    connections: async () => {
-      child.stdin!.write('stats\n');
-      return (JSON.parse(await nextLine()) as { connectionsAccepted: number }).connectionsAccepted;
-    },
+    connections: async () => (await stats()).connectionsAccepted,
+    stats,
+    ...(child.pid !== undefined ? { pid: child.pid } : {}),
   };
 }
 

@@ -10,6 +10,8 @@ export {
 export { type MetalinkFile, type PieceHashes, parseMetalink } from './engine/metalink.js';
 export {
   type MetalinkDownload,
+  type MetalinkFileOutcome,
+  MetalinkFilesError,
   metalinkDownloads,
   readMetalink,
 } from './api/metalink-downloads.js';

@@ -2,12 +2,19 @@
 // one GID per file) over JSON-RPC to a real daemon, each file from its local servers with its
 // piece hashes applied.
 import assert from 'node:assert/strict';
+import { readFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { KiB, MiB, makeContent } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
 import { meta4Files } from './helpers/meta4.js';
 import { client, reach, statusOf, useDaemons } from './helpers/rpc.js';
+import {
+  PIECE_HASHES_KEY,
+  parsePieceHashes,
+  parseSession,
+  takePieceHashes,
+} from '../src/rpc/session.js';
 
 const { serve, tempDir } = useFixtures();
 const daemons = useDaemons();
@@ -72,5 +79,63 @@ describe('aria2.addMetalink', () => {
     );
     await assert.rejects(aria2.call('addMetalink', '%%% not base64'), /base64/);
     await assert.rejects(aria2.call('addMetalink', base64('<html/>')), /Metalink/);
+  });
+
+  it('keeps the piece hashes in the saved session: a restored download still rejects bad pieces', async () => {
+    const content = makeContent(3 * MiB, 94);
+    // Right in its first 256 KiB (the 64 KiB sample agrees), wrong in every later piece: with
+    // the whole-file hash alone the file would fail; only the piece hashes keep these bytes out.
+    const bad = Buffer.from(content);
+    for (let at = 256 * KiB; at < bad.length; at += 64 * KiB) bad[at + 7]! ^= 0xff;
+    const good = await serve({ content, ratePerConnection: 1 * MiB });
+    const liar = await serve({ content: bad, ratePerConnection: 1 * MiB });
+    const dir = await tempDir();
+    const sessionFile = join(dir, 'aria2.session');
+    const first = await daemons({ dir, saveSession: sessionFile });
+    const doc = meta4Files([{ content, name: 'kept.bin', urls: [good.fileUrl, liar.fileUrl] }]);
+    const [gid] = (await client(first).call('addMetalink', base64(doc), {
+      pause: 'true',
+      split: '4',
+      'max-connection-per-server': '4',
+    })) as string[];
+    await first.shutdown();
+
+    const text = await readFile(sessionFile, 'utf8');
+    const [entry] = parseSession(text);
+    assert.deepEqual(entry?.uris, [good.fileUrl, liar.fileUrl]);
+    const { pieceHashes } = takePieceHashes(entry!.options);
+    assert.equal(pieceHashes?.algorithm, 'sha1');
+    assert.equal(pieceHashes?.length, 256 * KiB);
+    assert.equal(pieceHashes?.hashes.length, 12);
+    assert.ok(text.includes(`\n ${PIECE_HASHES_KEY}=sha1:262144:`), text.slice(0, 400));
+
+    // A new daemon given the session (as `--input-file` gives it).
+    const second = await daemons({ dir, saveSession: sessionFile, session: parseSession(text) });
+    const aria2 = client(second);
+    assert.equal(await aria2.call('unpause', gid), gid);
+    await reach(aria2, gid!, 'complete', 60_000);
+    await assertFileEquals(join(dir, 'kept.bin'), content);
+    assert.ok(
+      liar.stats.bytesSent > 256 * KiB,
+      `the liar served some of its bad pieces (${liar.stats.bytesSent} bytes)`,
+    );
+  });
+
+  it('reads only well-formed piece hash lines', () => {
+    const h = 'ab'.repeat(20);
+    assert.deepEqual(parsePieceHashes(`sha1:1024:${h},${h}`), {
+      algorithm: 'sha1',
+      length: 1024,
+      hashes: [h, h],
+    });
+    for (const wrong of [
+      `sha1:0:${h}`,
+      `crc:1024:${h}`,
+      `sha1:1024:${h}0`,
+      'sha1:1024:',
+      `sha1:x:${h}`,
+    ]) {
+      assert.throws(() => parsePieceHashes(wrong), /qget-piece-hashes must be/, wrong);
+    }
   });
 });

@@ -7,7 +7,7 @@
 // properties and acts on it through RunHooks only.
 
 import type { DownloadJob, EngineOptions, JobSnapshot } from '../engine/download-job.js';
-import { runFollowingMetalink } from './metalink-follow.js';
+import { runFollowingMetalink, runStreamFollowingMetalink } from './metalink-follow.js';
 import type { OutputNames } from '../engine/output-names.js';
 import type { StreamTarget } from '../engine/stream-target.js';
 import type { Dispatcher } from 'undici';
@@ -321,13 +321,14 @@ export class DownloadRunner {
         tls: options.tls,
       });
     try {
-      const size = await stream.run({
+      const size = await runStreamFollowingMetalink(stream, {
         url: this.#d.url,
         knownSize: this.#size,
         headers: options.headers,
         session: options.session,
         maxRedirects: options.maxRedirects,
         checksum: options.checksum,
+        pieces: options.pieces,
         dispatcher,
         signal,
         timeoutMs: options.timeoutMs,

@@ -5,7 +5,8 @@
 
 import { sanitizeFilename } from '../engine/filename.js';
 import { type MetalinkFile, type PieceHashes, parseMetalink } from '../engine/metalink.js';
-import { InvalidOptionError } from '../errors.js';
+import type { DownloadResult } from '../engine/download-job.js';
+import { InvalidOptionError, QgetError } from '../errors.js';
 
 /** One file of a Metalink document, as a download of it takes it. */
 export interface MetalinkDownload {
@@ -71,4 +72,30 @@ export function checkPieceHashes(p: PieceHashes | undefined): PieceHashes | unde
     );
   }
   return { algorithm: p.algorithm, length: p.length, hashes: [...p.hashes] };
+}
+
+/** What became of one file of a Metalink document (`MetalinkFilesError.files`). */
+export type MetalinkFileOutcome =
+  | { name: string; path: string; ok: true; result: DownloadResult }
+  | { name: string; path: string; ok: false; error: QgetError };
+
+/**
+ * Files of a Metalink document failed; qgetMetalink() tried every file first. Its `code`,
+ * `transient` and `cause` are the first failure's (in the document's order), so the command
+ * line exits with that failure's code; `files` says what became of each file.
+ */
+export class MetalinkFilesError extends QgetError {
+  readonly files: readonly MetalinkFileOutcome[];
+
+  constructor(files: readonly MetalinkFileOutcome[]) {
+    const failed = files.flatMap((f) => (f.ok ? [] : [f]));
+    const first = failed[0]!.error;
+    const message =
+      files.length === 1
+        ? first.message
+        : `${failed.length} of ${files.length} files of the Metalink document failed: ${failed.map((f) => `${f.name}: ${f.error.message}`).join('; ')}`;
+    super(first.code, message, { cause: first, transient: first.transient });
+    this.name = 'MetalinkFilesError';
+    this.files = files;
+  }
 }

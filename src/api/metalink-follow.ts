@@ -2,11 +2,17 @@
 // as qget() does: the file the document names is downloaded instead, from its URLs at once, with
 // its checksum and piece hashes. A Downloader is one file: of a document naming several, the
 // first is downloaded and one warning line says so (qgetMetalink() or `qget -M` take them all).
+// Into a Writable (one ordered connection) the document must name one file: its bytes go to the
+// stream, from its first URL that answers, checked against its whole-file hash and its piece hashes
+// as each piece passes (a bad one ends the download there); several files are an error (a stream
+// cannot hold them).
 
+import { join } from 'node:path';
 import { parseChecksum } from '../engine/checksum.js';
 import { DownloadJob, type DownloadResult, type EngineOptions } from '../engine/download-job.js';
 import { MetalinkAnswer } from '../engine/metalink-answer.js';
-import { join } from 'node:path';
+import type { StreamRunOptions, StreamTarget } from '../engine/stream-target.js';
+import { AbortError, InvalidOptionError } from '../errors.js';
 import { readMetalink } from './metalink-downloads.js';
 
 /** Run `options`' download; `started` is told each DownloadJob (the first, then the followed). */
@@ -37,5 +43,56 @@ export async function runFollowingMetalink(
     });
     started(followed);
     return await followed.run();
+  }
+}
+
+/** One run of a Downloader into `stream` (`run`: its options): the URL's answer, or the file a
+ * Metalink answer names, once followed (and in later runs). Resolves with the size. */
+export async function runStreamFollowingMetalink(
+  stream: StreamTarget,
+  run: StreamRunOptions,
+): Promise<number> {
+  if (stream.followed === undefined) {
+    try {
+      return await stream.run({ ...run, followMetalink: true });
+    } catch (err) {
+      if (!(err instanceof MetalinkAnswer)) throw err;
+      const files = await readMetalink(err.xml);
+      if (files.length > 1) {
+        throw new InvalidOptionError(
+          `${err.url} answered a Metalink document naming ${files.length} files (${files.map((f) => f.name).join(', ')}): a Downloader writing to a stream takes one file; download them with qgetMetalink() or qget -M`,
+        );
+      }
+      const f = files[0]!;
+      stream.followed = {
+        urls: [f.url, ...f.mirrors],
+        size: f.size,
+        checksum: run.checksum ?? (f.checksum ? parseChecksum(f.checksum) : undefined),
+        pieces: f.pieceHashes,
+      };
+    }
+  }
+  const { urls, size, checksum, pieces } = stream.followed;
+  // One connection: the URLs in turn while nothing is in the stream; once bytes are, the
+  // stream continues only from the URL that gave them (its validators).
+  for (let i = 0; ; i++) {
+    const url = urls[i]!;
+    try {
+      return await stream.run({
+        ...run,
+        url,
+        knownSize: size ?? run.knownSize ?? -1,
+        checksum,
+        pieces,
+        followMetalink: false,
+      });
+    } catch (err) {
+      if (stream.written > 0) {
+        // Later runs continue from this URL.
+        stream.followed.urls = [url, ...urls.filter((u) => u !== url)];
+        throw err;
+      }
+      if (err instanceof AbortError || i + 1 >= urls.length) throw err;
+    }
   }
 }

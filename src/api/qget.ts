@@ -7,13 +7,18 @@ import { type DownloadResult, DownloadJob, type EngineOptions } from '../engine/
 import { parseChecksum } from '../engine/checksum.js';
 import type { PieceHashes } from '../engine/metalink.js';
 import { MetalinkAnswer } from '../engine/metalink-answer.js';
-import { InvalidOptionError } from '../errors.js';
+import { AbortError, InvalidOptionError, isQgetError } from '../errors.js';
 import { redactUrls } from '../net/credentials.js';
 import { MAX_REDIRECTS, parseHttpUrl } from '../net/client.js';
 import { lowerCaseKeys } from '../net/headers.js';
 import { type ProxyByScheme, ProxyRoutes } from '../net/proxy.js';
 import { checkInteger, checkNumber, MIN_CHUNK_BYTES } from './checks.js';
-import { checkPieceHashes, readMetalink } from './metalink-downloads.js';
+import {
+  checkPieceHashes,
+  type MetalinkFileOutcome,
+  MetalinkFilesError,
+  readMetalink,
+} from './metalink-downloads.js';
 import type { ProgressState } from './progress.js';
 import type { HttpSession } from '../net/session.js';
 import { TokenBucket } from '../rate/token-bucket.js';
@@ -231,12 +236,15 @@ export async function qget(url: string, options: QgetOptions = {}): Promise<Qget
  * Download the files a Metalink document names (RFC 5854 `.meta4` or v3 `.metalink`, its text):
  * each from its URLs at once (the first as `url`, the others as mirrors), verified by its
  * whole-file hash (sha-256 preferred) and its piece hashes as pieces land. Saved as `filepath`
- * when the document names one file and it is given, else under its name in `dir`. Resolves with
- * one result per file, in the document's order; the first failure rejects.
+ * when the document names one file and it is given, else under its name in `dir`. One file after
+ * the other, each tried whatever became of the ones before: resolves with one result per file,
+ * in the document's order, when all are complete; else rejects, once every file was tried, with
+ * a MetalinkFilesError (the first failure's code; `files`: each file's result or error). An abort
+ * (`signal`) ends it at once with its AbortError.
  */
 export async function qgetMetalink(xml: string, options: QgetOptions = {}): Promise<QgetResult[]> {
   const files = await readMetalink(xml);
-  const results: QgetResult[] = [];
+  const outcomes: MetalinkFileOutcome[] = [];
   for (const f of files) {
     const filepath =
       files.length === 1 && options.filepath !== undefined
@@ -248,9 +256,16 @@ export async function qgetMetalink(xml: string, options: QgetOptions = {}): Prom
       checksum: options.checksum ?? f.checksum,
       pieceHashes: f.pieceHashes,
     };
-    results.push(await runJob(f.url, { ...options, ...own }, {}));
+    try {
+      const result = await runJob(f.url, { ...options, ...own }, {});
+      outcomes.push({ name: f.name, path: filepath, ok: true, result });
+    } catch (err) {
+      if (!isQgetError(err) || err instanceof AbortError) throw err;
+      outcomes.push({ name: f.name, path: filepath, ok: false, error: err });
+    }
   }
-  return results;
+  if (outcomes.some((o) => !o.ok)) throw new MetalinkFilesError(outcomes);
+  return outcomes.flatMap((o) => (o.ok ? [o.result] : []));
 }
 
 async function runJob(

@@ -7,7 +7,7 @@ import { isMetalinkType } from './metalink.js';
 import type { Transfer } from './transfer.js';
 
 /** Larger answers are taken as the file they are, whatever their type. */
-const MAX_DOCUMENT = 1024 * 1024;
+export const MAX_METALINK_DOCUMENT = 1024 * 1024;
 
 /** Not an error: the URL answered a Metalink document, to be followed. */
 export class MetalinkAnswer extends Error {
@@ -29,14 +29,14 @@ export async function metalinkDocument(
   const res = probed.response;
   if (!res || !isMetalinkType(res.headers['content-type'])) return undefined;
   const size = probed.info.size;
-  if (size === undefined || size > MAX_DOCUMENT || probed.start !== 0) return undefined;
+  if (size === undefined || size > MAX_METALINK_DOCUMENT || probed.start !== 0) return undefined;
   if ((probed.servedEnd ?? size) < size) return undefined;
   const parts: Buffer[] = [];
   let got = 0;
   for (let chunk = await res.read(); chunk; chunk = await res.read()) {
     parts.push(Buffer.from(chunk));
     got += chunk.length;
-    if (got > MAX_DOCUMENT) break;
+    if (got > MAX_METALINK_DOCUMENT) break;
   }
   transfer.drop(res);
   return Buffer.concat(parts).toString('utf8');

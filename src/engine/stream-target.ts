@@ -15,8 +15,12 @@ import {
   ResourceChangedError,
   TimeoutError,
 } from '../errors.js';
+import { isMetalinkType, type PieceHashes } from './metalink.js';
+import { MAX_METALINK_DOCUMENT, MetalinkAnswer } from './metalink-answer.js';
 import { checkValidators, ifRangeValue } from './resource.js';
+import { StreamPieces } from './stream-pieces.js';
 import {
+  discardBody,
   type OpenedResponse,
   openRequest,
   type Requester,
@@ -57,8 +61,13 @@ export interface StreamDownloadOptions {
   limiterOwner: object;
   /** The response was accepted: total size (-1 unknown) and its validators. */
   onResponse?(size: number, validators: StreamValidators): void;
+  /** Bytes about to be handed to the sink, in order; what it throws keeps them out. */
+  check?(piece: Buffer): void;
   /** Bytes handed to the sink (they are the stream's from then on). */
   onData?(piece: Buffer): void;
+  /** A first answer that is a Metalink document (≤ 1 MiB) is read, not written: the run ends
+   * with a MetalinkAnswer (api/metalink-follow.ts). */
+  followMetalink?: boolean | undefined;
 }
 
 export interface StreamDownloadResult {
@@ -69,11 +78,22 @@ export interface StreamDownloadResult {
 
 export type StreamRunOptions = Omit<
   StreamDownloadOptions,
-  'sink' | 'offset' | 'validators' | 'onData'
+  'sink' | 'offset' | 'validators' | 'onData' | 'check'
 > & {
   /** Verified over every byte that went into the stream, across runs. */
   checksum?: ChecksumSpec | undefined;
+  /** Piece hashes, checked as each piece passes (when the answer gives the size). */
+  pieces?: PieceHashes | undefined;
 };
+
+/** The file a Metalink answer named, as a stream downloads it. */
+export interface StreamFollowed {
+  /** Its URLs, most preferred first. */
+  urls: string[];
+  size: number | undefined;
+  checksum: ChecksumSpec | undefined;
+  pieces: PieceHashes | undefined;
+}
 
 /**
  * A caller's stream across runs (stop/start, restarts): how many bytes are in it, the version of
@@ -83,8 +103,12 @@ export class StreamTarget {
   readonly sink: Writable;
   /** Bytes handed to the stream so far. */
   written = 0;
+  /** The file of a Metalink answer this stream gets instead of the URL's answer (set when the
+   * answer is followed: later runs continue from it, not from the URL). */
+  followed: StreamFollowed | undefined;
   #validators: StreamValidators | undefined;
   #hash: Hash | undefined;
+  #pieces: StreamPieces | undefined;
 
   constructor(sink: Writable) {
     this.sink = sink;
@@ -92,8 +116,11 @@ export class StreamTarget {
 
   /** One run: resolves with the total size once every byte is in the stream (and verified). */
   async run(o: StreamRunOptions): Promise<number> {
-    const { checksum, ...rest } = o;
-    if (this.written === 0) this.#hash = checksum ? createHash(checksum.algorithm) : undefined;
+    const { checksum, pieces, ...rest } = o;
+    if (this.written === 0) {
+      this.#hash = checksum ? createHash(checksum.algorithm) : undefined;
+      this.#pieces = undefined;
+    }
     const result = await streamDownload({
       ...rest,
       sink: this.sink,
@@ -101,8 +128,13 @@ export class StreamTarget {
       validators: this.#validators,
       onResponse: (size, validators) => {
         this.#validators = validators;
+        // Once the size is known (the pieces' count depends on it), from the first byte.
+        if (pieces && size >= 0 && this.written === 0) {
+          this.#pieces = new StreamPieces(pieces, size);
+        }
         o.onResponse?.(size, validators);
       },
+      check: (piece) => this.#pieces?.update(piece),
       onData: (piece) => {
         this.written += piece.length;
         this.#hash?.update(piece);
@@ -170,10 +202,16 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
     try {
       size = acceptResponse(res, o);
     } catch (err) {
-      res.body.destroy();
+      // Not destroy() alone: undici's body then emits 'Request aborted' with no listener (an
+      // uncaught exception: a stream download answered 404 ended the process).
+      discardBody(res.body);
       throw err;
     }
     lastDataAt = performance.now();
+    if (o.followMetalink && o.offset === 0 && isMetalinkType(res.headers['content-type'])) {
+      const xml = await metalinkBody(res, size);
+      if (xml !== undefined) throw new MetalinkAnswer(xml, url);
+    }
     o.onResponse?.(size, { etag: res.headers.etag, lastModified: res.headers['last-modified'] });
 
     let written = o.offset;
@@ -193,6 +231,7 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
         }
         for (let at = 0; at < chunk.length; at += o.chunkBytes) {
           const piece = chunk.subarray(at, at + o.chunkBytes);
+          o.check?.(piece);
           const ok = sink.write(piece);
           // Handed over: the bytes are the stream's now, whatever happens next.
           written += piece.length;
@@ -207,18 +246,32 @@ export async function streamDownload(o: StreamDownloadOptions): Promise<StreamDo
     } finally {
       sink.release();
       signal.removeEventListener('abort', onAbort);
-      if (!body.destroyed) body.destroy();
+      discardBody(body);
     }
     if (size >= 0 && written !== size) {
       throw new NetworkError(`the connection closed early at byte ${written} of ${size}`);
     }
     return { size: written, finalUrl: url };
   } catch (err) {
+    if (err instanceof MetalinkAnswer) throw err;
     throw toQgetError(err, url, signal);
   } finally {
     clearInterval(watchdog);
     outer?.removeEventListener('abort', onOuterAbort);
   }
+}
+
+/** The body of a Metalink answer of `size` bytes, or undefined (nothing read) when its size is
+ * unknown or larger than a document can be: then it is the file, as in the engine. */
+async function metalinkBody(res: OpenedResponse, size: number): Promise<string | undefined> {
+  if (size < 0 || size > MAX_METALINK_DOCUMENT) return undefined;
+  const parts: Buffer[] = [];
+  try {
+    for await (const chunk of res.body as AsyncIterable<Buffer>) parts.push(chunk);
+  } finally {
+    discardBody(res.body);
+  }
+  return Buffer.concat(parts).toString('utf8');
 }
 
 /** Check the response and return the total size (-1 unknown); throws when it cannot be used. */

@@ -12,7 +12,14 @@ import { engineValues, GlobalOptions, type OptionValues, readOptionLines } from 
 import { JsonRpc, METHOD_ERROR, RpcError } from './protocol.js';
 import { NOTIFICATIONS, DownloadQueue } from './queue.js';
 import { RpcServer } from './server.js';
-import { formatSession, type SessionEntry, writeSessionFile } from './session.js';
+import {
+  formatPieceHashes,
+  formatSession,
+  PIECE_HASHES_KEY,
+  type SessionEntry,
+  takePieceHashes,
+  writeSessionFile,
+} from './session.js';
 
 /** The aria2 release whose RPC interface this follows (getVersion reports it). */
 export const ARIA2_VERSION = '1.37.0';
@@ -121,6 +128,7 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
           else lines.push([key, value]);
         }
         if (job.paused) lines.push(['pause', 'true']);
+        if (job.pieceHashes) lines.push([PIECE_HASHES_KEY, formatPieceHashes(job.pieceHashes)]);
         return { uris: [...job.uris], options: lines };
       }),
     );
@@ -195,7 +203,8 @@ export async function startDaemon(options: DaemonOptions = {}): Promise<Daemon> 
   manager.start();
   for (const entry of options.session ?? []) {
     try {
-      await addDownload(ctx, entry.uris, readOptionLines(entry.options));
+      const { options: lines, pieceHashes } = takePieceHashes(entry.options);
+      await addDownload(ctx, entry.uris, readOptionLines(lines), undefined, pieceHashes);
     } catch (err) {
       const uris = redactUrls(entry.uris.join(' '));
       log(`input line ${entry.line} (${uris}) skipped: ${(err as Error).message}`);

@@ -6,10 +6,17 @@
 //    dir=/downloads
 //    out=file.iso
 //
-// Lines starting with `#` are comments.
+// Lines starting with `#` are comments. aria2 keeps no piece hashes in a session (it saves a
+// Metalink download by its URIs and `checksum`); qget adds its own line for them:
+//
+//    qget-piece-hashes=sha256:262144:<hex>,<hex>,...
+//
+// (algorithm, piece length, one digest per piece), so a download added by addMetalink and
+// restored with -i still checks each piece.
 
 import { randomBytes } from 'node:crypto';
 import { rename, rm, writeFile } from 'node:fs/promises';
+import type { PieceHashes } from '../index.js';
 
 export interface SessionEntry {
   uris: string[];
@@ -76,4 +83,51 @@ export async function writeSessionFile(path: string, text: string): Promise<void
     await rm(temp, { force: true });
     throw err;
   }
+}
+
+/** The session line of a download's piece hashes (qget's own: aria2 has none). */
+export const PIECE_HASHES_KEY = 'qget-piece-hashes';
+
+const DIGEST_HEX: Record<PieceHashes['algorithm'], number> = {
+  md5: 32,
+  sha1: 40,
+  sha256: 64,
+  sha512: 128,
+};
+
+export function formatPieceHashes(p: PieceHashes): string {
+  return `${p.algorithm}:${p.length}:${p.hashes.join(',')}`;
+}
+
+export function parsePieceHashes(value: string): PieceHashes {
+  const [algorithm, length, list, ...rest] = value.split(':');
+  const hex = DIGEST_HEX[algorithm as PieceHashes['algorithm']];
+  const hashes = (list ?? '').split(',');
+  const n = Number(length);
+  if (
+    hex === undefined ||
+    rest.length > 0 ||
+    !Number.isSafeInteger(n) ||
+    n <= 0 ||
+    !hashes.every((h) => h.length === hex && /^[0-9a-f]+$/.test(h))
+  ) {
+    throw new SessionFormatError(
+      `${PIECE_HASHES_KEY} must be <md5|sha1|sha256|sha512>:<piece length>:<hex digest>,... (one digest per piece)`,
+    );
+  }
+  return { algorithm: algorithm as PieceHashes['algorithm'], length: n, hashes };
+}
+
+/** An entry's option lines without its piece hashes, and those (the last such line). */
+export function takePieceHashes(options: readonly [string, string][]): {
+  options: [string, string][];
+  pieceHashes: PieceHashes | undefined;
+} {
+  let pieceHashes: PieceHashes | undefined;
+  const rest: [string, string][] = [];
+  for (const [key, value] of options) {
+    if (key === PIECE_HASHES_KEY) pieceHashes = parsePieceHashes(value);
+    else rest.push([key, value]);
+  }
+  return { options: rest, pieceHashes };
 }
