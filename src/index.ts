@@ -62,9 +62,5 @@ export {
   type DownloaderState,
   type HumanReadable,
 } from './api/downloader.js';
-export {
-  Manager,
-  type ManagerOptions,
-  type ManagerProperty,
-  type ManagerSignals,
-} from './api/manager.js';
+export { Manager } from './api/manager.js';
+export type { ManagerOptions, ManagerProperty, ManagerSignals } from './api/manager-options.js';

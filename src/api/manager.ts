@@ -17,32 +17,8 @@ import { SharedPool } from './shared-pool.js';
 import { Cookies, tlsOptions } from './session-options.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { humanReadable } from '../units.js';
-
-export interface ManagerOptions {
-  /** Most downloads running at once; 0 = no limit. Default 0. */
-  maxRunning?: number | undefined;
-  /** Total bytes per second over all downloads; 0 = unlimited. Default 0. */
-  rateLimit?: number | undefined;
-  /** Seconds before a download that failed (transiently) is started again; negative = never. Default 30. */
-  restartWait?: number | undefined;
-  /** Seconds between the manager's own checks. Default 1. */
-  updatePeriod?: number | undefined;
-  /** Options for the downloads add(url) creates (bitpit's **kwargs). */
-  downloadOptions?: DownloaderOptions | undefined;
-}
-
-export type ManagerProperty =
-  | 'maxRunning'
-  | 'rateLimit'
-  | 'restartWait'
-  | 'updatePeriod'
-  | 'downloadOptions';
-
-export interface ManagerSignals {
-  add: [manager: Manager, downloader: Downloader];
-  remove: [manager: Manager, downloader: Downloader];
-  'property-changed': [manager: Manager, property: ManagerProperty];
-}
+import { WaitingLine } from './waiting-line.js';
+import type { ManagerOptions, ManagerSignals } from './manager-options.js';
 
 interface Entry {
   d: Downloader;
@@ -70,13 +46,11 @@ export class Manager extends Emitter<ManagerSignals> {
   /** Every running download is in here (and a few that have stopped since: pruned as met). */
   readonly #alive = new Set<Entry>();
   /**
-   * Every download queued but not running is in here (and a few that started or left the queue
-   * since: pruned as met), so a slot that frees up costs no walk over the downloads done.
+   * Every download queued but not running is in here, in the order added (and a few that started
+   * or left the queue since: pruned as met), so a slot that frees up costs no walk over the
+   * downloads done.
    */
-  readonly #waiting = new Set<Entry>();
-  /** #waiting is not in the order added (a download queued again after later ones). */
-  #waitingUnsorted = false;
-  #lastWaitingSeq = 0;
+  readonly #waiting = new WaitingLine<Entry>();
   #seq = 0;
   /** Output names taken by this manager's downloads: a second download of a name is renamed. */
   readonly #names = new OutputNames();
@@ -320,7 +294,6 @@ export class Manager extends Emitter<ManagerSignals> {
     // A download being stopped still holds its connections: it counts until it has stopped.
     let running = this.#alive.size;
     if (running >= limit) return;
-    if (this.#waitingUnsorted) this.#sortWaiting();
     for (const e of this.#waiting) {
       if (running >= limit) break;
       if (!e.queued || e.d.isAlive || this.#entries.get(e.d) !== e) {
@@ -336,20 +309,9 @@ export class Manager extends Emitter<ManagerSignals> {
     }
   }
 
-  /** `entry` joins #waiting when it is queued and not running (kept in the order added). */
+  /** `entry` joins #waiting when it is queued and not running. */
   #noteWaiting(entry: Entry): void {
-    if (!entry.queued || entry.d.isAlive || this.#waiting.has(entry)) return;
-    if (entry.seq < this.#lastWaitingSeq) this.#waitingUnsorted = true;
-    else this.#lastWaitingSeq = entry.seq;
-    this.#waiting.add(entry);
-  }
-
-  #sortWaiting(): void {
-    const sorted = [...this.#waiting].sort((a, b) => a.seq - b.seq);
-    this.#waiting.clear();
-    for (const e of sorted) this.#waiting.add(e);
-    this.#waitingUnsorted = false;
-    this.#lastWaitingSeq = sorted.at(-1)?.seq ?? 0;
+    if (entry.queued && !entry.d.isAlive) this.#waiting.add(entry);
   }
 
   #onState(entry: Entry, _old: string): void {
