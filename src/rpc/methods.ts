@@ -191,8 +191,11 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
   const memo = new StatusMemo();
   const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
-    // A download that was never made (it waits) has a status that rarely changes: kept.
-    if (j.view === undefined && j.path !== undefined) return memo.still(j, source(ctx, j), keys);
+    // A download not running nor stopped (it waits, or is paused) has a status that rarely
+    // changes: kept (one never made is made first when only its Downloader knows its name).
+    if (!j.result && !j.alive && (j.view !== undefined || j.path !== undefined)) {
+      return memo.still(j, source(ctx, j), keys);
+    }
     memo.forget(j);
     return statusShape(source(ctx, j), keys);
   };
