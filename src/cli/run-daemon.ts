@@ -75,12 +75,11 @@ export async function runDaemon(
 
 /**
  * How much V8 lets the heap grow past what the last full collection left, in percent (its own
- * rule allows up to 4x). A daemon that completes downloads for days allocates ~140 KB per
- * download, most of it short-lived, and under V8's rule its heap (and the memory it keeps from
- * the system) grew by half from 1,000 downloads to 20,000 with the same few MiB alive; at 50% it
- * stays within ~10%, for ~15% more CPU per completed download (docs/architecture.md, "The
- * daemon's memory"). Set at run time (V8 reads it at every full collection), so the daemon
- * starts as before.
+ * rule allows up to 4x). A daemon completing downloads for days allocates ~140 KB per download,
+ * most of it short-lived, and under V8's rule its RSS grew by 38% from 1,000 completed and
+ * purged downloads to 100,000 with 10-20 MiB alive; at 50% by 13%, for more CPU per download
+ * (docs/architecture.md, "The daemon under load"). Set at run time (V8 reads it at every full
+ * collection), so the daemon starts as before.
  */
 const HEAP_GROWING_PERCENT = 50;
 
