@@ -9,6 +9,9 @@
 //          seconds, 420 by default, then the count reached is reported); VmRSS after each.
 // Targets (issue 19): adds ≥ 0.5 × aria2c's rate, both p99 ≤ 25 ms, RSS after 100,000 within
 // 10% of RSS after 1,000.
+// BENCH_DAEMON_VARIANTS='base=/other/checkout/bin/qget.js;v8=--heap-growing-percent=0 bin/qget.js'
+// runs more qget daemons in the same rounds (named qget:base, qget:v8; each the arguments of
+// node in place of bin/qget.js): before and after a change, measured under the same load.
 
 import { spawn } from 'node:child_process';
 import { mkdir, open, writeFile } from 'node:fs/promises';
@@ -31,12 +34,32 @@ const PURGED = Number(process.env.BENCH_DAEMON_PURGED ?? 100_000);
 /** The memory run of a tool stops adding after this long (aria2c completes ~60 tiny files/s). */
 const PURGE_BUDGET_S = Number(process.env.BENCH_DAEMON_PURGE_S ?? 420);
 
-type Tool = 'qget' | 'aria2c';
+/** 'qget', 'aria2c', or 'qget:<name>' of BENCH_DAEMON_VARIANTS. */
+type Tool = string;
+
+const VARIANTS = new Map<Tool, string[]>(
+  (process.env.BENCH_DAEMON_VARIANTS ?? '')
+    .split(';')
+    .filter((v) => v.includes('='))
+    .map((v) => {
+      const at = v.indexOf('=');
+      return [
+        `qget:${v.slice(0, at).trim()}`,
+        v
+          .slice(at + 1)
+          .trim()
+          .split(/\s+/),
+      ] as const;
+    }),
+);
+
+const isQget = (tool: Tool): boolean => tool === 'qget' || VARIANTS.has(tool);
 
 function daemonArgv(tool: Tool, port: number, dir: string, extra: string[] = []): string[] {
-  if (tool === 'qget') {
+  if (isQget(tool)) {
+    const variant = VARIANTS.get(tool);
     return [
-      ...QGET,
+      ...(variant ? [process.execPath, ...variant] : QGET),
       '--enable-rpc',
       '--rpc-listen-port',
       String(port),
@@ -220,7 +243,7 @@ async function memoryRun(tool: Tool, url: string, work: string): Promise<MemoryR
   await mkdir(dir, { recursive: true });
   const port = await freePort();
   // Tiny files: fsync would measure the disk, not the daemon (aria2c does not fsync).
-  const extra = tool === 'qget' ? ['--no-fsync'] : [];
+  const extra = isQget(tool) ? ['--no-fsync'] : [];
   const d = await startDaemonProcess(daemonArgv(tool, port, dir, extra), port);
   try {
     const t0 = performance.now();
@@ -262,7 +285,7 @@ export const daemonLoad: Scenario = {
     `daemon under load: ${ADDS} adds by system.multicall (${BATCH} a call), -j${RUNNING}; ` +
     `tellWaiting(0,1000) / tellActive latency; RSS after 1,000 and ${PURGED} purged`,
   async run(ctx) {
-    const tools = (['qget', 'aria2c'] as const).filter(installed);
+    const tools: Tool[] = [...(['qget', 'aria2c'] as const).filter(installed), ...VARIANTS.keys()];
     const { server, big, tiny } = await serve(ctx.work);
     try {
       const load = new Map<Tool, LoadResult[]>(tools.map((t) => [t, []]));
@@ -274,7 +297,7 @@ export const daemonLoad: Scenario = {
             `tellWaiting ${ms(pct(l.waiting, 50))}/${ms(pct(l.waiting, 99))}, ` +
             `tellActive ${ms(pct(l.active, 50))}/${ms(pct(l.active, 99))} ms (${l.waiting.length})`;
           console.log(
-            `  ${tool.padEnd(7)} load ${round + 1}: ${ADDS} adds in ${r.addSeconds.toFixed(2)} s ` +
+            `  ${tool.padEnd(9)} load ${round + 1}: ${ADDS} adds in ${r.addSeconds.toFixed(2)} s ` +
               `(${Math.round(ADDS / r.addSeconds)}/s); p50/p99 adding: ${lat(r.adding)}; ` +
               `after: ${lat(r.after)}; speed median ${median(r.speeds)?.toFixed(1)} MiB/s; ` +
               `RSS ${Math.round(r.rssMiB)} MiB`,
@@ -286,7 +309,7 @@ export const daemonLoad: Scenario = {
         const m = await memoryRun(tool, tiny, ctx.work);
         memory.set(tool, m);
         console.log(
-          `  ${tool.padEnd(7)} memory: RSS ${m.rss1k.toFixed(1)} MiB after 1,000, ` +
+          `  ${tool.padEnd(9)} memory: RSS ${m.rss1k.toFixed(1)} MiB after 1,000, ` +
             `${m.rssAll.toFixed(1)} MiB after ${m.count} (${m.seconds.toFixed(0)} s, ${m.errors} errors)`,
         );
       }
@@ -321,27 +344,35 @@ function rows(load: Map<Tool, LoadResult[]>, memory: Map<Tool, MemoryResult>): R
   const a = summary('aria2c');
   const full = (RUNNING * CONNECTIONS * RATE) / MiB;
   for (const [tool, s] of [
-    ['qget', q],
-    ['aria2c', a],
-  ] as const) {
+    ['qget', q] as const,
+    ['aria2c', a] as const,
+    ...[...VARIANTS.keys()].map((v) => [v, summary(v)] as const),
+  ]) {
     if (!s) continue;
     const checks: Check[] = [{ text: `${Math.round(ADDS / s.add)} adds/s`, met: 'info' }];
     if (tool === 'aria2c' && q) {
       const r = s.add / q.add;
       checks.push({ text: `qget/aria2c rate ${r.toFixed(2)} ≥ 0.5`, met: r >= 0.5 ? 'yes' : 'no' });
     }
+    if (VARIANTS.has(tool) && a) {
+      const r = a.add / s.add;
+      checks.push({
+        text: `${tool}/aria2c rate ${r.toFixed(2)} ≥ 0.5`,
+        met: r >= 0.5 ? 'yes' : 'no',
+      });
+    }
     checks.push({ text: `speed ${s.speed.toFixed(0)}/${full} MiB/s`, met: 'info' });
     out.push(fake('daemon adds', tool, s.add, checks, s.rss));
     const lat = (name: string, p50: number, p99: number): Check => ({
       text: `${name} p50/p99 ${ms(p50)}/${ms(p99)} ms`,
-      met: tool === 'qget' ? (p99 <= 25 ? 'yes' : 'no') : 'info',
+      met: isQget(tool) ? (p99 <= 25 ? 'yes' : 'no') : 'info',
     });
     for (const p of s.phases) {
       out.push(
         fake(`daemon latency ${p.phase}`, tool, undefined, [
           lat('tellWaiting', p.waiting50, p.waiting),
           lat('tellActive', p.active50, p.active),
-          ...(tool === 'qget' ? [{ text: 'p99 ≤ 25', met: 'info' as const }] : []),
+          ...(isQget(tool) ? [{ text: 'p99 ≤ 25', met: 'info' as const }] : []),
         ]),
       );
     }
@@ -355,8 +386,8 @@ function rows(load: Map<Tool, LoadResult[]>, memory: Map<Tool, MemoryResult>): R
         m.seconds,
         [
           {
-            text: `RSS 1,000: ${m.rss1k.toFixed(0)} → ${m.count}: ${m.rssAll.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(0)}%)${tool === 'qget' ? ' ≤ +10%' : ''}`,
-            met: tool === 'qget' ? (growth <= 10 && m.count >= PURGED ? 'yes' : 'no') : 'info',
+            text: `RSS 1,000: ${m.rss1k.toFixed(0)} → ${m.count}: ${m.rssAll.toFixed(0)} MiB (${growth >= 0 ? '+' : ''}${growth.toFixed(0)}%)${isQget(tool) ? ' ≤ +10%' : ''}`,
+            met: isQget(tool) ? (growth <= 10 && m.count >= PURGED ? 'yes' : 'no') : 'info',
           },
           ...(m.errors > 0 ? [{ text: `${m.errors} errors`, met: 'no' as const }] : []),
         ],

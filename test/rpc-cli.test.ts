@@ -8,6 +8,7 @@ import { readFile } from 'node:fs/promises';
 import { createServer } from 'node:net';
 import { join, resolve } from 'node:path';
 import { describe, test } from 'node:test';
+import { heapFlag } from '../src/cli/run-daemon.js';
 import { type CliRun, runCli, spawnCollect, startCli } from './helpers/cli.js';
 import { makeContent } from './helpers/content.js';
 import { assertFileEquals, useFixtures } from './helpers/fixture.js';
@@ -152,5 +153,14 @@ describe('qget --enable-rpc', () => {
     } finally {
       taken.close();
     }
+  });
+});
+
+describe("the daemon's heap", () => {
+  test('V8 grows the heap by at most 50% past what a full collection left, unless node was told', () => {
+    assert.equal(heapFlag([]), '--heap-growing-percent=50');
+    assert.equal(heapFlag(['--enable-source-maps']), '--heap-growing-percent=50');
+    assert.equal(heapFlag(['--heap-growing-percent=100']), undefined);
+    assert.equal(heapFlag(['--heap_growing_percent=0']), undefined);
   });
 });

@@ -260,6 +260,12 @@ describe('options', () => {
       /must name a file inside/,
     );
     assert.throws(() => resolveTarget({ out: '.' }, root), /must name a file inside/);
+    assert.throws(() => resolveTarget({ out: '..' }, root), /must name a file inside/);
+    assert.throws(() => resolveTarget({ out: '..\\x' }, root), /must name a file inside/);
+    // Plain names (no separator) go right in the folder, as the relative() check had them.
+    for (const name of ['a.bin', '.hidden', 'a..b', 'x y']) {
+      assert.deepEqual(resolveTarget({ out: name }, root), { dir: root, path: join(root, name) });
+    }
     assert.deepEqual(
       resolveTarget({ dir: resolve('/tmp/elsewhere') }, root).dir,
       resolve('/tmp/elsewhere'),

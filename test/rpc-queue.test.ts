@@ -171,6 +171,32 @@ describe('a long queue through system.multicall', () => {
   });
 });
 
+describe('Downloaders made later', () => {
+  test('a global option changed: the next add is checked at once, a waiting one keeps its own', async () => {
+    const server = await fx.serve({ content: makeContent(512 * KiB) });
+    const dir = await fx.tempDir();
+    const daemon = await daemons({ dir, maxConcurrentDownloads: 1 });
+    const aria2 = client(daemon);
+    const call = <T = unknown>(method: string, ...params: unknown[]): Promise<T> =>
+      aria2.call(method, ...params) as Promise<T>;
+    const slow = (i: number) => ({ out: `l${i}.bin`, 'max-download-limit': '16K' });
+    // The first of this option set is made at once; the second waits, not made yet.
+    const first = await call<string>('addUri', [`${server.url}/l0.bin`], slow(0));
+    const second = await call<string>('addUri', [`${server.url}/l1.bin`], slow(1));
+    // A certificate file that is not there: only a Downloader made with it finds that out.
+    const missing = join(dir, 'no-such-ca.pem');
+    assert.equal(await call('changeGlobalOption', { 'ca-certificate': missing }), 'OK');
+    await assert.rejects(call('addUri', [`${server.url}/l2.bin`], slow(2)), {
+      message: new RegExp(missing.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')),
+    });
+    // The waiting one was added before the change: made when it starts, with its add's options
+    // (with the file named now it would fail).
+    await call('forceRemove', first);
+    await reach(aria2, second, 'active');
+    assert.equal((await statusOf(aria2, second, ['status'])).status, 'active');
+  });
+});
+
 describe('results freed', () => {
   test('a result keeps no Downloader; purged, nothing is left: queue, Manager, signals', async () => {
     const server = await fx.serve({ content: makeContent(4) });

@@ -38,6 +38,24 @@ describe('replyBytes', () => {
   });
 });
 
+describe('replyBytes of long lists', () => {
+  test('a list of kept values answered again reads back the same; one changed item shows', () => {
+    const items = Array.from({ length: 40 }, (_, i) => keepJson({ gid: `g${i}`, n: i }));
+    const body = (result: unknown[]) => ({ id: 7, jsonrpc: '2.0', result });
+    const read = (result: unknown[]) => JSON.parse(replyBytes(body(result)).toString('utf8'));
+    assert.deepEqual(read(items), body(items));
+    assert.deepEqual(read([...items]), body(items), 'the same items again');
+    const changed = [...items];
+    changed[20] = keepJson({ gid: 'other', n: -1 });
+    assert.deepEqual(read(changed), body(changed));
+    assert.deepEqual(read(items.slice(1)), body(items.slice(1)), 'shorter');
+    const mixed = [...items];
+    mixed[3] = { gid: 'not kept', n: 3 };
+    assert.deepEqual(read(mixed), body(mixed));
+    assert.deepEqual(read(items), body(items), 'back to the first');
+  });
+});
+
 describe('StatusMemo', () => {
   const src = (over: Partial<StatusSource> = {}): StatusSource => ({
     gid: '0123456789abcdef',

@@ -31,6 +31,9 @@ export interface JobInit {
   pieceHashes?: PieceHashes | undefined;
 }
 
+/** What a stopped download's segments are: none (one function for every result). */
+const noSegments = (): undefined => undefined;
+
 export class Job {
   readonly gid: string;
   uris: readonly string[];
@@ -95,7 +98,7 @@ export class Job {
       size: d?.size ?? -1,
       downloaded: d?.downloaded ?? 0,
       speed: 0,
-      segments: () => undefined,
+      segments: noSegments,
     };
     this.#d = undefined;
     this.#make = undefined;

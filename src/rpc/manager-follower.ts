@@ -130,9 +130,11 @@ export class ManagerFollower {
     this.#appended = [];
   }
 
-  /** The Manager's waiting downloads: those not running (a few, see WINDOW). */
-  #waitingInManager(): Downloader[] {
-    return [...this.#managed].filter((d) => !d.isAlive);
+  /** How many of the Manager's downloads wait: those not running (a few, see WINDOW). */
+  #waitingInManager(): number {
+    let n = 0;
+    for (const d of this.#managed) if (!d.isAlive) n++;
+    return n;
   }
 
   /**
@@ -164,11 +166,7 @@ export class ManagerFollower {
   /** Top the Manager up to WINDOW waiting downloads, in queue order, from `walk`. */
   #fill(walk: Iterable<Job>): void {
     for (;;) {
-      const next = this.#next(
-        WINDOW - this.#waitingInManager().length,
-        (d) => this.#managed.has(d),
-        walk,
-      );
+      const next = this.#next(WINDOW - this.#waitingInManager(), (d) => this.#managed.has(d), walk);
       if (next.length === 0) return;
       // add() starts a download at once when a slot is free: those started make room for more.
       for (const job of next) this.#manage(job.d);

@@ -68,13 +68,8 @@ const done =
   };
 
 /** Whitespace or a control character: never in a URI (and never in a session file line). */
-function hasBlankOrControl(text: string): boolean {
-  for (const ch of text) {
-    const c = ch.charCodeAt(0);
-    if (c <= 0x20 || c === 0x7f || /\s/.test(ch)) return true;
-  }
-  return false;
-}
+// biome-ignore lint/suspicious/noControlCharactersInRegex: finding them is the point
+const BLANK_OR_CONTROL = /[\s\x00-\x20\x7f]/;
 
 /** Add a download (addUri, and the input file at start). */
 export async function addDownload(
@@ -86,7 +81,7 @@ export async function addDownload(
 ): Promise<Job> {
   for (const uri of uris) {
     // Also keeps the session file one URI line per download.
-    if (hasBlankOrControl(uri)) throw new RpcError(METHOD_ERROR, `Invalid URI "${uri}"`);
+    if (BLANK_OR_CONTROL.test(uri)) throw new RpcError(METHOD_ERROR, `Invalid URI "${uri}"`);
   }
   const http = uris.filter((u) => /^https?:\/\//i.test(u));
   if (http.length === 0) {
@@ -99,13 +94,13 @@ export async function addDownload(
   if (givenGid !== undefined && ctx.queue.has(givenGid)) {
     throw new RpcError(METHOD_ERROR, `GID ${givenGid} is not unique.`);
   }
-  const effective = ctx.globals.effective(own);
   // A path another download of the daemon has is not refused: the Manager saves this one as
   // `name.1.ext` (aria2's automatic renaming), and tellStatus shows the name it got.
-  const target = resolveTarget(effective, ctx.globals.dir);
-  const d = lazyDownloader(
-    http[0]!,
-    withMirrors(downloaderOptions(effective, target, ctx.template), http, pieceHashes),
+  const target = resolveTarget({ dir: own.dir ?? ctx.globals.dir, out: own.out }, ctx.globals.dir);
+  // Worked out when the Downloader is made, from the global options of now.
+  const effective = ctx.globals.effectiveLater(own);
+  const d = lazyDownloader(http[0]!, optionSet(ctx, own, http, pieceHashes), () =>
+    withMirrors(downloaderOptions(effective(), target, ctx.template), http, pieceHashes),
   );
   await makeFolder(target.path !== undefined ? dirname(target.path) : target.dir);
   const job = new Job({
@@ -120,6 +115,21 @@ export async function addDownload(
   });
   ctx.queue.add(job, position);
   return job;
+}
+
+/**
+ * What the Downloader options of an add are made of, apart from its file name and URL: the global
+ * options (by their generation) and its own; undefined with mirrors or piece hashes.
+ */
+function optionSet(
+  ctx: MethodContext,
+  own: OptionValues,
+  http: readonly string[],
+  pieceHashes: PieceHashes | undefined,
+): string | undefined {
+  if (http.length > 1 || pieceHashes !== undefined) return undefined;
+  const { out: _out, ...rest } = own;
+  return `${ctx.globals.generation} ${JSON.stringify(rest)}`;
 }
 
 function source(ctx: MethodContext, job: Job): StatusSource {
@@ -181,8 +191,11 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
   const memo = new StatusMemo();
   const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
-    // A download that was never made (it waits) has a status that rarely changes: kept.
-    if (j.view === undefined && j.path !== undefined) return memo.still(j, source(ctx, j), keys);
+    // A download not running nor stopped (it waits, or is paused) has a status that rarely
+    // changes: kept (one never made is made first when only its Downloader knows its name).
+    if (!j.result && !j.alive && (j.view !== undefined || j.path !== undefined)) {
+      return memo.still(j, source(ctx, j), keys);
+    }
     memo.forget(j);
     return statusShape(source(ctx, j), keys);
   };

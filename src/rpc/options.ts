@@ -2,7 +2,6 @@
 // and kept as aria2 shows them (strings), the global defaults a download inherits, the folder
 // rules (no way out of the download folder through `..`), and the Downloader options they become.
 
-import { isAbsolute, normalize, relative, resolve } from 'node:path';
 import {
   type DownloaderOptions,
   parseChecksum,
@@ -13,6 +12,9 @@ import {
 import { isGid } from './gid.js';
 import { proxyOption, sessionOptions } from './network-options.js';
 import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
+import { resolveTarget } from './target.js';
+
+export { resolveTarget };
 
 /** Option name → value, as aria2 shows them; `header` holds one header per line. */
 export type OptionValues = Record<string, string>;
@@ -215,44 +217,13 @@ export function readOptionLines(lines: readonly (readonly [string, string])[]): 
   return readOptions(struct, 'add');
 }
 
-/** Folder rules: relative folders stay inside `root`; an `out` stays inside its folder. */
-export function resolveTarget(
-  values: OptionValues,
-  root: string,
-): { dir: string; path: string | undefined } {
-  const given = values.dir ?? root;
-  let dir: string;
-  if (isAbsolute(given)) {
-    dir = normalize(given);
-  } else {
-    dir = resolve(root, given);
-    if (!inside(root, dir, true)) {
-      throw new RpcError(
-        METHOD_ERROR,
-        `dir "${given}" leaves the download folder ${root}; give an absolute dir to download elsewhere.`,
-      );
-    }
-  }
-  const out = values.out;
-  if (out === undefined) return { dir, path: undefined };
-  const path = resolve(dir, out);
-  if (isAbsolute(out) || !inside(dir, path, false)) {
-    throw new RpcError(METHOD_ERROR, `out "${out}" must name a file inside dir ${dir}.`);
-  }
-  return { dir, path };
-}
-
-function inside(root: string, path: string, orSame: boolean): boolean {
-  const rel = relative(root, path);
-  if (rel === '') return orSame;
-  return !rel.startsWith('..') && !isAbsolute(rel);
-}
-
 /** Global options, and what a download inherits from them. */
 export class GlobalOptions {
   #values: OptionValues;
   /** What every download inherits (effective() without its own options), made once per set(). */
   #inherited: OptionValues | undefined;
+  /** Counts the set() calls: downloads added between two have the same inherited options. */
+  #generation = 0;
 
   constructor(initial: OptionValues) {
     this.#values = { ...initial };
@@ -275,6 +246,11 @@ export class GlobalOptions {
     }
     this.#values = next;
     this.#inherited = undefined;
+    this.#generation++;
+  }
+
+  get generation(): number {
+    return this.#generation;
   }
 
   get dir(): string {
@@ -283,16 +259,36 @@ export class GlobalOptions {
 
   /** A download's options as getOption shows them: its own over the global defaults; headers add up. */
   effective(own: OptionValues): OptionValues {
+    return merge(this.#values, this.#inheritedNow(), own);
+  }
+
+  /**
+   * effective(own) as it is now, worked out when called: a download added now and made later
+   * keeps the global options of its add without a copy of them (set() replaces, never changes,
+   * the objects kept).
+   */
+  effectiveLater(own: OptionValues): () => OptionValues {
+    const values = this.#values;
+    const inherited = this.#inheritedNow();
+    return () => merge(values, inherited, own);
+  }
+
+  #inheritedNow(): OptionValues {
     this.#inherited ??= Object.fromEntries(
       [...Object.keys(PER_DOWNLOAD), ...WITHOUT_EFFECT]
         .filter((name) => this.#values[name] !== undefined && !NOT_GLOBAL.has(name))
         .map((name) => [name, this.#values[name]!]),
     );
-    const merged: OptionValues = { ...this.#inherited, ...own };
-    const headers = [this.#values.header, own.header].filter((h) => h !== undefined && h !== '');
-    if (headers.length > 0) merged.header = headers.join('\n');
-    return merged;
+    return this.#inherited;
   }
+}
+
+/** A download's own options over the inherited ones; headers add up. */
+function merge(values: OptionValues, inherited: OptionValues, own: OptionValues): OptionValues {
+  const merged: OptionValues = { ...inherited, ...own };
+  const headers = [values.header, own.header].filter((h) => h !== undefined && h !== '');
+  if (headers.length > 0) merged.header = headers.join('\n');
+  return merged;
 }
 
 /** aria2's names for what qget does anyway, or its engine's fixed sizes (see qget.ts). */
