@@ -130,6 +130,12 @@ export async function checkSources(
     });
     // One warning a source: those dropped already (a bad piece) were named then.
     const named = losers.filter((s) => s.state !== 'dropped').map((s) => s.url);
+    // Out of this round from now on: a piece of theirs failing its hash while the round winds
+    // down is no news (a loaded run warned twice about a liar).
+    for (const s of losers) {
+      s.state = 'dropped';
+      s.error ??= 'outvoted';
+    }
     throw new SourceOutvotedError(
       losers.map((s) => s.url),
       byHash,
