@@ -3,13 +3,16 @@
 // Basic or Digest and of when to ask again.
 
 import assert from 'node:assert/strict';
+import { mkdtemp, rm, utimes, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { formatCookiesTxt, parseCookiesTxt } from '../src/net/cookies-txt.js';
 import { requestHeaders } from '../src/net/credentials.js';
 import { digestAuthorization, parseDigestChallenge } from '../src/net/digest.js';
 import { netrcCredentials, parseNetrc } from '../src/net/netrc.js';
 import { HttpSession } from '../src/net/session.js';
-import { checkAuth } from '../src/api/session-options.js';
+import { checkAuth, netrcAuth } from '../src/api/session-options.js';
 
 // RFC 7616 §3.9.1: the same request answered with SHA-256 and with MD5.
 const RFC_CHALLENGES = [
@@ -100,6 +103,34 @@ describe('.netrc', () => {
     assert.equal(netrcCredentials(parseNetrc('machine a login x password y'), 'b'), undefined);
     assert.equal(netrcCredentials(entries, 'example.com', 'mallory'), undefined);
     assert.deepEqual(netrcCredentials(entries, 'example.com', 'alice')?.password, 'sec ret"1');
+  });
+
+  it('netrcAuth reads a file again once it changed; a missing ~/.netrc is none, a named one an error', async () => {
+    const dir = await mkdtemp(join(tmpdir(), 'qget-netrc-'));
+    try {
+      const file = join(dir, 'netrc');
+      await writeFile(file, 'machine h.test login a password one\n');
+      assert.deepEqual(netrcAuth('http://h.test/f', file), { username: 'a', password: 'one' });
+      assert.deepEqual(netrcAuth('http://h.test/g', file), { username: 'a', password: 'one' });
+      // The same size, and a modification time set apart: the new password is read.
+      await writeFile(file, 'machine h.test login a password two\n');
+      await utimes(file, new Date(), new Date(Date.now() + 5000));
+      assert.deepEqual(netrcAuth('http://h.test/f', file), { username: 'a', password: 'two' });
+      await rm(file);
+      assert.throws(
+        () => netrcAuth('http://h.test/f', file),
+        /cannot read the netrc file .*ENOENT/,
+      );
+      const home = process.env.HOME;
+      process.env.HOME = dir;
+      try {
+        assert.equal(netrcAuth('http://h.test/f', true), undefined);
+      } finally {
+        process.env.HOME = home;
+      }
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
 

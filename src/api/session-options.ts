@@ -1,10 +1,10 @@
 // The credential, cookie and TLS options of qget(), Downloader and Manager, checked and turned
 // into what the net layer takes: a session (net/session.ts) and TLS rules (net/tls.ts).
 
-import { readFileSync } from 'node:fs';
+import { readFileSync, type Stats, statSync } from 'node:fs';
 import { InvalidOptionError } from '../errors.js';
 import { Cookies } from '../net/cookies.js';
-import { defaultNetrcPath, netrcCredentials, parseNetrc } from '../net/netrc.js';
+import { defaultNetrcPath, type NetrcEntry, netrcCredentials, parseNetrc } from '../net/netrc.js';
 import { type Credentials, HttpSession } from '../net/session.js';
 import { readCaCertificate, type TlsOptions } from '../net/tls.js';
 import { optionError } from './checks.js';
@@ -63,17 +63,35 @@ export function netrcAuth(url: string, netrc: unknown): Credentials | undefined 
     throw optionError('netrc', 'a boolean or a file path', netrc);
   }
   const file = netrc === true ? defaultNetrcPath() : netrc;
-  let text: string;
+  let entries: NetrcEntry[];
   try {
-    text = readFileSync(file, 'utf8');
-  } catch (cause) {
+    const stats = statSync(file, { throwIfNoEntry: false });
     // curl goes on without credentials when ~/.netrc is missing, not when a named file is.
-    if (netrc === true) return undefined;
+    if (stats === undefined && netrc === true) return undefined;
+    entries = netrcEntries(file, stats);
+  } catch (cause) {
+    if (netrc === true && (cause as NodeJS.ErrnoException).code === 'ENOENT') return undefined;
     throw new InvalidOptionError(`cannot read the netrc file ${file}: ${String(cause)}`, { cause });
   }
   const target = new URL(url);
   const user = target.username ? decodeURIComponent(target.username) : undefined;
-  return netrcCredentials(parseNetrc(text), target.hostname, user);
+  return netrcCredentials(entries, target.hostname, user);
+}
+
+/** Each netrc file read, kept while it is the same file (inode, size, mtime). */
+const netrcFiles = new Map<string, { key: string; entries: NetrcEntry[] }>();
+
+/**
+ * The entries of `file` (`stats`: its stat, undefined when missing: then read, which throws).
+ * Every download start asks: one stat, and the file read again only when it changed.
+ */
+function netrcEntries(file: string, stats: Stats | undefined): NetrcEntry[] {
+  const key = stats && `${stats.dev}:${stats.ino}:${stats.size}:${stats.mtimeMs}`;
+  const kept = netrcFiles.get(file);
+  if (key !== undefined && kept?.key === key) return kept.entries;
+  const entries = parseNetrc(readFileSync(file, 'utf8'));
+  if (key !== undefined) netrcFiles.set(file, { key, entries });
+  return entries;
 }
 
 /** `caCertificate` and `insecure` as TLS rules; undefined when neither is set. */
