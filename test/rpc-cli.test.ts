@@ -162,5 +162,6 @@ describe("the daemon's heap", () => {
     assert.equal(heapFlag(['--enable-source-maps']), '--heap-growing-percent=50');
     assert.equal(heapFlag(['--heap-growing-percent=100']), undefined);
     assert.equal(heapFlag(['--heap_growing_percent=0']), undefined);
+    assert.equal(heapFlag(['--max-old-space-size=512', '--heap-growing-percent=25']), undefined);
   });
 });

@@ -33,7 +33,7 @@ export async function runDaemon(
     opts.inputFile === undefined ? [] : await readInputFile(opts.inputFile);
   session.push(...urls.map((uri) => ({ uris: [uri], options: [], line: 0 })));
   const port = opts.rpcListenPort ?? 6800;
-  const heap = heapFlag(process.execArgv);
+  const heap = heapFlag([...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)]);
   if (heap !== undefined) setFlagsFromString(heap);
   let daemon: Awaited<ReturnType<typeof startDaemon>>;
   try {
@@ -83,7 +83,10 @@ export async function runDaemon(
  */
 const HEAP_GROWING_PERCENT = 50;
 
-/** The V8 flag the daemon sets, or undefined when node was started with one of its own. */
+/**
+ * The V8 flag the daemon sets, or undefined when node was started with one of its own
+ * (`args`: node's own arguments and NODE_OPTIONS' words).
+ */
 export function heapFlag(execArgv: readonly string[]): string | undefined {
   if (execArgv.some((a) => /^--heap[-_]growing[-_]percent\b/.test(a))) return undefined;
   return `--heap-growing-percent=${HEAP_GROWING_PERCENT}`;
