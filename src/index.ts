@@ -62,5 +62,5 @@ export {
   type DownloaderState,
   type HumanReadable,
 } from './api/downloader.js';
-export { Manager } from './api/manager.js';
-export type { ManagerOptions, ManagerProperty, ManagerSignals } from './api/manager-options.js';
+export { Manager, type ManagerSignals } from './api/manager.js';
+export type { ManagerOptions, ManagerProperty } from './api/manager-options.js';

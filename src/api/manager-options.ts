@@ -1,8 +1,6 @@
-// The Manager's options, the properties that emit 'property-changed', and its signals.
+// The Manager's options and the properties that emit 'property-changed'.
 
-import type { Downloader } from './downloader.js';
 import type { DownloaderOptions } from './downloader-options.js';
-import type { Manager } from './manager.js';
 
 export interface ManagerOptions {
   /** Most downloads running at once; 0 = no limit. Default 0. */
@@ -23,9 +21,3 @@ export type ManagerProperty =
   | 'restartWait'
   | 'updatePeriod'
   | 'downloadOptions';
-
-export interface ManagerSignals {
-  add: [manager: Manager, downloader: Downloader];
-  remove: [manager: Manager, downloader: Downloader];
-  'property-changed': [manager: Manager, property: ManagerProperty];
-}

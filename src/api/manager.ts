@@ -18,7 +18,13 @@ import { Cookies, tlsOptions } from './session-options.js';
 import { TokenBucket } from '../rate/token-bucket.js';
 import { humanReadable } from '../units.js';
 import { WaitingLine } from './waiting-line.js';
-import type { ManagerOptions, ManagerSignals } from './manager-options.js';
+import type { ManagerOptions, ManagerProperty } from './manager-options.js';
+
+export interface ManagerSignals {
+  add: [manager: Manager, downloader: Downloader];
+  remove: [manager: Manager, downloader: Downloader];
+  'property-changed': [manager: Manager, property: ManagerProperty];
+}
 
 interface Entry {
   d: Downloader;
