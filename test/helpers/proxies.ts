@@ -6,6 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
+import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
@@ -96,10 +97,24 @@ export interface SquidOptions {
 
 /** squid on a free loopback port: no cache, an access log with bytes, optional Basic auth. */
 export async function startSquid(options: SquidOptions = {}): Promise<RunningProxy> {
+  // The free port may be taken again before squid binds it (by a server of another test, or by
+  // another squid started at once): then what answers on it is not this squid, whose bind
+  // failed. Each squid names itself, and a port that answers with another name is tried anew.
+  for (let attempt = 1; ; attempt++) {
+    const proxy = await launchSquid(options);
+    if (proxy) return proxy;
+    if (attempt === 3)
+      throw new Error('squid: three free ports in a row were taken before it bound them');
+  }
+}
+
+/** One squid on a free port; undefined when something else answers there. */
+async function launchSquid(options: SquidOptions): Promise<RunningProxy | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'qget-squid-'));
   // squid drops root to cache_effective_user: the folder must be writable for it.
   await chmod(dir, 0o777);
   const port = await freePort();
+  const name = `qget-squid-${randomBytes(6).toString('hex')}`;
   const access = join(dir, 'access.log');
   let listen = `http_port 127.0.0.1:${port}`;
   if (options.tls) {
@@ -111,6 +126,7 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningPro
   }
   const lines = [
     listen,
+    `visible_hostname ${name}`,
     `pid_filename ${join(dir, 'squid.pid')}`,
     `cache_log ${join(dir, 'cache.log')}`,
     `coredump_dir ${dir}`,
@@ -155,6 +171,11 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningPro
     const cache = await readFile(join(dir, 'cache.log'), 'utf8').catch(() => '');
     throw new Error(`${(err as Error).message}\n${stderr}\n${cache.slice(-2000)}`);
   }
+  if (!(await answersAs(port, options.tls !== undefined, name))) {
+    await stop(child);
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
+  }
   return {
     port,
     url: `${options.tls ? 'https' : 'http'}://127.0.0.1:${port}`,
@@ -164,6 +185,29 @@ export async function startSquid(options: SquidOptions = {}): Promise<RunningPro
       await rm(dir, { recursive: true, force: true });
     },
   };
+}
+
+/**
+ * Whether the proxy on `port` is the squid named `name`: its answer to a request it cannot serve
+ * (an error page, with `X-Squid-Error` and its visible_hostname) names it.
+ */
+async function answersAs(port: number, tls: boolean, name: string): Promise<boolean> {
+  const socket = tls
+    ? tlsConnect({ host: '127.0.0.1', port, rejectUnauthorized: false })
+    : connect({ host: '127.0.0.1', port });
+  socket.setTimeout(10_000, () => socket.destroy());
+  socket.once(tls ? 'secureConnect' : 'connect', () => {
+    socket.write('GET / HTTP/1.0\r\n\r\n');
+  });
+  let text = '';
+  socket.on('data', (d: Buffer) => {
+    text += d.toString('latin1');
+  });
+  await new Promise<void>((resolve) => {
+    socket.once('close', () => resolve());
+    socket.once('error', () => resolve());
+  });
+  return text.includes(name);
 }
 
 /** dante (danted) as a SOCKS5 server on a free loopback port, logging each session's bytes. */
