@@ -4,7 +4,7 @@
 
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { chmod, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { chmod, mkdtemp, readdir, readFile, readlink, rm, writeFile } from 'node:fs/promises';
 import { connect, createServer } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { tmpdir } from 'node:os';
@@ -210,8 +210,38 @@ async function answersAs(port: number, tls: boolean, name: string): Promise<bool
   return text.includes(name);
 }
 
+/** Whether process `pid` holds the socket listening on 127.0.0.1:`port` (Linux's /proc). */
+async function listensOn(pid: number, port: number): Promise<boolean> {
+  const hex = `:${port.toString(16).toUpperCase().padStart(4, '0')}`;
+  const inodes = new Set<string>();
+  for (const line of (await readFile('/proc/net/tcp', 'utf8')).split('\n').slice(1)) {
+    const f = line.trim().split(/\s+/);
+    // local address, state 0A (LISTEN), inode
+    if (f[1]?.endsWith(hex) && f[3] === '0A' && f[9]) inodes.add(f[9]);
+  }
+  const fds = await readdir(`/proc/${pid}/fd`).catch(() => [] as string[]);
+  for (const fd of fds) {
+    const link = await readlink(`/proc/${pid}/fd/${fd}`).catch(() => '');
+    const inode = /^socket:\[(\d+)\]$/.exec(link)?.[1];
+    if (inode !== undefined && inodes.has(inode)) return true;
+  }
+  return false;
+}
+
 /** dante (danted) as a SOCKS5 server on a free loopback port, logging each session's bytes. */
 export async function startDante(): Promise<RunningProxy> {
+  // As with squid: the free port may be taken before danted binds it; then what answers there
+  // is not danted's socket (checked in /proc), and another port is tried.
+  for (let attempt = 1; ; attempt++) {
+    const proxy = await launchDante();
+    if (proxy) return proxy;
+    if (attempt === 3) {
+      throw new Error('danted: three free ports in a row were taken before it bound them');
+    }
+  }
+}
+
+async function launchDante(): Promise<RunningProxy | undefined> {
   const dir = await mkdtemp(join(tmpdir(), 'qget-dante-'));
   await chmod(dir, 0o777);
   const port = await freePort();
@@ -244,6 +274,11 @@ export async function startDante(): Promise<RunningProxy> {
   } catch (err) {
     await stop(child);
     throw new Error(`${(err as Error).message}\n${stderr}`);
+  }
+  if (child.pid === undefined || !(await listensOn(child.pid, port))) {
+    await stop(child);
+    await rm(dir, { recursive: true, force: true });
+    return undefined;
   }
   return {
     port,
