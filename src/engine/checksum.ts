@@ -27,6 +27,11 @@ const DIGEST_BYTES: Record<ChecksumAlgorithm, number> = {
   sha512: 64,
 };
 
+/** Hex digits in a digest of `algorithm`. */
+export function digestHexLength(algorithm: ChecksumAlgorithm): number {
+  return DIGEST_BYTES[algorithm] * 2;
+}
+
 function isAlgorithm(name: string): name is ChecksumAlgorithm {
   return Object.hasOwn(DIGEST_BYTES, name);
 }

@@ -5,7 +5,7 @@
 // chunk in the CLI bundle: most downloads never read one).
 
 import { InvalidOptionError } from '../errors.js';
-import type { ChecksumAlgorithm, ChecksumSpec } from './checksum.js';
+import { type ChecksumAlgorithm, type ChecksumSpec, digestHexLength } from './checksum.js';
 
 /** The media types of a Metalink answer (RFC 5854 §4.2.3, and v3's). */
 export const METALINK_TYPES = ['application/metalink4+xml', 'application/metalink+xml'];
@@ -43,12 +43,6 @@ const ALGORITHMS: Record<string, ChecksumAlgorithm> = {
   md5: 'md5',
 };
 const PREFERENCE: ChecksumAlgorithm[] = ['sha256', 'sha512', 'sha1', 'md5'];
-const HEX_LENGTH: Record<ChecksumAlgorithm, number> = {
-  md5: 32,
-  sha1: 40,
-  sha256: 64,
-  sha512: 128,
-};
 
 type Node = Record<string, unknown>;
 
@@ -145,7 +139,9 @@ function algorithmOf(node: unknown): ChecksumAlgorithm | undefined {
 
 function hexOf(node: unknown, algorithm: ChecksumAlgorithm): string | undefined {
   const hex = text(node)?.toLowerCase();
-  return hex && /^[0-9a-f]+$/.test(hex) && hex.length === HEX_LENGTH[algorithm] ? hex : undefined;
+  return hex && /^[0-9a-f]+$/.test(hex) && hex.length === digestHexLength(algorithm)
+    ? hex
+    : undefined;
 }
 
 function bestHash(hashes: unknown[]): ChecksumSpec | undefined {
