@@ -8,10 +8,6 @@ export class WaitingLine<T extends { readonly seq: number }> {
   #unsorted = false;
   #lastSeq = 0;
 
-  has(entry: T): boolean {
-    return this.#set.has(entry);
-  }
-
   /** Add `entry` (at its place by `seq`, once the line is next iterated). */
   add(entry: T): void {
     if (this.#set.has(entry)) return;
