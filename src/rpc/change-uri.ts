@@ -6,7 +6,8 @@
 import { mkdir } from 'node:fs/promises';
 import { dirname } from 'node:path';
 import { Downloader, type DownloaderOptions, type PieceHashes } from '../index.js';
-import { downloaderOptions, resolveTarget } from './options.js';
+import { downloaderOptions } from './options.js';
+import { resolveTarget } from './target.js';
 import { integerParam, listParam, METHOD_ERROR, RpcError } from './protocol.js';
 import type { DownloadQueue, Job } from './queue.js';
 import type { GlobalOptions } from './options.js';

@@ -13,8 +13,8 @@ import {
   needsRestart,
   type OptionValues,
   readOptions,
-  resolveTarget,
 } from './options.js';
+import { resolveTarget } from './target.js';
 import {
   dictParam,
   integerParam,

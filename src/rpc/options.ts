@@ -14,8 +14,6 @@ import { proxyOption, sessionOptions } from './network-options.js';
 import { isObject, METHOD_ERROR, RpcError } from './protocol.js';
 import { resolveTarget } from './target.js';
 
-export { resolveTarget };
-
 /** Option name → value, as aria2 shows them; `header` holds one header per line. */
 export type OptionValues = Record<string, string>;
 
