@@ -186,6 +186,15 @@ describe('chooseSteal', () => {
     assert.equal(steal.splitAt, pos, 'the stalled victim keeps nothing');
   });
 
+  it("takes a stalled victim's tail shorter than a page", () => {
+    // Its speed was unknown when a page-aligned split left it 704 bytes; then it stalled.
+    const stalled = seg({ start: 0, end: 200_704, pos: 200_000, speed: 0 });
+    const fast = seg({ start: 200_704, end: 4 * MiB, pos: 4 * MiB - KiB, speed: 5 * MiB });
+    const steal = chooseSteal([stalled, fast], { ...opts, thiefSpeed: 5 * MiB });
+    assert.equal(steal?.segment, stalled);
+    assert.equal(steal?.splitAt, 200_000, 'the stalled victim keeps nothing');
+  });
+
   it('makes a stalled victim give up everything even when no other speed is known', () => {
     const stalled = seg({ start: 0, end: 4 * MiB, pos: 200_000, speed: 0 });
     const steal = chooseSteal([stalled], opts);

@@ -256,7 +256,12 @@ export function chooseSteal(
         : victimSpeed <= 0
           ? Number.POSITIVE_INFINITY
           : left / victimSpeed;
-    const worthIt = stolen >= minSteal || ((timeLeft > crawlSeconds || crawler) && stolen >= ALIGN);
+    // A stalled victim's tail is worth taking at any size: page-aligned splits made while its
+    // speed was unknown can leave it less than a page, which it would hold until its timeout.
+    const worthIt =
+      stolen >= minSteal ||
+      ((timeLeft > crawlSeconds || crawler) && stolen >= ALIGN) ||
+      (victimSpeed !== undefined && victimSpeed <= 0 && stolen > 0);
     if (!worthIt) continue;
     // Unknown speeds compare by bytes left; known ones by time left.
     const score = victimSpeed === undefined ? left : timeLeft;
