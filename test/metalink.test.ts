@@ -3,7 +3,7 @@
 // a bad piece is dropped and the piece fetched again from another), a URL answering
 // application/metalink4+xml followed by qget(), and `qget -M <file>`.
 import assert from 'node:assert/strict';
-import { writeFile } from 'node:fs/promises';
+import { stat, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import {
@@ -120,6 +120,25 @@ describe('pieces (no network)', () => {
 });
 
 describe('Metalink downloads', () => {
+  it('refuses a pieceHashes digest of the wrong length before any request', async () => {
+    const content = makeContent(512 * KiB, 69);
+    const server = await serve({ content });
+    const dir = await tempDir();
+    const good = sha256(content.subarray(0, 256 * KiB));
+    const short = good.slice(0, 40); // a sha-1's length given as sha-256
+    await assert.rejects(
+      qget(server.fileUrl, {
+        filepath: join(dir, 'p.bin'),
+        pieceHashes: { algorithm: 'sha256', length: 256 * KiB, hashes: [good, short] },
+      }),
+      (err: Error) =>
+        err instanceof InvalidOptionError &&
+        /64 hex digits for sha256; digest 1 has 40/.test(err.message),
+    );
+    assert.equal(server.requests.length, 0);
+    await assert.rejects(stat(join(dir, 'p.bin')));
+  });
+
   it('a mirror serving a bad piece is dropped and the piece fetched again from another', async () => {
     const content = makeContent(6 * MiB, 62);
     // Right at the start (its 64 KiB sample agrees), wrong in every piece after the first.

@@ -3,6 +3,7 @@
 // its piece hashes. Shared by qgetMetalink(), a Downloader following a Metalink answer, the
 // command line's -M and the daemon's addMetalink.
 
+import { digestHexLength } from '../engine/checksum.js';
 import { sanitizeFilename } from '../engine/filename.js';
 import { type MetalinkFile, type PieceHashes, parseMetalink } from '../engine/metalink.js';
 import type { DownloadResult } from '../engine/download-job.js';
@@ -69,6 +70,14 @@ export function checkPieceHashes(p: PieceHashes | undefined): PieceHashes | unde
   if (!ok) {
     throw new InvalidOptionError(
       'Expected `pieceHashes` to be { algorithm, length, hashes } (sha256, sha1, sha512 or md5; a positive piece length; lower-case hex digests)',
+    );
+  }
+  // A digest of another length would fail every piece instead of being refused here.
+  const digits = digestHexLength(p.algorithm);
+  const wrong = p.hashes.findIndex((h) => h.length !== digits);
+  if (wrong >= 0) {
+    throw new InvalidOptionError(
+      `Expected every \`pieceHashes\` digest to have ${digits} hex digits for ${p.algorithm}; digest ${wrong} has ${p.hashes[wrong]!.length}`,
     );
   }
   return { algorithm: p.algorithm, length: p.length, hashes: [...p.hashes] };
