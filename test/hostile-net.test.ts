@@ -179,6 +179,24 @@ describe('multipart/byteranges answers', () => {
     );
   });
 
+  test('a part of unknown size (bytes a-b/*) is never saved as the whole file', async () => {
+    // The probe asks for its first request's worth; an answer without a total read to its end
+    // looked like a complete 2 MiB file of 1 MiB, saved with exit 0.
+    const content = makeContent(2 * 1024 * KiB + 17, 90);
+    const server = await fx.serve({ content, unknownTotal: true });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'star.bin');
+    await qget(server.fileUrl, { filepath: out, maxConnections: 4 });
+    await assertFileEquals(out, content);
+    assert.deepEqual(
+      server.requests.map((r) => [r.range?.startsWith('bytes=0-') ? 'probe' : r.range, r.status]),
+      [
+        ['probe', 206],
+        [undefined, 200],
+      ],
+    );
+  });
+
   test('over the CLI: exit 0 and the right bytes', async () => {
     const content = makeContent(1024 * KiB, 88);
     const server = await fx.serve({ content, multipart: 'one' });

@@ -49,8 +49,17 @@ export function describeResource(
         { transient: false },
       );
     }
+    if (range.total === undefined) {
+      // A part of a resource of unknown size (`bytes 0-1048575/*`): read to its end it would
+      // pass for the whole file, and the rest cannot be asked for by ranges.
+      throw new RangeMismatchError(
+        `the server answered bytes=${start}- with a part of unknown size (Content-Range "${headers['content-range']}")`,
+        false,
+        { transient: false },
+      );
+    }
     size = range.total;
-    acceptRanges = size !== undefined;
+    acceptRanges = true;
   } else {
     size = contentLength(headers);
   }

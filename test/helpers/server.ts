@@ -83,6 +83,8 @@ export interface ServerConfig {
   /** 206 answers as multipart/byteranges: 'one' part (with its Content-Range), or 'broken'
    * (a part head without Content-Range); null = plain 206. */
   multipart: 'one' | 'broken' | null;
+  /** 206 answers give no total: `Content-Range: bytes a-b/*` (size unknown to the server). */
+  unknownTotal: boolean;
 }
 
 export interface RequestRecord {
@@ -171,6 +173,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     setCookie: [],
     headerBytes: 0,
     multipart: null,
+    unknownTotal: false,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -424,7 +427,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
         }
         status = 206;
         ({ start, end } = range);
-        headers['Content-Range'] = `bytes ${start}-${end - 1}/${total}`;
+        headers['Content-Range'] = `bytes ${start}-${end - 1}/${config.unknownTotal ? '*' : total}`;
       }
     }
     if (status === 206 && config.multipart !== null) {
