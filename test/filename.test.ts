@@ -83,6 +83,11 @@ describe('sanitizeFilename', () => {
     assert.equal(sanitizeFilename('dir/'), '');
   });
 
+  it('removes bidirectional overrides and invisible characters that disguise a name', () => {
+    assert.equal(sanitizeFilename('\u202etxt.exe'), 'txt.exe');
+    assert.equal(sanitizeFilename('report\u2066\u200b.pdf\u2069\ufeff.js'), 'report.pdf.js');
+  });
+
   it('removes control and Windows-invalid characters, trims spaces and trailing dots', () => {
     assert.equal(sanitizeFilename('  a<b>c:d"e|f?g*h\u0000\u001f\u007f.txt  '), 'abcdefgh.txt');
     assert.equal(sanitizeFilename('name...'), 'name');

@@ -144,6 +144,9 @@ export function sanitizeFilename(name: string): string {
   let safe = segments[segments.length - 1] ?? '';
   // biome-ignore lint/suspicious/noControlCharactersInRegex: stripping them is the point
   safe = safe.replace(/[\u0000-\u001f\u007f-\u009f<>:"|?*]/g, '');
+  // Bidirectional overrides and invisible characters make a name read as another
+  // (`\u202Etxt.exe` shows as `exe.txt`); browsers drop them from download names too.
+  safe = safe.replace(/[\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff]/g, '');
   safe = safe.trim().replace(/[. ]+$/, '');
   if (safe === '' || safe === '.' || safe === '..') return '';
   if (RESERVED_WINDOWS_NAMES.test(safe)) safe = `_${safe}`;
