@@ -80,6 +80,12 @@ export function toQgetError(
       transient: false,
     });
   }
+  if (code === 'UND_ERR_RES_CONTENT_LENGTH_MISMATCH') {
+    return new NetworkError(
+      `${new URL(url).host} closed the connection before the end of its answer (fewer bytes than its Content-Length)`,
+      { cause: err },
+    );
+  }
   // Unknown socket-level failures are worth another try; Node's own ERR_* usage errors are not.
   const transient = code === undefined || !code.startsWith('ERR_') || TRANSIENT_ERR_CODES.has(code);
   return new NetworkError(`connection to ${new URL(url).host} failed: ${code ?? detail}`, {
