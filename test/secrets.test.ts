@@ -104,7 +104,7 @@ describe('the origin rule (pure)', () => {
     });
   });
 
-  it('redactUrl masks the password (or a lone user name) and nothing else', () => {
+  it('redactUrl masks the password (or a lone user name) and secret query values, nothing else', () => {
     assert.equal(
       redactUrl('http://alice:s3cret@h.test:81/p?q=1#f'),
       'http://alice:***@h.test:81/p?q=1#f',
@@ -115,6 +115,19 @@ describe('the origin rule (pure)', () => {
     assert.equal(redactUrl('http://u:p@ss@h.test/'), 'http://u:***@h.test/');
     assert.equal(redactUrl('http://a:b@h.test'), 'http://a:***@h.test');
     assert.equal(redactUrl('not a url'), 'not a url');
+    // Secret-named query parameters (signed and tokened links) keep their names, not values.
+    assert.equal(
+      redactUrl('https://b.test/f?X-Amz-Credential=AK%2F1&X-Amz-Signature=ab12&x-id=GetObject'),
+      'https://b.test/f?X-Amz-Credential=***&X-Amz-Signature=***&x-id=GetObject',
+    );
+    assert.equal(
+      redactUrl('http://h.test/x?access_token=ABC&sig=s1&api_key=k&design=1&monkey=2#t'),
+      'http://h.test/x?access_token=***&sig=***&api_key=***&design=1&monkey=2#t',
+    );
+    assert.equal(
+      redactUrls('404 for http://h.test/gone?token=SECRET123 (from http://h.test/a?Token=T2)'),
+      '404 for http://h.test/gone?token=*** (from http://h.test/a?Token=***)',
+    );
     assert.equal(
       redactUrls('"http://a:pw1@x.test/f" then https://b:pw2@y.test, mail c@d.e'),
       '"http://a:***@x.test/f" then https://b:***@y.test, mail c@d.e',

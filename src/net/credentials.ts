@@ -161,12 +161,23 @@ function mask(_all: string, scheme: string, user: string, password: string | und
   return password === undefined ? `${scheme}***@` : `${scheme}${user}:***@`;
 }
 
-/** `url` as it may be shown: a password becomes `***` (`user:***@`), a lone user name `***@`. */
+/**
+ * Query parameters whose value is a secret in signed or tokened links: `token`, `access_token`,
+ * `X-Amz-Signature`, `X-Amz-Credential`, `X-Amz-Security-Token`, Azure's `sig`, `api_key`…
+ */
+const SECRET_PARAM =
+  /([?&])((?:[^=&#\s"'<>]*[-_.])?(?:token|access[-_]?token|sig|signature|secret|password|passwd|pwd|key|api[-_]?key|credential|auth|authorization|session[-_]?id))=([^&#\s"'<>)]*)/gi;
+
+/**
+ * `url` as it may be shown: a password becomes `***` (`user:***@`), a lone user name `***@`,
+ * and the value of a secret-named query parameter `***` (`?token=***`).
+ */
 export function redactUrl(url: string): string {
   return redactUrls(url);
 }
 
-/** `text` with the userinfo of every URL in it masked as redactUrl() does. */
+/** `text` with the userinfo and secret query values of every URL in it masked as redactUrl() does. */
 export function redactUrls(text: string): string {
-  return text.includes('@') ? text.replace(USERINFO, mask) : text;
+  const masked = text.includes('@') ? text.replace(USERINFO, mask) : text;
+  return masked.includes('=') ? masked.replace(SECRET_PARAM, '$1$2=***') : masked;
 }
