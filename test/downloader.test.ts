@@ -311,10 +311,19 @@ describe('Downloader: downloading into a file', () => {
         ticks.push({ t: performance.now(), bytes: dl.downloaded, speed: dl.speed });
       }
     });
+    // `last`: the median speed reported in the window (one report after a stall of this busy
+    // process sees half a period's bytes, and may be the last one).
     const rateSince = (from: number): { rate: number; last: number } => {
       const a = ticks.find((x) => x.t >= from)!;
       const b = ticks.at(-1)!;
-      return { rate: (b.bytes - a.bytes) / ((b.t - a.t) / 1000), last: b.speed };
+      const speeds = ticks
+        .filter((x) => x.t >= from)
+        .map((x) => x.speed)
+        .sort((x, y) => x - y);
+      return {
+        rate: (b.bytes - a.bytes) / ((b.t - a.t) / 1000),
+        last: speeds[speeds.length >> 1]!,
+      };
     };
     // When this process did not run (a busy machine): the limiter may make up for half a second
     // of such a stall at once (token-bucket.ts), which a window of two seconds sees as speed.
