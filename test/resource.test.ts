@@ -108,6 +108,21 @@ describe('describeResource', () => {
     );
   });
 
+  it('a 200 naming a part in its Content-Range is an error; one naming the whole is not', () => {
+    for (const [start, end, total] of [
+      [0, 99, 1000],
+      [5, 999, 1000],
+      [0, 99, '*'],
+    ] as const) {
+      assert.throws(
+        () => describeResource(URL_, { ...partial(start, end, total), statusCode: 200, url: URL_ }),
+        (err: unknown) => err instanceof RangeMismatchError && !err.transient,
+      );
+    }
+    const whole = describeResource(URL_, { ...partial(0, 999), statusCode: 200, url: URL_ });
+    assert.equal(whole.size, 1000);
+  });
+
   it('names the file from Content-Disposition before the URL', () => {
     const r = describeResource(URL_, {
       statusCode: 200,

@@ -62,6 +62,19 @@ export function describeResource(
     acceptRanges = true;
   } else {
     size = contentLength(headers);
+    // A 200 that names a part of the resource (`Content-Range: bytes 0-1048575/3145745`) is a
+    // 206 sent with the wrong status: its body is not the whole file.
+    const range = parseContentRange(headers['content-range']);
+    if (
+      range &&
+      (range.start !== 0 || range.total === undefined || range.end + 1 !== range.total)
+    ) {
+      throw new RangeMismatchError(
+        `the server answered ${res.statusCode} with a part of the resource (Content-Range "${headers['content-range']}")`,
+        false,
+        { transient: false },
+      );
+    }
   }
   return {
     url,

@@ -85,6 +85,8 @@ export interface ServerConfig {
   multipart: 'one' | 'broken' | null;
   /** 206 answers give no total: `Content-Range: bytes a-b/*` (size unknown to the server). */
   unknownTotal: boolean;
+  /** 206 answers are sent with status 200 (the part and its Content-Range, the wrong status). */
+  partAs200: boolean;
 }
 
 export interface RequestRecord {
@@ -174,6 +176,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
     headerBytes: 0,
     multipart: null,
     unknownTotal: false,
+    partAs200: false,
     ...overrides,
   };
   const requests: RequestRecord[] = [];
@@ -452,6 +455,7 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       return;
     }
     if (config.sendLength) headers['Content-Length'] = String(end - start);
+    if (status === 206 && config.partAs200) status = 200;
     record.status = status;
     res.writeHead(status, headers);
     if (req.method === 'HEAD' || end === start) {
