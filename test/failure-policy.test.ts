@@ -121,6 +121,45 @@ const table: [what: string, error: QgetError, facts: FailureFacts, expected: Fai
     },
   ],
   [
+    'a 403 to a new connection while others transfer (a cap answering 403): wait',
+    new HttpStatusError(403, URL),
+    facts({ othersTransferring: 2 }),
+    {
+      action: 'wait',
+      ignoredTotal: 0,
+      ignoredInARow: 0,
+      otherVersionsInARow: 0,
+      otherVersionsTotal: 0,
+      failures: 0,
+    },
+  ],
+  [
+    'a 403 with nobody else transferring (an expired link): fatal',
+    new HttpStatusError(403, URL),
+    facts({ othersTransferring: 0 }),
+    {
+      action: 'fatal',
+      ignoredTotal: 0,
+      ignoredInARow: 0,
+      otherVersionsInARow: 0,
+      otherVersionsTotal: 0,
+      failures: 0,
+    },
+  ],
+  [
+    'a 404 while others transfer: fatal (no cap answers so)',
+    new HttpStatusError(404, URL),
+    facts({ othersTransferring: 2 }),
+    {
+      action: 'fatal',
+      ignoredTotal: 0,
+      ignoredInARow: 0,
+      otherVersionsInARow: 0,
+      otherVersionsTotal: 0,
+      failures: 0,
+    },
+  ],
+  [
     'a refusal with nobody else transferring: the range failed',
     refused('ECONNREFUSED'),
     facts({ othersTransferring: 0 }),
@@ -348,6 +387,7 @@ describe('isRefusal', () => {
   it('knows the shapes of a per-client connection cap', () => {
     assert.equal(isRefusal(new HttpStatusError(503, URL)), true);
     assert.equal(isRefusal(new HttpStatusError(429, URL)), true);
+    assert.equal(isRefusal(new HttpStatusError(403, URL)), true);
     for (const code of [
       'ECONNRESET',
       'ECONNREFUSED',

@@ -136,7 +136,7 @@ describe('qget() against a misbehaving server', () => {
     assert.equal(await exists(out), false);
   });
 
-  for (const capMode of ['503', 'reset'] as const) {
+  for (const capMode of ['503', '403', 'reset'] as const) {
     it(`settles under a per-client cap of 4 answered by ${capMode}, without hammering`, async () => {
       const content = makeContent(8 * MiB, 33);
       const reference = await referenceSeconds(content, 4 * MiB, 4);

@@ -124,9 +124,11 @@ export function decideFailure(error: QgetError, facts: FailureFacts): FailureDec
     // The whole body says nothing about the range: retried without counting against it.
     return decide('retry');
   }
-  if (!error.transient) return decide('fatal');
-  // The connection is refused, not the range: it says nothing about the range's health.
+  // The connection is refused, not the range: it says nothing about the range's health. A 403
+  // is one of a cap's shapes too; a link that expired for good ends the attempt once no other
+  // connection transfers.
   if (isRefusal(error) && facts.untouched && facts.othersTransferring > 0) return decide('wait');
+  if (!error.transient) return decide('fatal');
   failures++;
   return decide(failures > facts.retries ? 'fatal' : 'retry');
 }
@@ -141,7 +143,9 @@ const REFUSAL_CODES = new Set([
 
 /** The shapes a server's per-client connection cap takes. */
 export function isRefusal(error: QgetError): boolean {
-  if (error instanceof HttpStatusError) return error.statusCode === 503 || error.statusCode === 429;
+  if (error instanceof HttpStatusError) {
+    return error.statusCode === 503 || error.statusCode === 429 || error.statusCode === 403;
+  }
   if (error instanceof NetworkError) {
     const code = errorCode(error.cause);
     return code !== undefined && REFUSAL_CODES.has(code);

@@ -43,7 +43,7 @@ export interface ServerConfig {
   /** Cap on concurrently open TCP connections per client address, 0 = unlimited. */
   maxConnections: number;
   /** How a request on a connection over the cap is refused. */
-  capMode: '503' | 'reset';
+  capMode: '503' | '403' | 'reset';
   /** The next K requests (any path) get 503 + Retry-After. */
   fail503First: number;
   retryAfterSeconds: number;
@@ -306,6 +306,10 @@ export async function startServer(overrides: Partial<ServerConfig> = {}): Promis
       stats.refused++;
       if (config.capMode === 'reset') {
         req.socket.resetAndDestroy();
+        return;
+      }
+      if (config.capMode === '403') {
+        sendText(res, record, 403, 'too many connections\n', { Connection: 'close' });
         return;
       }
       sendText(res, record, 503, 'too many connections\n', {
