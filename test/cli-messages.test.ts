@@ -22,6 +22,8 @@ describe('qget command: messages', () => {
     for (const code of Object.values(EXIT)) {
       assert.match(block, new RegExp(`^ +${code}  \\S`, 'm'), `exit code ${code}`);
     }
+    // An option's own text names the code its failure exits with.
+    assert.match(h.stdout, new RegExp(`redirects followed at most \\(exit ${EXIT.redirects}\\s`));
   });
 
   test('option errors name the option and its unit', async () => {

@@ -82,7 +82,7 @@ export function buildProgram(): Command {
     .option('--retries <n>', 'consecutive failures of one range before giving up', intArg(0), 5)
     .option(
       '--max-redirects <n>',
-      'redirects followed at most (exit 10 beyond, or on a loop)',
+      `redirects followed at most (exit ${EXIT.redirects} beyond, or on a loop)`,
       intArg(0),
       10,
     )
