@@ -165,6 +165,44 @@ describe('Manager options', () => {
   });
 });
 
+describe("a Manager's downloadOptions", () => {
+  const maxConnections = (got: string) =>
+    invalid(`Expected \`maxConnections\` to be an integer from 1 and up, got ${got}`);
+
+  it('are checked by add() until they pass, then once per value set', () => {
+    const m = new Manager({ downloadOptions: { maxConnections: 0 } });
+    // A check that failed is made again: every add() of bad options throws.
+    assert.throws(() => m.add(`${URL}/1`), maxConnections('0 (number)'));
+    assert.throws(() => m.add(`${URL}/2`), maxConnections('0 (number)'));
+    m.downloadOptions = { maxConnections: 2 };
+    m.add(`${URL}/3`);
+    m.add(`${URL}/4`);
+    // New options are checked anew.
+    m.downloadOptions = { maxConnections: 1.5 };
+    assert.throws(() => m.add(`${URL}/5`), maxConnections('1.5 (number)'));
+    // A download's own options are checked whatever the manager's.
+    const own = { ...m.downloadOptions, maxConnections: -1 };
+    assert.throws(() => m.add(new Downloader(`${URL}/6`, own)), maxConnections('-1 (number)'));
+    assert.deepEqual(
+      m.downloads.map((d) => d.url),
+      [`${URL}/3`, `${URL}/4`],
+    );
+  });
+
+  it('changed in an object they hold after the check fail the download at its start', async () => {
+    const mirrors = ['http://127.0.0.1:9/m'];
+    const m = new Manager({ downloadOptions: { mirrors } });
+    m.add(`${URL}/1`);
+    mirrors.push('ftp://127.0.0.1/m');
+    const d = m.add(`${URL}/2`);
+    d.start();
+    await d.join();
+    assert.equal(d.state, 'error');
+    assert.equal(d.lastError?.code, 'ERR_INVALID_URL');
+    assert.equal(d.lastError?.transient, false);
+  });
+});
+
 describe('daemon options', () => {
   const cases: [Record<string, unknown>, string][] = [
     [{ port: -1 }, 'Expected `port` to be an integer from 0 and up, got -1 (number)'],

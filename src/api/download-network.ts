@@ -6,16 +6,10 @@ import type { EnginePassThrough } from './downloader-options.js';
 import type { RunHooks } from './download-runner.js';
 import type { HttpSession } from '../net/session.js';
 import type { ConnectionPool } from '../net/connection-pool.js';
-import { ProxyRoutes } from '../net/proxy.js';
+import type { ProxyRoutes } from '../net/proxy.js';
+import type { EngineOptions } from '../engine/engine-options.js';
 import type { TlsOptions } from '../net/tls.js';
-import {
-  Cookies,
-  loadCookies,
-  newSession,
-  saveCookies,
-  tlsKey,
-  tlsOptions,
-} from './session-options.js';
+import { Cookies, loadCookies, newSession, saveCookies, tlsKey } from './session-options.js';
 
 /** The part of a Manager's link (DownloaderLink) that a download's requests go through. */
 export interface NetworkLink {
@@ -44,7 +38,7 @@ export class DownloadNetwork {
   ): Pick<RunHooks, 'dispatcher' | 'lease' | 'session' | 'loadCookies' | 'saveCookies'> {
     return {
       dispatcher: () => this.#base().dispatcher,
-      lease: () => this.lease(),
+      lease: (engine) => this.lease(engine),
       session: () => this.session(url()),
       loadCookies: () => this.loadCookies(),
       saveCookies: () => this.saveCookies(),
@@ -71,16 +65,16 @@ export class DownloadNetwork {
     return this.#link()?.cookies ?? this.#cookies;
   }
 
-  /** The Manager's connections, when it has them and their TLS rules are this download's. */
-  lease(): { pool: ConnectionPool; release(): void } | undefined {
+  /**
+   * The Manager's connections, when it has them and their TLS rules are this download's: those of
+   * `engine`, its engine options for the run (built from its options), as are the proxies.
+   */
+  lease(
+    engine: Pick<EngineOptions, 'proxy' | 'tls'>,
+  ): { pool: ConnectionPool; release(): void } | undefined {
     const link = this.#link();
     if (this.#base().dispatcher || !link) return undefined;
-    if (tlsKey(tlsOptions(this.#base())) !== tlsKey(link.tls)) return undefined;
-    return link.lease(this.#proxyRoutes());
-  }
-
-  /** The proxies of this download's requests (as its engine options have them). */
-  #proxyRoutes(): ProxyRoutes {
-    return new ProxyRoutes({ proxy: this.#base().proxy, noProxy: this.#base().noProxy });
+    if (tlsKey(engine.tls) !== tlsKey(link.tls)) return undefined;
+    return link.lease(engine.proxy);
   }
 }

@@ -41,8 +41,11 @@ export interface RunHooks {
   stream(): StreamTarget | undefined;
   /** The dispatcher given in its options, if any. */
   dispatcher(): Dispatcher | undefined;
-  /** Its Manager's connections, unless it has a dispatcher of its own; undefined alone. */
-  lease(): { pool: ConnectionPool; release(): void } | undefined;
+  /**
+   * Its Manager's connections, unless it has a dispatcher of its own; undefined alone. `engine`:
+   * the options of the run (or request), whose proxies and TLS rules the connections must have.
+   */
+  lease(engine: EngineOptions): { pool: ConnectionPool; release(): void } | undefined;
   /** Credentials and cookies for one request of its own (updateSize's HEAD). */
   session(): HttpSession;
   /** Its cookie files: read before a run, written after (a failed write is a warning). */
@@ -152,7 +155,7 @@ export class DownloadRunner {
   /** Ask the server for the size with a HEAD request; sets the size when it is told. */
   async headSize(): Promise<void> {
     const engine = this.#hooks.engineOptions(undefined);
-    const lease = this.#hooks.lease();
+    const lease = this.#hooks.lease(engine);
     // Without a manager, a requester of its own (through the proxies), closed below.
     const given = this.#hooks.dispatcher();
     const own =
@@ -232,16 +235,19 @@ export class DownloadRunner {
   }
 
   async #execute(signal: AbortSignal): Promise<void> {
-    const lease = this.#hooks.lease();
+    let lease: ReturnType<RunHooks['lease']>;
     const limiters = this.#hooks.limiters();
     const stream = this.#hooks.stream();
     let error: QgetError | undefined;
     try {
+      // Built once per run: its proxies and TLS rules also choose the connections leased.
+      const options = this.#hooks.engineOptions(signal);
+      lease = this.#hooks.lease(options);
       await this.#hooks.loadCookies();
       if (stream) {
-        await this.#runStream(stream, signal, lease?.pool.agent, limiters);
+        await this.#runStream(stream, options, signal, lease?.pool.agent, limiters);
       } else {
-        await this.#runFile(signal, lease?.pool, limiters);
+        await this.#runFile(options, lease?.pool, limiters);
       }
     } catch (err) {
       error = toQgetError(err, this.#d.url, signal);
@@ -273,11 +279,10 @@ export class DownloadRunner {
   }
 
   async #runFile(
-    signal: AbortSignal,
+    options: EngineOptions,
     pool: ConnectionPool | undefined,
     limiters: readonly TokenBucket[],
   ): Promise<void> {
-    const options = this.#hooks.engineOptions(signal);
     options.pool = pool;
     options.limiters = limiters;
     options.limiterOwner = this.#d;
@@ -306,11 +311,11 @@ export class DownloadRunner {
 
   async #runStream(
     stream: StreamTarget,
+    options: EngineOptions,
     signal: AbortSignal,
     leased: Requester | undefined,
     limiters: readonly TokenBucket[],
   ): Promise<void> {
-    const options = this.#hooks.engineOptions(signal);
     const dispatcher =
       leased ??
       options.dispatcher ??

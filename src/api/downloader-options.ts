@@ -68,3 +68,23 @@ export function enginePassThrough(options: DownloaderOptions): EnginePassThrough
   } = options;
   return base;
 }
+
+/**
+ * Options objects a Manager gives every download it creates (its own copy of downloadOptions):
+ * the first Downloader made from one checks its engine options, the next ones do not (true once
+ * checked). The checks do not depend on the URL (a proxy URL, a CA file, a checksum...); a value
+ * changed meanwhile in an object they hold (headers) fails the download's start instead.
+ */
+const sharedOptions = new WeakMap<DownloaderOptions, boolean>();
+
+/** `options` is handed to many Downloaders and never changed: its check is made once. */
+export function shareOptions(options: DownloaderOptions): void {
+  if (!sharedOptions.has(options)) sharedOptions.set(options, false);
+}
+
+/** Run `check` (which throws on a bad option) unless `options` is shared and passed it already. */
+export function checkOnce(options: DownloaderOptions, check: () => void): void {
+  if (sharedOptions.get(options) === true) return;
+  check();
+  if (sharedOptions.has(options)) sharedOptions.set(options, true);
+}

@@ -9,6 +9,7 @@ import type { EngineOptions } from '../engine/download-job.js';
 import { pathFromUrl } from '../engine/filename.js';
 import type { OutputNames } from '../engine/output-names.js';
 import {
+  checkOnce,
   type DownloaderOptions,
   type EnginePassThrough,
   enginePassThrough,
@@ -164,8 +165,8 @@ export class Downloader extends DownloadFigures<DownloaderSignals> {
     this.#restartWait = checkNumber('restartWait', options.restartWait, -1);
     this.#chunkSize = checkInteger('chunkSize', options.chunkSize, DEFAULT_CHUNK, MIN_CHUNK_BYTES);
     this.#base = enginePassThrough(options);
-    // Validate the engine options now rather than at the first start().
-    this.#engineOptions(undefined);
+    // Validate the engine options now rather than at the first start() (once for a Manager's).
+    checkOnce(options, () => this.#engineOptions(undefined));
   }
 
   // ---- read-write properties ----

@@ -8,7 +8,7 @@ import {
   downloaderInternals,
   type HumanReadable,
 } from './downloader.js';
-import type { DownloaderOptions } from './downloader-options.js';
+import { type DownloaderOptions, shareOptions } from './downloader-options.js';
 import { checkCount, checkNumber, checkObject, optionError } from './checks.js';
 import { Emitter } from './emitter.js';
 import { timeoutMs } from './qget.js';
@@ -401,6 +401,9 @@ function failedForGood(d: Downloader): boolean {
   return d.state === 'error' && d.lastError !== null && !d.lastError.transient;
 }
 
+/** A copy of `value`, the manager's own: checked by the first download made from it only. */
 function checkDownloadOptions(value: unknown): DownloaderOptions {
-  return { ...checkObject<DownloaderOptions>('downloadOptions', value) };
+  const options = { ...checkObject<DownloaderOptions>('downloadOptions', value) };
+  shareOptions(options);
+  return options;
 }

@@ -4,7 +4,7 @@
 // proxy; the lean connection is plain http only.
 
 import { readFileSync } from 'node:fs';
-import { createSecureContext, rootCertificates, type SecureContext } from 'node:tls';
+import type { SecureContext } from 'node:tls';
 import { InvalidOptionError } from '../errors.js';
 
 export interface TlsOptions {
@@ -21,7 +21,10 @@ function contextFor(ca: string): SecureContext {
   let context = contexts.get(ca);
   if (!context) {
     // Parsing some 150 root certificates costs tens of ms of CPU (over a second on a loaded
-    // machine): once, not at every connection as a `ca` connect option would.
+    // machine): once, not at every connection as a `ca` connect option would. node:tls is taken
+    // here, not imported: a plain-http command then neither loads it nor lists the roots at
+    // start-up (an import reads its `rootCertificates`): 4 million instructions.
+    const { createSecureContext, rootCertificates } = process.getBuiltinModule('node:tls');
     context = createSecureContext({ ca: [...rootCertificates, ca] });
     contexts.set(ca, context);
   }
