@@ -3,7 +3,7 @@
 // again only while nothing it shows has changed.
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
-import { keepJson, replyBytes } from '../src/rpc/reply-json.js';
+import { keepJson, replyBytes, replyPieces } from '../src/rpc/reply-json.js';
 import type { StatusSource } from '../src/rpc/status.js';
 import { StatusMemo } from '../src/rpc/status-memo.js';
 
@@ -53,6 +53,25 @@ describe('replyBytes of long lists', () => {
     mixed[3] = { gid: 'not kept', n: 3 };
     assert.deepEqual(read(mixed), body(mixed));
     assert.deepEqual(read(items), body(items), 'back to the first');
+  });
+
+  test('in pieces: the kept list bytes as they are (not copied), the text around in few pieces', () => {
+    const items = Array.from({ length: 40 }, (_, i) => keepJson({ gid: `p${i}`, n: i }));
+    const body = { id: 8, jsonrpc: '2.0', result: items };
+    const first = replyPieces(body);
+    const again = replyPieces({ ...body, result: [...items] });
+    assert.equal(Buffer.concat(first).toString('utf8'), JSON.stringify(body));
+    assert.equal(first.length, 3, 'head, the list, the end');
+    assert.equal(again[1], first[1], 'the same bytes, not a copy');
+    // Items not kept are text gathered into one piece; a kept one among them is its own piece.
+    const mixed = [{ a: 1 }, keepJson({ b: 2 }), { c: 3 }, { d: 4 }];
+    const parts = replyPieces({ id: 9, jsonrpc: '2.0', result: mixed }, 'cb(', ')');
+    assert.equal(
+      Buffer.concat(parts).toString('utf8'),
+      `cb(${JSON.stringify({ id: 9, jsonrpc: '2.0', result: mixed })})`,
+    );
+    assert.equal(parts.length, 3);
+    assert.equal(replyPieces({ id: 1, jsonrpc: '2.0', result: 'OK' }).length, 1);
   });
 });
 

@@ -154,7 +154,8 @@ function source(ctx: MethodContext, job: Job): StatusSource {
       Math.min(option('split'), option('max-connection-per-server')),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
-    done: d ? doneRanges(status, d) : [],
+    // A running download's ranges from the snapshot above: the engine's view is made once.
+    done: snapshot ? snapshot.done : d ? doneRanges(status, d) : [],
     servers: snapshot && serverLoads(snapshot),
   };
 }
