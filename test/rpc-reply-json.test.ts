@@ -117,6 +117,40 @@ describe('StatusMemo', () => {
     assert.notEqual(memo.still({}, src({ status: 'paused', downloaded: 5 })), fewer);
   });
 
+  test('stamped: the kept shape without making the source while the stamp is the same', () => {
+    const memo = new StatusMemo();
+    const job = {};
+    let made = 0;
+    const make =
+      (over: Partial<StatusSource> = {}) =>
+      () => {
+        made++;
+        return src(over);
+      };
+    const uris = ['http://127.0.0.1:1/f.bin'];
+    const first = memo.stamped(job, ['waiting', uris, 0], make());
+    assert.equal(made, 1);
+    assert.equal(memo.stamped(job, ['waiting', uris, 0], make()), first, 'kept');
+    assert.equal(made, 1, 'the source is not made again');
+    // Another value in the stamp: the source is made again (and compared: the same shape).
+    assert.equal(memo.stamped(job, ['waiting', [...uris], 0], make()), first);
+    assert.equal(made, 2);
+    const paused = memo.stamped(job, ['paused', uris, 1], make({ status: 'paused' }));
+    assert.equal(made, 3);
+    assert.equal(paused.status, 'paused');
+    // Other keys: their own shape, made anew; the same list again is kept.
+    const keys = ['gid', 'status'];
+    const some = memo.stamped(job, ['paused', uris, 1], make({ status: 'paused' }), keys);
+    assert.deepEqual(Object.keys(some), keys);
+    assert.equal(made, 4);
+    assert.equal(memo.stamped(job, ['paused', uris, 1], make(), [...keys]), some);
+    assert.equal(made, 4);
+    // still() in between (a source made by the caller) leaves no stamp behind it.
+    memo.still(job, src({ status: 'paused', downloaded: 5 }), keys);
+    memo.stamped(job, ['paused', uris, 1], make({ status: 'paused' }), keys);
+    assert.equal(made, 5);
+  });
+
   test('bytes on disk are never kept: each call shows them as they are', () => {
     const memo = new StatusMemo();
     const job = {};

@@ -194,7 +194,12 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
     // A download not running nor stopped (it waits, or is paused) has a status that rarely
     // changes: kept (one never made is made first when only its Downloader knows its name).
-    if (!j.result && !j.alive && (j.view !== undefined || j.path !== undefined)) {
+    if (!j.result && !j.alive && j.view === undefined && j.path !== undefined) {
+      // Never made: its status is made of these alone (see source()), no engine state.
+      const stamp = [q.status(j), j.uris, j.dir, j.path, j.options, ctx.globals.generation];
+      return memo.stamped(j, stamp, () => source(ctx, j), keys);
+    }
+    if (!j.result && !j.alive && j.view !== undefined) {
       return memo.still(j, source(ctx, j), keys);
     }
     memo.forget(j);
