@@ -168,6 +168,8 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
       'max-connection-per-server': String(CONNECTIONS),
     };
     const cpu0 = await daemon.cpuTimes();
+    // The samples before the first add (the sampler's start) are not the adding phase's.
+    sampler.mark();
     const t0 = performance.now();
     for (let at = 0; at < ADDS; at += BATCH) {
       checkAdded(await daemon.rpc.multicall(addCalls(url, at, BATCH, options)));
@@ -188,8 +190,8 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
     }
     return {
       addSeconds,
-      adding: phases[0]!,
-      after: phases[1] ?? { waiting: [], active: [] },
+      adding: phases[1] ?? { waiting: [], active: [] },
+      after: phases[2] ?? { waiting: [], active: [] },
       speeds: speeds.slice(2),
       rssMiB,
       cpu,
