@@ -114,10 +114,24 @@ function startSampler(port: number) {
     ['--import', 'tsx', join(import.meta.dirname, 'rpc-sampler.ts'), String(port)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const line = new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout! }).once('line', resolve),
-  );
+  const lines = createInterface({ input: child.stdout! });
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the sampler had no answer in 60 s')), 60_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      if (l === 'ready') resolve();
+      else reject(new Error(`sampler: ${l}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the sampler exited (${code})`));
+    });
+  });
+  ready.catch(() => {});
+  const line = ready.then(() => new Promise<string>((resolve) => lines.once('line', resolve)));
   return {
+    /** Resolves once the sampler has had its first answers (it is up and asking). */
+    ready,
     /** From here on, latencies go to the next phase. */
     mark(): void {
       child.stdin!.write('mark\n');
@@ -162,6 +176,7 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
   })();
   const sampler = startSampler(port);
   try {
+    await sampler.ready;
     await sleep(300);
     const options = {
       split: String(CONNECTIONS),
