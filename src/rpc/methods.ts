@@ -191,7 +191,8 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const q = ctx.queue;
   const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
   const memo = new StatusMemo();
-  const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
+  /** A status as a JSON value (see StatusMemo.still). */
+  const shape = (j: Job, keys?: string[]): unknown => {
     // A download not running nor stopped (it waits, or is paused) has a status that rarely
     // changes: kept (one never made is made first when only its Downloader knows its name).
     if (!j.result && !j.alive && j.view === undefined && j.path !== undefined) {

@@ -17,6 +17,16 @@ export function keepJson<T extends object>(value: T): T {
   return value;
 }
 
+/**
+ * A value whose JSON is `text` (its bytes kept as a kept value's): JSON.stringify() of it gives
+ * make()'s JSON instead (make() must give the same), for an answer not put together here.
+ */
+export function rawJson(text: string, make: () => unknown): object {
+  const value = Object.freeze({ toJSON: make });
+  kept.set(value, Buffer.from(text, 'utf8'));
+  return value;
+}
+
 /** The JSON bytes of a kept value: made the first time, then reused. */
 function itemBytes(value: object): Buffer {
   let bytes = kept.get(value);
