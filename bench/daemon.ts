@@ -3,7 +3,8 @@
 //  load:   10,000 downloads added by system.multicall in batches of 500 (-j16: 16 run, each
 //          over 2 connections of a 1 MiB/s-per-connection server, the rest wait), adds per
 //          second; meanwhile and for 5 s after, another process asks tellWaiting(0, 1000) and
-//          tellActive in turn (bench/rpc-sampler.ts): latency p50 / p99.
+//          tellActive in turn (bench/rpc-sampler.ts): latency p50 / p99; and how long the
+//          daemon's event loop ran and waited for a CPU while adding (/proc/PID/schedstat).
 //  memory: a fresh daemon completes 1,000 downloads of 4 bytes (purged), then 100,000 in all
 //          (purged as they go, BENCH_DAEMON_PURGED to change it; at most BENCH_DAEMON_PURGE_S
 //          seconds, 420 by default, then the count reached is reported); VmRSS after each.
@@ -97,6 +98,8 @@ interface LoadResult {
   after: Latencies;
   /** Total download speed (MiB/s) sampled while adding and after. */
   speeds: number[];
+  /** While adding: ms the daemon's event loop ran, and waited for a CPU (shared machine). */
+  cpu?: { onCpu: number; waiting: number } | undefined;
   rssMiB: number;
 }
 
@@ -111,10 +114,24 @@ function startSampler(port: number) {
     ['--import', 'tsx', join(import.meta.dirname, 'rpc-sampler.ts'), String(port)],
     { stdio: ['pipe', 'pipe', 'inherit'] },
   );
-  const line = new Promise<string>((resolve) =>
-    createInterface({ input: child.stdout! }).once('line', resolve),
-  );
+  const lines = createInterface({ input: child.stdout! });
+  const ready = new Promise<void>((resolve, reject) => {
+    const timer = setTimeout(() => reject(new Error('the sampler had no answer in 60 s')), 60_000);
+    lines.once('line', (l) => {
+      clearTimeout(timer);
+      if (l === 'ready') resolve();
+      else reject(new Error(`sampler: ${l}`));
+    });
+    child.once('exit', (code) => {
+      clearTimeout(timer);
+      reject(new Error(`the sampler exited (${code})`));
+    });
+  });
+  ready.catch(() => {});
+  const line = ready.then(() => new Promise<string>((resolve) => lines.once('line', resolve)));
   return {
+    /** Resolves once the sampler has had its first answers (it is up and asking). */
+    ready,
     /** From here on, latencies go to the next phase. */
     mark(): void {
       child.stdin!.write('mark\n');
@@ -159,16 +176,25 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
   })();
   const sampler = startSampler(port);
   try {
+    await sampler.ready;
     await sleep(300);
     const options = {
       split: String(CONNECTIONS),
       'max-connection-per-server': String(CONNECTIONS),
     };
+    const cpu0 = await daemon.cpuTimes();
+    // The samples before the first add (the sampler's start) are not the adding phase's.
+    sampler.mark();
     const t0 = performance.now();
     for (let at = 0; at < ADDS; at += BATCH) {
       checkAdded(await daemon.rpc.multicall(addCalls(url, at, BATCH, options)));
     }
     const addSeconds = (performance.now() - t0) / 1000;
+    const cpu1 = await daemon.cpuTimes();
+    const cpu =
+      cpu0 && cpu1
+        ? { onCpu: cpu1.onCpu - cpu0.onCpu, waiting: cpu1.waiting - cpu0.waiting }
+        : undefined;
     sampler.mark();
     await sleep(5000);
     const phases = await sampler.stop();
@@ -179,10 +205,11 @@ async function loadRun(tool: Tool, url: string, work: string): Promise<LoadResul
     }
     return {
       addSeconds,
-      adding: phases[0]!,
-      after: phases[1] ?? { waiting: [], active: [] },
+      adding: phases[1] ?? { waiting: [], active: [] },
+      after: phases[2] ?? { waiting: [], active: [] },
       speeds: speeds.slice(2),
       rssMiB,
+      cpu,
     };
   } finally {
     sampling = false;
@@ -300,7 +327,11 @@ export const daemonLoad: Scenario = {
             `  ${tool.padEnd(9)} load ${round + 1}: ${ADDS} adds in ${r.addSeconds.toFixed(2)} s ` +
               `(${Math.round(ADDS / r.addSeconds)}/s); p50/p99 adding: ${lat(r.adding)}; ` +
               `after: ${lat(r.after)}; speed median ${median(r.speeds)?.toFixed(1)} MiB/s; ` +
-              `RSS ${Math.round(r.rssMiB)} MiB`,
+              `RSS ${Math.round(r.rssMiB)} MiB` +
+              (r.cpu
+                ? `; event loop while adding: ${Math.round(r.cpu.onCpu)} ms on a CPU, ` +
+                  `${Math.round(r.cpu.waiting)} ms waiting for one`
+                : ''),
           );
         }
       }
@@ -423,7 +454,7 @@ function notes(): string[] {
   return [
     `daemon adds: wall = seconds for ${ADDS} addUri in system.multicall calls of ${BATCH}, -j${RUNNING}, ` +
       `each running download over ${CONNECTIONS} connections at ${RATE / MiB} MiB/s (speed: getGlobalStat, median); RSS after the adds`,
-    "daemon latency: tellWaiting(0,1000) and tellActive (every key) from another process, one at a time every 50 ms, timed to the last byte, while adding and in the 5 s after (medians of the runs' percentiles)",
+    "daemon latency: tellWaiting(0,1000) and tellActive (every key) from another process, one at a time every 50 ms, timed to the last byte, while adding and in the 5 s after (medians of the runs' percentiles); each run's line shows how long the daemon's event loop ran on a CPU while adding, and how long it was runnable but waiting for one (the machine's share of the latency)",
     `daemon purged: wall = seconds for ${PURGED} downloads of 4 bytes (≤ ${BATCH * 2} waiting, results purged as they go; adding stops after ${PURGE_BUDGET_S} s); qget with --no-fsync; RSS read 2 s after the last purge`,
   ];
 }

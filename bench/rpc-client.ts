@@ -8,6 +8,9 @@ import { readFile } from 'node:fs/promises';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:net';
 
+/** How an answer with a result starts (qget and aria2c both put `id` and `jsonrpc` first). */
+const RESULT_HEAD = /^\{"id":(?:\d+|"[^"]*"),"jsonrpc":"2\.0","result":/;
+
 export class RpcClient {
   readonly #agent = new Agent({ keepAlive: true, maxSockets: 1 });
   readonly #port: number;
@@ -32,18 +35,34 @@ export class RpcClient {
     return this.call<unknown[]>('system.multicall', calls);
   }
 
-  /** One call, timed from the request written to the answer's last byte (not parsed). */
+  /**
+   * One call, timed from the request written to the answer's last byte. An answer that starts as
+   * a result is not parsed (a 450 KB tellWaiting would take this process's CPU, on the cores the
+   * daemon measured needs, after every sample): only an error is.
+   */
   async timed(method: string, ...params: unknown[]): Promise<number> {
     let ms = 0;
-    const reply = (await this.post({ jsonrpc: '2.0', id: ++this.#id, method, params }, (t) => {
-      ms = t;
-    })) as { error?: { message: string } };
-    if (reply.error) throw new Error(`${method}: ${reply.error.message}`);
+    const reply = (await this.post(
+      { jsonrpc: '2.0', id: ++this.#id, method, params },
+      (t) => {
+        ms = t;
+      },
+      (head) => !RESULT_HEAD.test(head),
+    )) as { error?: { message: string } } | undefined;
+    if (reply?.error) throw new Error(`${method}: ${reply.error.message}`);
+    if (reply !== undefined) throw new Error(`${method}: not a result: ${JSON.stringify(reply)}`);
     return ms;
   }
 
-  /** POST a JSON body; resolves the parsed answer (`took`: ms until its last byte). */
-  post(body: unknown, took?: (ms: number) => void): Promise<unknown> {
+  /**
+   * POST a JSON body; resolves the parsed answer (`took`: ms until its last byte), or undefined
+   * when `parse` says no from the answer's first 100 characters.
+   */
+  post(
+    body: unknown,
+    took?: (ms: number) => void,
+    parse: (head: string) => boolean = () => true,
+  ): Promise<unknown> {
     const t0 = performance.now();
     const text = JSON.stringify(body);
     return new Promise((resolve, reject) => {
@@ -65,6 +84,8 @@ export class RpcClient {
           res.on('end', () => {
             took?.(performance.now() - t0);
             try {
+              const head = chunks[0]?.toString('latin1', 0, 100) ?? '';
+              if (!parse(head)) return resolve(undefined);
               resolve(JSON.parse(Buffer.concat(chunks).toString('utf8')));
             } catch (e) {
               reject(e);
@@ -99,6 +120,11 @@ export interface DaemonProcess {
   rpc: RpcClient;
   /** VmRSS of the daemon in MiB. */
   rssMiB(): Promise<number>;
+  /**
+   * Milliseconds its main thread (the event loop) has run on a CPU and waited, runnable, for
+   * one (Linux's /proc/PID/schedstat); undefined where there is none.
+   */
+  cpuTimes(): Promise<{ onCpu: number; waiting: number } | undefined>;
   stop(): Promise<void>;
 }
 
@@ -136,6 +162,14 @@ export async function startDaemonProcess(argv: string[], port: number): Promise<
       const status = await readFile(`/proc/${child.pid}/status`, 'utf8');
       const kb = Number(/^VmRSS:\s+(\d+)/m.exec(status)?.[1] ?? Number.NaN);
       return kb / 1024;
+    },
+    async cpuTimes() {
+      try {
+        const [run, wait] = (await readFile(`/proc/${child.pid}/schedstat`, 'utf8')).split(' ');
+        return { onCpu: Number(run) / 1e6, waiting: Number(wait) / 1e6 };
+      } catch {
+        return undefined;
+      }
     },
     stop,
   };

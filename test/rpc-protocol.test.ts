@@ -3,7 +3,7 @@
 // rules, tellWaiting's window, aria2's error codes.
 
 import assert from 'node:assert/strict';
-import { join, resolve } from 'node:path';
+import { join, resolve, sep } from 'node:path';
 import { describe, test } from 'node:test';
 import { HttpStatusError, LocalIoError, NetworkError, TimeoutError } from '../src/index.js';
 import { expandGid, isGid, newGid } from '../src/rpc/gid.js';
@@ -266,6 +266,13 @@ describe('options', () => {
     // Plain names (no separator) go right in the folder, as the relative() check had them.
     for (const name of ['a.bin', '.hidden', 'a..b', 'x y']) {
       assert.deepEqual(resolveTarget({ out: name }, root), { dir: root, path: join(root, name) });
+      // The path of a plain name is put together, not resolved: the same as resolve() gives, in
+      // a folder given with a trailing separator, dots, the file system's root, or relative.
+      for (const dir of [`${root}${sep}`, `${root}${sep}.${sep}x${sep}..`, resolve('/'), 'sub']) {
+        const target = resolveTarget({ dir, out: name }, root);
+        assert.equal(target.path, resolve(root, dir, name), `${dir} ${name}`);
+        assert.equal(resolveTarget({ dir, out: name }, root).path, target.path, 'again');
+      }
     }
     assert.deepEqual(
       resolveTarget({ dir: resolve('/tmp/elsewhere') }, root).dir,

@@ -13,7 +13,7 @@ import { paginate } from '../src/rpc/methods.js';
 import { DownloadQueue } from '../src/rpc/queue.js';
 import { KiB, makeContent } from './helpers/content.js';
 import { useFixtures } from './helpers/fixture.js';
-import { client, reach, type Status, statusOf, useDaemons } from './helpers/rpc.js';
+import { client, raw, reach, type Status, statusOf, useDaemons } from './helpers/rpc.js';
 import { waitFor } from './helpers/wait.js';
 
 const fx = useFixtures();
@@ -116,6 +116,36 @@ describe('a long queue through system.multicall', () => {
       waiting[0],
     ]);
     assert.deepEqual(await call('tellWaiting', -waiting.length - 1, 2), []);
+    // A long answer goes out in pieces (the kept statuses' bytes as they are, not copied into
+    // one buffer): over HTTP its Content-Length counts every piece, in JSONP too, and over
+    // WebSocket it is one message all the same; each reads back as the others.
+    const overHttp = await call<Status[]>('tellWaiting', 0, 1000);
+    assert.equal(overHttp.length, waiting.length);
+    const body = JSON.stringify({
+      jsonrpc: '2.0',
+      id: 'p',
+      method: 'aria2.tellWaiting',
+      params: [0, 1000],
+    });
+    const post = await raw(daemon.port, { body, headers: { 'Content-Type': 'application/json' } });
+    assert.equal(Number(post.headers['content-length']), Buffer.byteLength(post.text));
+    assert.deepEqual((post.json() as { result: unknown }).result, overHttp);
+    const params = Buffer.from(JSON.stringify([0, 1000])).toString('base64');
+    const jsonp = await raw(daemon.port, {
+      method: 'GET',
+      path: `/jsonrpc?method=aria2.tellWaiting&id=1&params=${params}&jsoncallback=cb`,
+    });
+    assert.equal(Number(jsonp.headers['content-length']), Buffer.byteLength(jsonp.text));
+    assert.ok(jsonp.text.startsWith('cb(') && jsonp.text.endsWith(')'), jsonp.text.slice(0, 40));
+    assert.deepEqual(JSON.parse(jsonp.text.slice(3, -1)).result, overHttp);
+    const ws = client(daemon);
+    await ws.open();
+    try {
+      assert.deepEqual(await ws.call('tellWaiting', 0, 1000), overHttp);
+      assert.deepEqual(gids((await ws.call('tellWaiting', 0, 1000, ['gid'])) as Status[]), waiting);
+    } finally {
+      await ws.close();
+    }
     const stat = await call<Record<string, string>>('getGlobalStat');
     assert.equal(stat.numActive, '2');
     assert.equal(stat.numWaiting, String(waiting.length));

@@ -13,6 +13,11 @@ import type { Job } from './job.js';
 /** Waiting downloads the Manager holds beyond the running ones. */
 const WINDOW = 16;
 
+/** No jobs (never changed). */
+const NONE: readonly Job[] = Object.freeze([]);
+
+const RESOLVED = Promise.resolve();
+
 export interface FollowedQueue {
   /** The jobs not stopped, in queue order. */
   order(): Iterable<Job>;
@@ -92,11 +97,17 @@ export class ManagerFollower {
   #schedule(): void {
     if (this.#syncScheduled) return;
     this.#syncScheduled = true;
-    queueMicrotask(() => {
-      this.#syncScheduled = false;
-      if (!this.#queue.closing()) this.#sync();
-    });
+    // A promise's microtask, not queueMicrotask(): that one makes an AsyncResource and a bound
+    // function each time, and an add schedules one (10,000 adds, 10,000 of them to collect).
+    void RESOLVED.then(this.#scheduled);
   }
+
+  readonly #inManager = (d: Downloader): boolean => this.#managed.has(d);
+
+  readonly #scheduled = (): void => {
+    this.#syncScheduled = false;
+    if (!this.#queue.closing()) this.#sync();
+  };
 
   #manage(d: Downloader): void {
     this.#managed.add(d);
@@ -108,17 +119,18 @@ export class ManagerFollower {
   }
 
   #sync(): void {
-    const runs = (job: Job): boolean => this.#queue.runs(job);
-    const touched = [...this.#touched];
+    // After each add (the usual case) nothing was touched nor requeued: nothing is allocated.
+    const touched = this.#touched.size > 0 ? [...this.#touched] : NONE;
     this.#touched.clear();
     for (const job of touched) {
       const d = job.made;
-      if (d?.isAlive || runs(job)) continue;
+      if (d?.isAlive || this.#queue.runs(job)) continue;
       if (d) this.#unmanage(d);
       if (job.result) this.#queue.settled(job);
     }
     // A job still stopping is requeued once it has stopped (its 'pause' brings us back here).
-    const requeue = [...this.#requeue].filter((j) => !j.alive || j.result);
+    const requeue =
+      this.#requeue.size > 0 ? [...this.#requeue].filter((j) => !j.alive || j.result) : NONE;
     if (this.#reorder || requeue.length > 0) {
       this.#reorder = false;
       this.#resync(requeue);
@@ -127,7 +139,7 @@ export class ManagerFollower {
     } else if (this.#appended.length > 0) {
       this.#fill(this.#appended);
     }
-    this.#appended = [];
+    if (this.#appended.length > 0) this.#appended = [];
   }
 
   /** How many of the Manager's downloads wait: those not running (a few, see WINDOW). */
@@ -142,9 +154,9 @@ export class ManagerFollower {
    * running (their Downloaders made now); the walk passes only the running, the paused and
    * those already in the Manager.
    */
-  #next(count: number, skip: (d: Downloader) => boolean, walk: Iterable<Job>): Job[] {
+  #next(count: number, skip: (d: Downloader) => boolean, walk: Iterable<Job>): readonly Job[] {
+    if (count <= 0) return NONE;
     const found: Job[] = [];
-    if (count <= 0) return found;
     this.#exhausted = false;
     for (const job of walk) {
       if (!this.#queue.runs(job) || job.alive) continue;
@@ -166,7 +178,7 @@ export class ManagerFollower {
   /** Top the Manager up to WINDOW waiting downloads, in queue order, from `walk`. */
   #fill(walk: Iterable<Job>): void {
     for (;;) {
-      const next = this.#next(WINDOW - this.#waitingInManager(), (d) => this.#managed.has(d), walk);
+      const next = this.#next(WINDOW - this.#waitingInManager(), this.#inManager, walk);
       if (next.length === 0) return;
       // add() starts a download at once when a slot is free: those started make room for more.
       for (const job of next) this.#manage(job.d);
@@ -174,7 +186,7 @@ export class ManagerFollower {
   }
 
   /** Redo the Manager's waiting downloads from the first one out of place (or requeued) on. */
-  #resync(requeue: Job[]): void {
+  #resync(requeue: readonly Job[]): void {
     for (const j of requeue) this.#requeue.delete(j);
     const again = new Set(requeue.map((j) => j.made));
     const want = this.#next(WINDOW, () => false, this.#queue.order()).map((j) => j.d);

@@ -154,7 +154,8 @@ function source(ctx: MethodContext, job: Job): StatusSource {
       Math.min(option('split'), option('max-connection-per-server')),
     errorCode: job.result?.errorCode,
     errorMessage: job.result?.message,
-    done: d ? doneRanges(status, d) : [],
+    // A running download's ranges from the snapshot above: the engine's view is made once.
+    done: snapshot ? snapshot.done : d ? doneRanges(status, d) : [],
     servers: snapshot && serverLoads(snapshot),
   };
 }
@@ -190,10 +191,16 @@ export function downloadMethods(ctx: MethodContext): Map<string, RpcHandler> {
   const q = ctx.queue;
   const job = (params: unknown[]): Job => q.find(stringParam(params, 0, true));
   const memo = new StatusMemo();
-  const shape = (j: Job, keys?: string[]): Record<string, unknown> => {
+  /** A status as a JSON value (see StatusMemo.still). */
+  const shape = (j: Job, keys?: string[]): unknown => {
     // A download not running nor stopped (it waits, or is paused) has a status that rarely
     // changes: kept (one never made is made first when only its Downloader knows its name).
-    if (!j.result && !j.alive && (j.view !== undefined || j.path !== undefined)) {
+    if (!j.result && !j.alive && j.view === undefined && j.path !== undefined) {
+      // Never made: its status is made of these alone (see source()), no engine state.
+      const stamp = [q.status(j), j.uris, j.dir, j.path, j.options, ctx.globals.generation];
+      return memo.stamped(j, stamp, () => source(ctx, j), keys);
+    }
+    if (!j.result && !j.alive && j.view !== undefined) {
       return memo.still(j, source(ctx, j), keys);
     }
     memo.forget(j);

@@ -186,7 +186,8 @@ export function readOptions(options: unknown, context: OptionContext): OptionVal
   if (options === undefined) return {};
   if (!isObject(options)) throw new RpcError(METHOD_ERROR, 'The options must be a struct.');
   const values: OptionValues = {};
-  for (const [name, raw] of Object.entries(options)) {
+  for (const name of Object.keys(options)) {
+    const raw = options[name];
     const check = checkFor(name, context);
     if (!check) {
       const known =

@@ -49,7 +49,7 @@ export interface RpcReply {
 const OPEN_METHODS = new Set(['system.listMethods', 'system.listNotifications']);
 const MULTICALL = 'system.multicall';
 /** A long batch or multicall lets other calls in (and downloads run) at least this often. */
-const SLICE_MS = 4;
+const SLICE_MS = 2;
 
 /** Resolves after the event loop's other work (I/O, timers): a pause in a long run of calls. */
 const yieldToLoop = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));

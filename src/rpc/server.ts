@@ -9,7 +9,7 @@ import type { AddressInfo } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocket, WebSocketServer } from 'ws';
 import { INVALID_REQUEST, type JsonRpc, PARSE_ERROR, type RpcReply } from './protocol.js';
-import { replyBytes } from './reply-json.js';
+import { replyPieces } from './reply-json.js';
 import { isWebPath, webFile, webHeaders } from './web.js';
 
 export interface RpcServerOptions {
@@ -231,17 +231,26 @@ export class RpcServer {
   #send(res: ServerResponse, reply: RpcReply, callback?: string): void {
     const write = (): void => {
       if (res.destroyed || res.headersSent) return;
-      // Bytes, not text: a 450 KB answer is neither measured nor encoded as one string.
+      // Bytes, not text, in pieces: a 450 KB answer is neither encoded as one string nor copied
+      // into one buffer; its pieces (the kept list of statuses) go out as they are.
       const body =
         callback !== undefined
-          ? replyBytes(reply.body, `${callback}(`, ')')
-          : replyBytes(reply.body);
+          ? replyPieces(reply.body, `${callback}(`, ')')
+          : replyPieces(reply.body);
+      let length = 0;
+      for (const piece of body) length += piece.length;
       res.writeHead(reply.status, {
         'Content-Type': callback !== undefined ? 'text/javascript' : 'application/json-rpc',
-        'Content-Length': String(body.length),
+        'Content-Length': String(length),
         'Cache-Control': 'no-cache',
       });
-      res.end(body);
+      if (body.length === 1) {
+        res.end(body[0]);
+        return;
+      }
+      res.cork();
+      for (const piece of body) res.write(piece);
+      res.end();
     };
     this.#later(reply.unauthorized, write);
   }
@@ -315,7 +324,12 @@ export class RpcServer {
           : this.#rpc.handleText(buf.toString('utf8'));
       void replied.then((reply) =>
         this.#later(reply.unauthorized, () => {
-          if (ws.readyState === WebSocket.OPEN) ws.send(replyBytes(reply.body), { binary: false });
+          if (ws.readyState !== WebSocket.OPEN) return;
+          // One text message, in as many frames as pieces (no copy into one buffer).
+          const body = replyPieces(reply.body);
+          body.forEach((piece, i) => {
+            ws.send(piece, { binary: false, fin: i === body.length - 1 });
+          });
         }),
       );
     });
