@@ -15,7 +15,7 @@ import {
   qgetMetalink,
 } from '../src/index.js';
 import { completePieces, unconfirm } from '../src/engine/pieces.js';
-import { mergeRanges, newSegment } from '../src/engine/segment-plan.js';
+import { chooseSteal, mergeRanges, newSegment } from '../src/engine/segment-plan.js';
 import { Transfer } from '../src/engine/transfer.js';
 import { runCli } from './helpers/cli.js';
 import { KiB, MiB, makeContent, sha256 } from './helpers/content.js';
@@ -115,6 +115,26 @@ describe('pieces (no network)', () => {
         [0, 100],
         [200, 300],
       ],
+    );
+  });
+
+  it('a piece several sources served is fetched again whole: no connection steals from it', () => {
+    const run = { o: {}, debug: () => {} } as unknown as Transfer['run'];
+    const transfer = new Transfer(run);
+    transfer.done = [[0, 8 * MiB]];
+    unconfirm(transfer, 0, 4 * MiB, true);
+    unconfirm(transfer, 4 * MiB, 5 * MiB);
+    const [tie, single] = transfer.segments;
+    assert.equal(tie?.whole, true);
+    assert.equal(single?.whole, undefined);
+    for (const seg of [tie!, single!]) seg.active = true;
+    // An idle connection would take half of the larger one; the tie's piece is not split.
+    const steal = chooseSteal(transfer.segments, { minSteal: 256 * KiB, thiefSpeed: undefined });
+    assert.equal(steal?.segment, single);
+    single!.active = false;
+    assert.equal(
+      chooseSteal(transfer.segments, { minSteal: 256 * KiB, thiefSpeed: undefined }),
+      null,
     );
   });
 });

@@ -53,7 +53,7 @@ export function completePieces(
  * Take [start, end) back from what is confirmed: done ranges cut, segments over it moved
  * past it (a head before it kept as a finished segment), and a fresh segment for it.
  */
-export function unconfirm(transfer: Transfer, start: number, end: number): void {
+export function unconfirm(transfer: Transfer, start: number, end: number, whole = false): void {
   transfer.done = transfer.done.flatMap(([s, e]): ByteRange[] =>
     e <= start || s >= end
       ? [[s, e]]
@@ -72,7 +72,9 @@ export function unconfirm(transfer: Transfer, start: number, end: number): void 
     seg.pos = Math.max(seg.pos, seg.start);
     seg.flushed = Math.max(seg.flushed, seg.start);
   }
-  transfer.segments.push(...added, newSegment(nextId++, start, end));
+  const again = newSegment(nextId++, start, end);
+  if (whole) again.whole = true;
+  transfer.segments.push(...added, again);
 }
 
 export class PieceVerifier {
@@ -164,7 +166,9 @@ export class PieceVerifier {
       }
       this.#servedBy[i] = 0;
       host.transfer.received -= pe - ps;
-      unconfirm(host.transfer, ps, pe);
+      // Several sources served it: one connection (one source) fetches it again, or the same
+      // split could fail it again and again without telling who lied (exit 5 under load).
+      unconfirm(host.transfer, ps, pe, culprits.length > 1);
     }
     return refetch;
   }

@@ -22,6 +22,11 @@ export interface Segment {
   failures: number;
   /** Exclusive end of what the request in flight asked for; `pos` when none is. */
   requestEnd: number;
+  /**
+   * Never split: a piece fetched again after bytes of several sources failed its hash is
+   * fetched by one connection, so its next check names the source that lied.
+   */
+  whole?: boolean;
 }
 
 export function remaining(segment: Segment): number {
@@ -169,7 +174,7 @@ export function chooseSteal(
   const candidates: Segment[] = [];
   const speeds = new Map<Segment, number | undefined>();
   for (const seg of segments) {
-    if (!seg.active || remaining(seg) <= 0) continue;
+    if (!seg.active || remaining(seg) <= 0 || seg.whole) continue;
     candidates.push(seg);
     const speed = seg.speed ?? options.estimate?.(seg);
     speeds.set(seg, speed);
