@@ -76,22 +76,24 @@ describe('replyBytes of long lists', () => {
   });
 });
 
+/** A waiting download's status source, with `over` changed. */
+const src = (over: Partial<StatusSource> = {}): StatusSource => ({
+  gid: '0123456789abcdef',
+  status: 'waiting',
+  uris: ['http://127.0.0.1:1/f.bin'],
+  dir: '/d',
+  path: '/d/f.bin',
+  size: -1,
+  downloaded: 0,
+  speed: 0,
+  connections: 2,
+  done: [],
+  ...over,
+});
+
 describe('StatusMemo', () => {
   /** A kept status read as a front end reads it: as JSON. */
   const read = (v: object) => JSON.parse(JSON.stringify(v)) as Record<string, unknown>;
-  const src = (over: Partial<StatusSource> = {}): StatusSource => ({
-    gid: '0123456789abcdef',
-    status: 'waiting',
-    uris: ['http://127.0.0.1:1/f.bin'],
-    dir: '/d',
-    path: '/d/f.bin',
-    size: -1,
-    downloaded: 0,
-    speed: 0,
-    connections: 2,
-    done: [],
-    ...over,
-  });
 
   test('the same shape object while the source gives the same, a new one when it changes', () => {
     const memo = new StatusMemo();
@@ -166,18 +168,7 @@ describe('StatusMemo', () => {
 });
 
 describe('statusText (a status that shows nothing of a run, from a template)', () => {
-  const base: StatusSource = {
-    gid: '0123456789abcdef',
-    status: 'waiting',
-    uris: ['http://127.0.0.1:1/f.bin'],
-    dir: '/d',
-    path: '/d/f.bin',
-    size: -1,
-    downloaded: 0,
-    speed: 0,
-    connections: 2,
-    done: [],
-  };
+  const base = src();
   const keyLists = [
     undefined,
     ['gid', 'status', 'files'],
