@@ -4,7 +4,7 @@
 import assert from 'node:assert/strict';
 import { join } from 'node:path';
 import { describe, test } from 'node:test';
-import { qget } from '../src/index.js';
+import { ProgressState, qget } from '../src/index.js';
 import { createAgent, createConnection, openRequest, discardBody } from '../src/net/client.js';
 import { singlePart } from '../src/net/multipart.js';
 import { makeContent } from './helpers/content.js';
@@ -187,6 +187,35 @@ describe('multipart/byteranges answers', () => {
       );
     });
   }
+
+  test('a part sent as a 200 to a resumed download: it starts over with one plain GET', async () => {
+    const content = makeContent(4 * 1024 * KiB, 91);
+    const server = await fx.serve({ content, ratePerConnection: 1024 * KiB });
+    const dir = await fx.tempDir();
+    const out = join(dir, 'resumed.bin');
+    const controller = new AbortController();
+    const progress = new ProgressState({
+      onDownloadProgress(p) {
+        if (p.getDownloadBytes() >= 1024 * KiB) controller.abort();
+      },
+    });
+    await assert.rejects(
+      qget(server.fileUrl, {
+        filepath: out,
+        maxConnections: 2,
+        signal: controller.signal,
+        progress,
+      }),
+      (err: Error) => err.name === 'AbortError',
+    );
+    server.config.partAs200 = true;
+    server.config.ratePerConnection = 0;
+    const before = server.requests.length;
+    await qget(server.fileUrl, { filepath: out, maxConnections: 2 });
+    await assertFileEquals(out, content);
+    assert.equal(server.requests.at(-1)?.range, undefined, 'the last request is the plain GET');
+    assert.ok(server.requests.length - before <= 3, `${server.requests.length - before} requests`);
+  });
 
   test('over the CLI: exit 0 and the right bytes', async () => {
     const content = makeContent(1024 * KiB, 88);

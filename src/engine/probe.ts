@@ -58,11 +58,15 @@ export async function probe(
       }
       if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
         transfer.drop(res);
-        return {
-          response: undefined,
-          info: describeResource(url, { ...res, statusCode: 200 }),
-          start,
-        };
+        let info: ResourceInfo;
+        try {
+          info = describeResource(url, { ...res, statusCode: 200 });
+        } catch (err) {
+          // A 200 carrying a part: no saved state applies, and a fresh probe finds out more.
+          if (err instanceof RangeMismatchError) return probe(transfer, undefined, cap, url);
+          throw err;
+        }
+        return { response: undefined, info, start };
       }
       if (res.statusCode !== 200 && res.statusCode !== 206) {
         transfer.drop(res);
