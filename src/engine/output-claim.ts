@@ -9,7 +9,7 @@
 import { randomBytes } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { link, readFile, readlink, rename, symlink, unlink, writeFile } from 'node:fs/promises';
-import { hostname } from 'node:os';
+import { hostname as osHostname } from 'node:os';
 import { dirname, join } from 'node:path';
 import { OutputBusyError } from '../errors.js';
 import { errorCode } from '../net/client.js';
@@ -233,6 +233,14 @@ function newToken(): string {
 }
 
 /** This process's start time, read once (it does not change; /proc is slow to read). */
+let ownHost: string | undefined;
+
+/** This machine's name, asked once per process (a system call each time, per download). */
+function hostname(): string {
+  ownHost ??= osHostname();
+  return ownHost;
+}
+
 function ownStartTime(): string | null {
   if (ownStart === undefined) ownStart = startTimeOf(process.pid);
   return ownStart;

@@ -182,6 +182,8 @@ export function envProxy(protocol: string, env: ProxyEnv): string | undefined {
 }
 
 /** The proxy decision for a download: built once from the settings and the environment. */
+let lastNoProxy: { list: string; rules: NoProxyRule[] } | undefined;
+
 export class ProxyRoutes {
   /** Equal keys route every URL the same way (a Manager shares connections between them). */
   readonly key: string;
@@ -206,7 +208,9 @@ export class ProxyRoutes {
       throw new InvalidOptionError(`Expected \`noProxy\` to be a string, got ${typeof noProxy}`);
     }
     const noList = noProxy ?? envValue(env, 'no_proxy', 'NO_PROXY') ?? '';
-    this.#rules = parseNoProxy(noList);
+    // The downloads of a run make routes from one list: parsed once (the rules are read only).
+    if (lastNoProxy?.list !== noList) lastNoProxy = { list: noList, rules: parseNoProxy(noList) };
+    this.#rules = lastNoProxy.rules;
     if (proxy === false || proxy === '') {
       this.#fixed = null;
     } else if (typeof proxy === 'string') {
