@@ -84,6 +84,15 @@ describe('redirects', () => {
     assert.deepEqual(await listDir(dir), []);
   });
 
+  test('a redirect without a Location says so, exit 3', async () => {
+    const server = await fx.serve({ content: makeContent(1000, 85) });
+    const dir = await fx.tempDir();
+    const r = await runCli(['-o', join(dir, 'out.bin'), `${server.url}/status/302`], dir);
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /answered 302 for \S+: a redirect without a Location to follow\n$/);
+    assert.deepEqual(await listDir(dir), []);
+  });
+
   test('more than 10 redirects: "too many redirects (10) from <url>", exit 11', async () => {
     const server = await fx.serve({ content: makeContent(1000, 84) });
     const dir = await fx.tempDir();

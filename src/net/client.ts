@@ -294,7 +294,15 @@ export function discardBody(body: OpenedResponse['body'] | undefined, reason?: E
 
 /** The error for a status we do not accept; transient for 408/429/5xx, with Retry-After. */
 export function statusError(res: Pick<Answer, 'statusCode' | 'headers' | 'url'>): HttpStatusError {
-  return new HttpStatusError(res.statusCode, res.url, parseRetryAfter(res.headers['retry-after']));
+  const error = new HttpStatusError(
+    res.statusCode,
+    res.url,
+    parseRetryAfter(res.headers['retry-after']),
+  );
+  if (res.statusCode >= 300 && res.statusCode < 400 && !res.headers.location) {
+    error.message += ': a redirect without a Location to follow';
+  }
+  return error;
 }
 
 // The engine imports these from here.
