@@ -56,35 +56,28 @@ export async function probe(
         const info = describeResource(url, { ...res, statusCode: 200 });
         return { response: undefined, info: { ...info, size: 0 }, start };
       }
-      if (resume && (res.statusCode === 200 || res.statusCode === 416)) {
-        transfer.drop(res);
-        let info: ResourceInfo;
-        try {
-          info = describeResource(url, { ...res, statusCode: 200 });
-        } catch (err) {
-          // A 200 carrying a part: no saved state applies, and a fresh probe finds out more.
-          if (err instanceof RangeMismatchError) return probe(transfer, undefined, cap, url);
-          throw err;
-        }
-        return { response: undefined, info, start };
-      }
-      if (res.statusCode !== 200 && res.statusCode !== 206) {
+      // Resuming, a 200 or a 416 says the saved state does not apply (described as a 200).
+      const stale = resume !== undefined && (res.statusCode === 200 || res.statusCode === 416);
+      if (!stale && res.statusCode !== 200 && res.statusCode !== 206) {
         transfer.drop(res);
         throw statusError(res);
       }
+      let info: ResourceInfo;
       try {
-        const info = describeResource(url, res, start);
-        if (resume && !sameResource(resume.saved, info)) {
-          transfer.drop(res);
-          return { response: undefined, info, start };
-        }
-        return { response: res, info, start, servedEnd: servedEnd(res, info) };
+        info = describeResource(url, stale ? { ...res, statusCode: 200 } : res, start);
       } catch (err) {
         transfer.drop(res);
+        // An answer that cannot continue the saved state (a part sent as a 200, a bad
+        // Content-Range): a fresh probe finds out more.
         if (resume && err instanceof RangeMismatchError)
           return probe(transfer, undefined, cap, url);
         throw err;
       }
+      if (stale || (resume && !sameResource(resume.saved, info))) {
+        transfer.drop(res);
+        return { response: undefined, info, start };
+      }
+      return { response: res, info, start, servedEnd: servedEnd(res, info) };
     } catch (err) {
       // A range answer qget cannot use (multipart/byteranges it cannot read, a bad
       // Content-Range): the resource comes as one plain GET stream instead.
